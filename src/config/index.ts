@@ -1,0 +1,231 @@
+/**
+ * Every setting Grantry reads, its default, its environment variable and its documentation,
+ * in one place. The README's configuration table and `grantry config` are derived from
+ * SETTINGS, and a test checks that the README names every one of them.
+ *
+ * Precedence (highest first): environment variable, config file, default.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export const SIGNING_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+export interface Config {
+  port: number;
+  host: string;
+  publicUrl: string;
+  databaseUrl: string;
+  dataDir: string;
+  backendPrefix: string;
+  storefrontEnabled: boolean;
+  accessTokenTtl: number;
+  authorizationCodeTtl: number;
+  sessionTtl: number;
+  signingAlgorithm: SigningAlgorithm;
+  signingKeyFile: string;
+  signingKey: string | undefined;
+  secret: string | undefined;
+  adminUsername: string;
+  adminEmail: string;
+  adminPassword: string | undefined;
+  trustProxy: boolean;
+  logLevel: string;
+}
+
+type Parser<T> = (raw: unknown) => T;
+
+interface Setting<K extends keyof Config> {
+  key: K;
+  /** Name in the JSON config file. */
+  file: string;
+  env: string;
+  description: string;
+  /** Shown in the docs; undefined means "derived" or "none". */
+  defaultText: string;
+  parse: Parser<Config[K]>;
+}
+
+class ConfigError extends Error {}
+export { ConfigError };
+
+const fail = (msg: string): never => {
+  throw new ConfigError(msg);
+};
+
+const integer =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) fail(`must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+
+const text: Parser<string> = (raw) => {
+  if (typeof raw !== 'string' || raw.trim() === '') fail(`must be a non-empty string, got ${JSON.stringify(raw)}`);
+  return (raw as string).trim();
+};
+
+const optionalText: Parser<string | undefined> = (raw) => (raw === undefined || raw === '' ? undefined : text(raw));
+
+const boolean: Parser<boolean> = (raw) => {
+  if (typeof raw === 'boolean') return raw;
+  if (typeof raw === 'string') {
+    const v = raw.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+  }
+  return fail(`must be true or false, got ${JSON.stringify(raw)}`);
+};
+
+const publicUrl: Parser<string> = (raw) => {
+  const value = text(raw);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return fail(`must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') fail(`must use http or https, got ${url.protocol}`);
+  if (url.search || url.hash || url.username || url.password) fail('must not carry a query, fragment or credentials');
+  // The issuer is derived from this URL: keep it without a trailing slash.
+  return value.replace(/\/+$/, '');
+};
+
+const backendPrefix: Parser<string> = (raw) => {
+  const value = text(raw).replace(/^\/+|\/+$/g, '');
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(value)) fail(`must be a single path segment of letters, digits, "-" or "_", got ${JSON.stringify(raw)}`);
+  if (['api', 'oauth2-token', 'assets', '.well-known'].includes(value)) fail(`"${value}" is reserved for storefront routes`);
+  return value;
+};
+
+const algorithm: Parser<SigningAlgorithm> = (raw) => {
+  const value = text(raw);
+  const found = SIGNING_ALGORITHMS.find((a) => a.toLowerCase() === value.toLowerCase());
+  return found ?? fail(`must be one of ${SIGNING_ALGORITHMS.join(', ')}, got ${JSON.stringify(value)}`);
+};
+
+const logLevel: Parser<string> = (raw) => {
+  const value = text(raw);
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  return levels.includes(value) ? value : fail(`must be one of ${levels.join(', ')}`);
+};
+
+// Defaults that depend on other settings are resolved in loadConfig().
+const DERIVED = Symbol('derived');
+
+function setting<K extends keyof Config>(
+  key: K,
+  file: string,
+  env: string,
+  defaultValue: Config[K] | typeof DERIVED,
+  parse: Parser<Config[K]>,
+  description: string,
+  defaultText?: string,
+): Setting<K> & { defaultValue: Config[K] | typeof DERIVED } {
+  return {
+    key,
+    file,
+    env,
+    parse,
+    description,
+    defaultValue,
+    defaultText: defaultText ?? (defaultValue === DERIVED || defaultValue === undefined ? '(none)' : String(defaultValue)),
+  };
+}
+
+export const SETTINGS = [
+  setting('port', 'port', 'PORT', 8080, integer(0, 65535), 'TCP port the HTTP server listens on.'),
+  setting('host', 'host', 'HOST', '127.0.0.1', text, 'Address to bind; use 0.0.0.0 to listen on every interface (containers).'),
+  setting('publicUrl', 'public_url', 'PUBLIC_URL', DERIVED, publicUrl, 'Public base URL of the server. The storefront issuer is this URL, the back-office issuer is this URL plus the backend prefix. Use https in production: cookies are then marked Secure.', 'http://localhost:{port}'),
+  setting('databaseUrl', 'database_url', 'DATABASE_URL', DERIVED, text, 'sqlite:PATH for the embedded SQLite database, or postgres://user@host:port/db for PostgreSQL.', 'sqlite:{data_dir}/grantry.sqlite'),
+  setting('dataDir', 'data_dir', 'GRANTRY_DATA_DIR', './var', text, 'Folder for the SQLite file, generated keys and the server secret (created with mode 0700).'),
+  setting('backendPrefix', 'backend_prefix', 'GRANTRY_BACKEND_PREFIX', 'admin', backendPrefix, 'Path prefix of the back office (authorize, login and API) when the storefront is enabled.'),
+  setting('storefrontEnabled', 'storefront_enabled', 'GRANTRY_STOREFRONT_ENABLED', true, boolean, 'Serve the storefront side. When false, the back office is served without a prefix.'),
+  setting('accessTokenTtl', 'access_token_ttl', 'GRANTRY_ACCESS_TOKEN_TTL', 3600, integer(60, 86400), 'Access token lifetime in seconds (expires_in).'),
+  setting('authorizationCodeTtl', 'authorization_code_ttl', 'GRANTRY_AUTHORIZATION_CODE_TTL', 600, integer(10, 600), 'Authorization code lifetime in seconds (RFC 6749 recommends at most 10 minutes).'),
+  setting('sessionTtl', 'session_ttl', 'GRANTRY_SESSION_TTL', 28800, integer(60, 2592000), 'Login session lifetime in seconds on the authorization server.'),
+  setting('signingAlgorithm', 'signing_algorithm', 'GRANTRY_SIGNING_ALGORITHM', 'RS256', algorithm, 'JWT signing algorithm of access tokens: RS256, PS256, ES256 or EdDSA.'),
+  setting('signingKeyFile', 'signing_key_file', 'GRANTRY_SIGNING_KEY_FILE', DERIVED, text, 'PEM file of the private signing key (PKCS#8). Generated with mode 0600 on first start if missing.', '{data_dir}/signing-key.{algorithm}.pem'),
+  setting('signingKey', 'signing_key', 'GRANTRY_SIGNING_KEY', undefined, optionalText, 'The private signing key itself, as PEM text; takes precedence over signing_key_file.'),
+  setting('secret', 'secret', 'GRANTRY_SECRET', undefined, optionalText, 'Server secret for keyed hashes of client secrets and codes and for CSRF tokens (at least 32 characters). Generated into {data_dir}/secret if unset; every server process of one deployment must share it.'),
+  setting('adminUsername', 'admin_username', 'GRANTRY_ADMIN_USERNAME', 'admin', text, 'Username of the back-office admin created on first start.'),
+  setting('adminEmail', 'admin_email', 'GRANTRY_ADMIN_EMAIL', 'admin@example.com', text, 'Email of the back-office admin created on first start.'),
+  setting('adminPassword', 'admin_password', 'GRANTRY_ADMIN_PASSWORD', undefined, optionalText, 'Password of the admin created on first start; a random one is generated and printed once if unset.'),
+  setting('trustProxy', 'trust_proxy', 'GRANTRY_TRUST_PROXY', false, boolean, 'Trust X-Forwarded-* headers from a reverse proxy.'),
+  setting('logLevel', 'log_level', 'GRANTRY_LOG_LEVEL', 'info', logLevel, 'Log level: fatal, error, warn, info, debug, trace or silent.'),
+] as const;
+
+export interface LoadOptions {
+  /** Path of a JSON config file; GRANTRY_CONFIG is used when absent. */
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Values that win over everything (used by tests and the CLI). */
+  overrides?: Partial<Config>;
+}
+
+/** Loads and validates the configuration; throws ConfigError naming the setting on bad input. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const configFile = options.configFile ?? env.GRANTRY_CONFIG;
+  let fileValues: Record<string, unknown> = {};
+  if (configFile) {
+    let raw: string;
+    try {
+      raw = readFileSync(configFile, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${configFile}: ${(e as Error).message}`);
+    }
+    try {
+      fileValues = JSON.parse(raw) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`config file ${configFile} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (typeof fileValues !== 'object' || fileValues === null || Array.isArray(fileValues)) {
+      throw new ConfigError(`config file ${configFile} must hold a JSON object`);
+    }
+    const known = new Set(SETTINGS.map((s) => s.file));
+    for (const name of Object.keys(fileValues)) {
+      if (!known.has(name)) throw new ConfigError(`config file ${configFile}: unknown setting "${name}"`);
+    }
+  }
+
+  const values: Partial<Record<keyof Config, unknown>> = {};
+  for (const s of SETTINGS) {
+    const override = options.overrides?.[s.key];
+    const envValue = env[s.env];
+    let raw: unknown;
+    let source: string;
+    if (override !== undefined) {
+      values[s.key] = override;
+      continue;
+    } else if (envValue !== undefined && envValue !== '') {
+      raw = envValue;
+      source = `environment variable ${s.env}`;
+    } else if (fileValues[s.file] !== undefined) {
+      raw = fileValues[s.file];
+      source = `setting "${s.file}" in ${configFile}`;
+    } else {
+      if (s.defaultValue !== DERIVED) values[s.key] = s.defaultValue;
+      continue;
+    }
+    try {
+      values[s.key] = s.parse(raw);
+    } catch (e) {
+      if (e instanceof ConfigError) throw new ConfigError(`invalid ${source}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  const config = values as Config;
+  config.publicUrl ??= `http://localhost:${config.port}`;
+  config.databaseUrl ??= `sqlite:${path.join(config.dataDir, 'grantry.sqlite')}`;
+  config.signingKeyFile ??= path.join(config.dataDir, `signing-key.${config.signingAlgorithm.toLowerCase()}.pem`);
+  if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(config.databaseUrl)) {
+    throw new ConfigError(`invalid DATABASE_URL / database_url: must start with sqlite: or postgres://, got ${JSON.stringify(config.databaseUrl)}`);
+  }
+  if (config.secret !== undefined && config.secret.length < 32) {
+    throw new ConfigError('invalid GRANTRY_SECRET / secret: must be at least 32 characters');
+  }
+  return config;
+}

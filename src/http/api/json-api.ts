@@ -1,0 +1,83 @@
+/**
+ * JSON:API plumbing shared by both sides' APIs: the media type, error documents, and the
+ * bearer-token guard (RFC 6750) that admits only tokens minted for this side's API.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ValidatedAccessToken } from '../../oauth/access-tokens.js';
+import { OAuthError } from '../../oauth/errors.js';
+import type { Side } from '../../oauth/sides.js';
+import type { HttpContext } from '../context.js';
+
+export const JSON_API = 'application/vnd.api+json';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    accessToken?: ValidatedAccessToken;
+  }
+}
+
+export function sendDocument(reply: FastifyReply, status: number, document: unknown): FastifyReply {
+  return reply.code(status).header('Content-Type', JSON_API).header('Cache-Control', 'no-store').send(JSON.stringify(document));
+}
+
+export function sendApiError(reply: FastifyReply, status: number, title: string, detail: string, code?: string): FastifyReply {
+  return sendDocument(reply, status, { errors: [{ status: String(status), ...(code ? { code } : {}), title, detail }] });
+}
+
+/** RFC 6750 §3: the challenge, with the error code when a token was presented. */
+function challenge(error?: OAuthError): string {
+  if (!error) return 'Bearer realm="grantry"';
+  return `Bearer realm="grantry", error="${error.error}", error_description="${error.description.replace(/["\\]/g, '')}"`;
+}
+
+/** Registers the bearer guard, JSON:API errors and not-found handling on an API plugin scope. */
+export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): void {
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const query = request.query as Record<string, unknown>;
+    // RFC 6750 §2.3 allows the query string; RFC 9700 §2.4.3 forbids it: URLs end up in logs.
+    if (query && Object.hasOwn(query, 'access_token')) {
+      const error = OAuthError.invalidRequest('access tokens are accepted only in the Authorization header');
+      reply.header('WWW-Authenticate', challenge(error));
+      return sendApiError(reply, 400, 'Bad request', error.description, error.error);
+    }
+    const header = request.headers.authorization;
+    const match = header ? /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header) : null;
+    if (!header || !/^bearer(\s|$)/i.test(header)) {
+      reply.header('WWW-Authenticate', challenge());
+      return sendApiError(reply, 401, 'Unauthorized', 'an access token is required in the Authorization header');
+    }
+    try {
+      if (!match) throw OAuthError.invalidToken('the Authorization header is not a well-formed bearer token');
+      request.accessToken = await ctx.grantry.accessTokens.validate(match[1] as string, side);
+    } catch (e) {
+      if (!(e instanceof OAuthError)) throw e;
+      reply.header('WWW-Authenticate', challenge(e));
+      return sendApiError(reply, 401, 'Unauthorized', e.description, e.error);
+    }
+  });
+
+  app.setNotFoundHandler((_request, reply) => sendApiError(reply, 404, 'Not found', 'no such resource'));
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      request.log.error({ err: error }, 'API failure');
+      return sendApiError(reply, 500, 'Server error', 'the server could not handle the request');
+    }
+    return sendApiError(reply, status, 'Bad request', error.message);
+  });
+}
+
+/** page[number] and page[size] (JSON:API pagination), validated. */
+export function pagination(query: Record<string, unknown>): { number: number; size: number } | string {
+  const read = (name: string, fallback: number, max: number) => {
+    const raw = query[name];
+    if (raw === undefined) return fallback;
+    if (typeof raw !== 'string' || !/^\d{1,6}$/.test(raw) || Number(raw) < 1 || Number(raw) > max) return undefined;
+    return Number(raw);
+  };
+  const number = read('page[number]', 1, 1_000_000);
+  const size = read('page[size]', 10, 100);
+  if (number === undefined) return 'page[number] must be a whole number of at least 1';
+  if (size === undefined) return 'page[size] must be a whole number from 1 to 100';
+  return { number, size };
+}

@@ -1,0 +1,89 @@
+/**
+ * GET|POST {side}/oauth2-token/authorize. Parses the request, lets the core validate it, and
+ * renders one of: error page, error redirect, login redirect, consent page, code redirect.
+ * No CORS here on purpose (RFC 9700 §2.6): only a top-level browser navigation belongs here.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import {
+  AUTHORIZE_PARAMS,
+  type AuthorizationRequest,
+  AuthorizeRedirectError,
+  authorizationResponseUrl,
+  errorResponseUrl,
+  validateAuthorizationRequest,
+} from '../oauth/authorize.js';
+import { AuthorizePageError, OAuthError } from '../oauth/errors.js';
+import type { RawParams } from '../oauth/params.js';
+import type { Side } from '../oauth/sides.js';
+import type { HttpContext } from './context.js';
+import { displayName } from './login.js';
+import { sendPage } from './page-headers.js';
+import { consentPage, errorPage } from './views/pages.js';
+
+export function authorizeRoutes(ctx: HttpContext, side: Side) {
+  const { grantry, browser } = ctx;
+
+  /** 302 after GET; 303 after POST so the browser does not re-post the form (RFC 9700 §4.12). */
+  const redirect = (request: FastifyRequest, reply: FastifyReply, location: string) =>
+    reply.code(request.method === 'POST' ? 303 : 302).header('Cache-Control', 'no-store').header('Location', location).send();
+
+  const sendCode = async (request: FastifyRequest, reply: FastifyReply, authz: AuthorizationRequest, userId: number) => {
+    const code = await grantry.codes.issue(authz, userId);
+    return redirect(request, reply, authorizationResponseUrl(authz.redirectUri, { code, state: authz.state, iss: side.issuer }));
+  };
+
+  /** The authorize parameters as a query string, to return to after login or carry in the consent form. */
+  const forwardedParams = (raw: RawParams): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const name of AUTHORIZE_PARAMS) if (typeof raw[name] === 'string' && raw[name] !== '') out[name] = raw[name] as string;
+    return out;
+  };
+
+  async function handle(request: FastifyRequest, reply: FastifyReply) {
+    const raw = ((request.method === 'POST' ? request.body : request.query) ?? {}) as RawParams;
+    let authz: AuthorizationRequest;
+    try {
+      authz = await validateAuthorizationRequest(raw, side, grantry.repos.clients);
+    } catch (e) {
+      if (e instanceof AuthorizePageError) return sendPage(reply, e.status, errorPage(e.title, e.description));
+      if (e instanceof AuthorizeRedirectError) return redirect(request, reply, errorResponseUrl(e, side.issuer));
+      throw e;
+    }
+
+    const session = await browser.current(request, side);
+    if (!session) {
+      const returnTo = `${side.authorizePath}?${new URLSearchParams(forwardedParams(raw))}`;
+      return reply.code(303).header('Cache-Control', 'no-store').header('Location', `${side.loginPath}?${new URLSearchParams({ return_to: returnTo })}`).send();
+    }
+
+    const decision = request.method === 'POST' ? raw.decision : undefined;
+    if (decision !== undefined) {
+      if (!browser.verifyCsrf(request, raw.csrf_token)) {
+        return sendPage(reply, 403, errorPage('Request expired', 'The consent form expired or did not come from this site. Start again from the application.'));
+      }
+      if (decision === 'allow') return sendCode(request, reply, authz, session.userId);
+      const denied = new AuthorizeRedirectError(OAuthError.accessDenied(), authz.redirectUri, authz.state);
+      return redirect(request, reply, errorResponseUrl(denied, side.issuer));
+    }
+    if (authz.client.skipConsent) return sendCode(request, reply, authz, session.userId);
+
+    return sendPage(
+      reply,
+      200,
+      consentPage({
+        side: side.name,
+        action: side.authorizePath,
+        csrfToken: browser.csrfToken(request, reply),
+        clientName: authz.client.name,
+        userName: await displayName(ctx, side, session.userId),
+        scopes: authz.scope ? authz.scope.split(' ') : [],
+        hidden: forwardedParams(raw),
+      }),
+    );
+  }
+
+  return async function plugin(app: FastifyInstance) {
+    app.get(side.authorizePath, handle);
+    app.post(side.authorizePath, handle);
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The browser's state on the authorization server: one login session per side, and a CSRF
+ * cookie whose keyed hash is the token every form must carry back (signed double submit).
+ */
+import type {} from '@fastify/cookie';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Side } from '../oauth/sides.js';
+import { randomToken, type SecretHasher, safeEqual } from '../security/tokens.js';
+import type { Session, SessionRepository } from '../storage/repositories.js';
+
+const SESSION_PURPOSE = 'session-id';
+const CSRF_PURPOSE = 'csrf';
+
+export class BrowserSessions {
+  private readonly csrfCookie: string;
+
+  constructor(
+    private readonly sessions: SessionRepository,
+    private readonly hasher: SecretHasher,
+    private readonly ttl: number,
+    private readonly secure: boolean,
+  ) {
+    this.csrfCookie = secure ? '__Host-grantry_csrf' : 'grantry_csrf';
+  }
+
+  private cookieOptions(maxAge?: number) {
+    return { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: this.secure, ...(maxAge ? { maxAge } : {}) };
+  }
+
+  async current(request: FastifyRequest, side: Side): Promise<Session | undefined> {
+    const id = request.cookies[side.sessionCookie];
+    if (!id || id.length > 100) return undefined;
+    const session = await this.sessions.find(this.hasher.hash(SESSION_PURPOSE, id), Math.floor(Date.now() / 1000));
+    return session?.side === side.name ? session : undefined;
+  }
+
+  /** Starts a session under a brand-new id, whatever cookie came in (no session fixation). */
+  async start(request: FastifyRequest, reply: FastifyReply, side: Side, userId: number): Promise<void> {
+    await this.end(request, reply, side);
+    const id = randomToken(32);
+    const now = Math.floor(Date.now() / 1000);
+    await this.sessions.create(this.hasher.hash(SESSION_PURPOSE, id), { side: side.name, userId, expiresAt: now + this.ttl }, now);
+    reply.setCookie(side.sessionCookie, id, this.cookieOptions(this.ttl));
+  }
+
+  async end(request: FastifyRequest, reply: FastifyReply, side: Side): Promise<void> {
+    const id = request.cookies[side.sessionCookie];
+    if (id && id.length <= 100) await this.sessions.delete(this.hasher.hash(SESSION_PURPOSE, id));
+    if (id !== undefined) reply.clearCookie(side.sessionCookie, this.cookieOptions());
+  }
+
+  /** The CSRF token for forms on this page, setting the CSRF cookie when the browser has none. */
+  csrfToken(request: FastifyRequest, reply: FastifyReply): string {
+    let seed = request.cookies[this.csrfCookie];
+    if (!seed || seed.length !== 43) {
+      seed = randomToken(32);
+      reply.setCookie(this.csrfCookie, seed, this.cookieOptions());
+      // Later calls in this request must see the same seed.
+      request.cookies[this.csrfCookie] = seed;
+    }
+    return this.hasher.hash(CSRF_PURPOSE, seed);
+  }
+
+  verifyCsrf(request: FastifyRequest, submitted: unknown): boolean {
+    const seed = request.cookies[this.csrfCookie];
+    return typeof seed === 'string' && typeof submitted === 'string' && safeEqual(this.hasher.hash(CSRF_PURPOSE, seed), submitted);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Login and logout pages of one side. A successful login returns to the authorize request
+ * that sent the user here; `return_to` may only point at this side's authorize endpoint, so
+ * the login page cannot be turned into an open redirector.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Side } from '../oauth/sides.js';
+import { verifyPassword } from '../security/passwords.js';
+import type { HttpContext } from './context.js';
+import { redirectAfterPost, sendPage } from './page-headers.js';
+import { errorPage, loginPage, signedInPage } from './views/pages.js';
+
+const GENERIC_FAILURE = 'Invalid credentials.';
+
+export function safeReturnTo(side: Side, value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 4096) return undefined;
+  return value === side.authorizePath || value.startsWith(`${side.authorizePath}?`) ? value : undefined;
+}
+
+export async function displayName(ctx: HttpContext, side: Side, userId: number): Promise<string> {
+  if (side.name === 'backoffice') return (await ctx.grantry.repos.users.findBackofficeUser(userId))?.username ?? '';
+  return (await ctx.grantry.repos.users.findCustomerUser(userId))?.email ?? '';
+}
+
+export function loginRoutes(ctx: HttpContext, side: Side) {
+  const { browser } = ctx;
+
+  const renderForm = (request: FastifyRequest, reply: FastifyReply, status: number, returnTo: string | undefined, error?: string, login?: string) =>
+    sendPage(reply, status, loginPage({ side: side.name, action: side.loginPath, csrfToken: browser.csrfToken(request, reply), returnTo, error, login }));
+
+  return async function plugin(app: FastifyInstance) {
+    app.get(side.loginPath, async (request, reply) => {
+      const returnTo = safeReturnTo(side, (request.query as Record<string, unknown>).return_to);
+      const session = await browser.current(request, side);
+      if (session) {
+        if (returnTo) return reply.code(303).header('Location', returnTo).send();
+        const userName = await displayName(ctx, side, session.userId);
+        return sendPage(reply, 200, signedInPage({ side: side.name, userName, logoutAction: side.logoutPath, csrfToken: browser.csrfToken(request, reply) }));
+      }
+      return renderForm(request, reply, 200, returnTo);
+    });
+
+    app.post(side.loginPath, async (request, reply) => {
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      const returnTo = safeReturnTo(side, body.return_to);
+      if (!browser.verifyCsrf(request, body.csrf_token)) {
+        return renderForm(request, reply, 403, returnTo, 'Your sign-in form expired. Please try again.');
+      }
+      const login = typeof body.login === 'string' ? body.login.trim() : '';
+      const password = typeof body.password === 'string' ? body.password : '';
+      if (login === '' || password === '' || login.length > 255 || password.length > 1024) {
+        return renderForm(request, reply, 401, returnTo, GENERIC_FAILURE, login.slice(0, 255));
+      }
+      const account = await ctx.grantry.repos.users.findLoginAccount(side.name, login);
+      // Verify even for unknown accounts, and answer disabled or locked ones the same way,
+      // so neither timing nor wording tells whether an account exists.
+      const passwordOk = await verifyPassword(password, account?.passwordHash);
+      if (!account || !passwordOk || account.refusal) return renderForm(request, reply, 401, returnTo, GENERIC_FAILURE, login);
+      await browser.start(request, reply, side, account.id);
+      return redirectAfterPost(reply, returnTo ?? side.loginPath);
+    });
+
+    app.post(side.logoutPath, async (request, reply) => {
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      if (!browser.verifyCsrf(request, body.csrf_token)) return sendPage(reply, 403, errorPage('Sign-out failed', 'The sign-out form expired. Please try again.'));
+      await browser.end(request, reply, side);
+      return redirectAfterPost(reply, side.loginPath);
+    });
+  };
+}

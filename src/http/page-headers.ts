@@ -1,0 +1,23 @@
+/**
+ * Headers for HTML pages of the authorization server: they must not be framed (clickjacking,
+ * RFC 9700 §4.16), cached, or load anything but our own stylesheet.
+ */
+import type { FastifyReply } from 'fastify';
+
+const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+export function sendPage(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply
+    .code(status)
+    .header('Content-Type', 'text/html; charset=utf-8')
+    .header('Content-Security-Policy', CSP)
+    .header('X-Frame-Options', 'DENY')
+    .header('Cache-Control', 'no-store')
+    .header('Referrer-Policy', 'no-referrer')
+    .send(body);
+}
+
+/** 303 so the browser follows with GET and never re-posts credentials (RFC 9700 §4.12). */
+export function redirectAfterPost(reply: FastifyReply, location: string): FastifyReply {
+  return reply.code(303).header('Cache-Control', 'no-store').header('Location', location).send();
+}

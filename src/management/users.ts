@@ -1,0 +1,79 @@
+/**
+ * Creating and managing users of both sides, for the CLI, first start and (later) the admin
+ * console. Input is validated here so every entry point refuses the same things.
+ */
+import { hashPassword, MIN_PASSWORD_LENGTH } from '../security/passwords.js';
+import type { SideName } from '../oauth/sides.js';
+import type { BackofficeUser, CustomerUser, UserRepository } from '../storage/repositories.js';
+import { isUniqueViolation, ManagementError } from './errors.js';
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$/;
+
+function checkPassword(password: string): void {
+  if (password.length < MIN_PASSWORD_LENGTH) throw new ManagementError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (password.length > 1024) throw new ManagementError('the password must have at most 1024 characters');
+}
+
+function checkEmail(email: string): void {
+  if (email.length > 254 || !EMAIL.test(email)) throw new ManagementError(`"${email}" is not a valid email address`);
+}
+
+export class UserManager {
+  constructor(private readonly users: UserRepository) {}
+
+  async createBackofficeUser(input: { username: string; email: string; password: string; isAdmin?: boolean }): Promise<BackofficeUser> {
+    if (!USERNAME.test(input.username)) throw new ManagementError('the username must be 1 to 255 letters, digits, ".", "_", "@" or "-"');
+    checkEmail(input.email);
+    checkPassword(input.password);
+    try {
+      return await this.users.createBackofficeUser({
+        username: input.username,
+        email: input.email,
+        isAdmin: input.isAdmin ?? false,
+        passwordHash: await hashPassword(input.password),
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new ManagementError('a back-office user with that username or email already exists', 'conflict');
+      throw e;
+    }
+  }
+
+  async createCustomerUser(input: { email: string; password: string; firstName?: string; lastName?: string }): Promise<CustomerUser> {
+    checkEmail(input.email);
+    checkPassword(input.password);
+    try {
+      return await this.users.createCustomerUser({
+        email: input.email,
+        firstName: input.firstName ?? null,
+        lastName: input.lastName ?? null,
+        passwordHash: await hashPassword(input.password),
+      });
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new ManagementError('a storefront user with that email already exists', 'conflict');
+      throw e;
+    }
+  }
+
+  /** Finds a user by id, username (back office) or email. */
+  async find(side: SideName, ref: string): Promise<BackofficeUser | CustomerUser> {
+    const byId = /^\d+$/.test(ref) ? Number(ref) : undefined;
+    const user =
+      side === 'backoffice'
+        ? byId !== undefined
+          ? await this.users.findBackofficeUser(byId)
+          : await this.users.findBackofficeUserByLogin(ref)
+        : byId !== undefined
+          ? await this.users.findCustomerUser(byId)
+          : await this.users.findCustomerUserByEmail(ref);
+    if (!user) throw new ManagementError(`no ${side} user "${ref}"`, 'not_found');
+    return user;
+  }
+
+  async setFlag(side: SideName, ref: string, flag: 'enabled' | 'locked', value: boolean): Promise<BackofficeUser | CustomerUser> {
+    if (side === 'storefront' && flag === 'locked') throw new ManagementError('storefront users cannot be locked; disable them instead');
+    const user = await this.find(side, ref);
+    await this.users.setFlag(side, user.id, flag, value);
+    return this.find(side, String(user.id));
+  }
+}

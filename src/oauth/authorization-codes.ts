@@ -1,0 +1,28 @@
+/**
+ * Issues authorization codes: random, stored only as a keyed hash, bound to client, redirect
+ * URI, user, side, scope and PKCE challenge, and short-lived (RFC 6749 §4.1.2).
+ */
+import { randomToken, type SecretHasher } from '../security/tokens.js';
+import type { GrantRepository } from '../storage/repositories.js';
+import type { AuthorizationRequest } from './authorize.js';
+
+export const CODE_PURPOSE = 'authorization-code';
+
+export class AuthorizationCodeIssuer {
+  constructor(
+    private readonly grants: GrantRepository,
+    private readonly hasher: SecretHasher,
+    private readonly ttl: number,
+  ) {}
+
+  /** Creates the grant and its code; returns the code to send to the client. */
+  async issue(request: AuthorizationRequest, userId: number, now = Math.floor(Date.now() / 1000)): Promise<string> {
+    const code = randomToken(32);
+    const expiresAt = now + this.ttl;
+    await this.grants.createWithCode(
+      { id: randomToken(16), clientPk: request.client.pk, side: request.side.name, userId, scope: request.scope, createdAt: now, expiresAt },
+      { codeHash: this.hasher.hash(CODE_PURPOSE, code), clientPk: request.client.pk, redirectUri: request.redirectUri, codeChallenge: request.codeChallenge ?? null, expiresAt },
+    );
+    return code;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Validates an authorization request (RFC 6749 §4.1.1) and decides where errors go: before the
+ * client and redirect URI are trusted they become an error page; after, a redirect back to
+ * the client carrying `error`, `state` and `iss` (RFC 9207).
+ */
+import type { Client, ClientRepository } from '../storage/repositories.js';
+import { checkClient } from './checks/check-client.js';
+import { checkPkce } from './checks/check-pkce.js';
+import { checkRedirectUri } from './checks/check-redirect-uri.js';
+import { checkResponseType } from './checks/check-response-type.js';
+import { checkScope } from './checks/check-scope.js';
+import { OAuthError } from './errors.js';
+import { Params, type RawParams } from './params.js';
+import type { Side } from './sides.js';
+
+export interface AuthorizationRequest {
+  side: Side;
+  client: Client;
+  /** Where the response goes: the requested URI, or the registered one when none was sent. */
+  redirectUri: string;
+  state: string | undefined;
+  scope: string;
+  codeChallenge: string | undefined;
+}
+
+/** An error the client should hear about at its redirect URI. */
+export class AuthorizeRedirectError extends Error {
+  constructor(
+    readonly oauthError: OAuthError,
+    readonly redirectUri: string,
+    readonly state: string | undefined,
+  ) {
+    super(oauthError.message);
+    this.name = 'AuthorizeRedirectError';
+  }
+}
+
+/** The authorize parameters that a consent form carries forward. */
+export const AUTHORIZE_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method'] as const;
+
+export async function validateAuthorizationRequest(raw: RawParams, side: Side, clients: ClientRepository): Promise<AuthorizationRequest> {
+  const params = new Params(raw);
+  const client = await checkClient(params, side, clients);
+  const redirectUri = checkRedirectUri(params, client);
+  let state: string | undefined;
+  try {
+    state = params.get('state');
+    checkResponseType(params);
+    if (!client.grants.includes('authorization_code')) {
+      throw OAuthError.unauthorizedClient('the client is not allowed to use the authorization code grant');
+    }
+    const codeChallenge = checkPkce(params, client);
+    const scope = checkScope(params);
+    return { side, client, redirectUri, state, scope, codeChallenge };
+  } catch (e) {
+    if (e instanceof OAuthError) throw new AuthorizeRedirectError(e, redirectUri, state);
+    throw e;
+  }
+}
+
+/** The redirect URI with response parameters added to its query (RFC 6749 §4.1.2). */
+export function authorizationResponseUrl(redirectUri: string, values: Record<string, string | undefined>): string {
+  const url = new URL(redirectUri);
+  for (const [name, value] of Object.entries(values)) if (value !== undefined) url.searchParams.append(name, value);
+  return url.href;
+}
+
+export function errorResponseUrl(e: AuthorizeRedirectError, issuer: string): string {
+  return authorizationResponseUrl(e.redirectUri, {
+    error: e.oauthError.error,
+    error_description: e.oauthError.description,
+    state: e.state,
+    iss: issuer,
+  });
+}

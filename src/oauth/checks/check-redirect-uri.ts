@@ -1,0 +1,25 @@
+// Exact redirect URI matching (RFC 9700 §4.1). A mismatch is shown as a page, never
+// redirected, so Grantry cannot be used as an open redirector (RFC 9700 §4.11).
+import { AuthorizePageError, type OAuthError } from '../errors.js';
+import type { Params } from '../params.js';
+import { findRegisteredRedirectUri } from '../redirect-uri.js';
+import type { Client } from '../../storage/repositories.js';
+
+/** The redirect URI to use: the requested one when registered, else the single registered one. */
+export function checkRedirectUri(params: Params, client: Client): string {
+  let requested: string | undefined;
+  try {
+    requested = params.get('redirect_uri');
+  } catch (e) {
+    throw new AuthorizePageError(400, 'Invalid redirect URI', (e as OAuthError).description);
+  }
+  if (requested === undefined) {
+    if (client.redirectUris.length === 1) return client.redirectUris[0] as string;
+    throw new AuthorizePageError(400, 'Invalid redirect URI', client.redirectUris.length === 0
+      ? 'The application has no registered redirect URI.'
+      : 'The application has several redirect URIs, so the request must name one with redirect_uri.');
+  }
+  // Keep the requested string (loopback port included): the response goes exactly there.
+  if (findRegisteredRedirectUri(requested, client.redirectUris)) return requested;
+  throw new AuthorizePageError(400, 'Invalid redirect URI', 'The redirect_uri does not match any URI registered for the application.');
+}

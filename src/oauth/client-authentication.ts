@@ -1,0 +1,53 @@
+/**
+ * Client authentication at the token endpoint (RFC 6749 §2.3): client_secret_basic,
+ * client_secret_post, or none for public clients. Exactly one method per request.
+ */
+import type { SecretHasher } from '../security/tokens.js';
+import type { Client, ClientRepository } from '../storage/repositories.js';
+import { OAuthError } from './errors.js';
+import type { Params } from './params.js';
+
+export type BasicCredentials = { clientId: string; clientSecret: string };
+
+export const CLIENT_SECRET_PURPOSE = 'client-secret';
+
+/**
+ * Parses an `Authorization: Basic` header; id and secret are form-urlencoded inside it
+ * (RFC 6749 §2.3.1). Undefined when the header is another scheme; invalid_client when malformed.
+ */
+export function parseBasicAuthorization(header: string | undefined): BasicCredentials | undefined {
+  if (!header || !/^basic /i.test(header)) return undefined;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw OAuthError.invalidClient('malformed Basic credentials');
+  try {
+    const unescape = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    return { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) };
+  } catch {
+    throw OAuthError.invalidClient('malformed Basic credentials');
+  }
+}
+
+export async function authenticateClient(
+  params: Params,
+  basic: BasicCredentials | undefined,
+  clients: ClientRepository,
+  hasher: SecretHasher,
+): Promise<Client> {
+  const bodyId = params.get('client_id');
+  const bodySecret = params.get('client_secret');
+  if (basic && bodySecret !== undefined) throw OAuthError.invalidRequest('use either HTTP Basic or client_secret in the body, not both');
+  if (basic && bodyId !== undefined && bodyId !== basic.clientId) throw OAuthError.invalidRequest('client_id in the body differs from the HTTP Basic client');
+  const clientId = basic?.clientId ?? bodyId;
+  const secret = basic?.clientSecret ?? bodySecret;
+  if (clientId === undefined) throw OAuthError.invalidClient('no client authentication was included');
+
+  const client = clientId.length <= 128 ? await clients.findByClientId(clientId) : undefined;
+  if (client?.type === 'public') {
+    if (secret !== undefined) throw OAuthError.invalidRequest('public clients must not send a client_secret');
+  } else if (!client?.secretHash || secret === undefined || !hasher.verify(CLIENT_SECRET_PURPOSE, secret, client.secretHash)) {
+    throw OAuthError.invalidClient(secret === undefined && client ? 'the client secret is required' : 'client authentication failed');
+  }
+  if (!client || !client.active) throw OAuthError.invalidClient('client authentication failed');
+  return client;
+}

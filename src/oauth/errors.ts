@@ -1,0 +1,76 @@
+/**
+ * One error type for the whole protocol core. Each named constructor carries the RFC error
+ * code and the HTTP status the token endpoint answers with, so the HTTP layer renders errors
+ * without knowing the rules behind them.
+ */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'unsupported_response_type'
+  | 'invalid_scope'
+  | 'access_denied'
+  | 'server_error'
+  | 'invalid_token';
+
+export class OAuthError extends Error {
+  constructor(
+    readonly error: OAuthErrorCode,
+    readonly description: string,
+    readonly status: number,
+  ) {
+    super(`${error}: ${description}`);
+    this.name = 'OAuthError';
+  }
+
+  static invalidRequest(description: string) {
+    return new OAuthError('invalid_request', description, 400);
+  }
+  /** 401: the client could not be authenticated (RFC 6749 §5.2). */
+  static invalidClient(description = 'client authentication failed') {
+    return new OAuthError('invalid_client', description, 401);
+  }
+  static invalidGrant(description: string) {
+    return new OAuthError('invalid_grant', description, 400);
+  }
+  static unauthorizedClient(description: string) {
+    return new OAuthError('unauthorized_client', description, 400);
+  }
+  static unsupportedGrantType(description: string) {
+    return new OAuthError('unsupported_grant_type', description, 400);
+  }
+  static unsupportedResponseType(description: string) {
+    return new OAuthError('unsupported_response_type', description, 400);
+  }
+  static invalidScope(description: string) {
+    return new OAuthError('invalid_scope', description, 400);
+  }
+  static accessDenied(description = 'the resource owner denied the request') {
+    return new OAuthError('access_denied', description, 403);
+  }
+  /** RFC 6750 §3.1: bearer token problems on the resource server. */
+  static invalidToken(description: string) {
+    return new OAuthError('invalid_token', description, 401);
+  }
+
+  toJSON() {
+    return { error: this.error, error_description: this.description };
+  }
+}
+
+/**
+ * Raised at the authorize endpoint when the client or redirect URI cannot be trusted: the user
+ * sees an error page and is never redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.11).
+ */
+export class AuthorizePageError extends Error {
+  constructor(
+    readonly status: 400 | 404,
+    readonly title: string,
+    readonly description: string,
+  ) {
+    super(description);
+    this.name = 'AuthorizePageError';
+  }
+}

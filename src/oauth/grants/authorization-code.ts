@@ -1,0 +1,77 @@
+/**
+ * grant_type=authorization_code (RFC 6749 §4.1.3, RFC 7636 §4.5). The code is consumed before
+ * anything else is checked, so each code gets exactly one try; a second presentation revokes
+ * every token issued from it (RFC 6749 §4.1.2, RFC 9700 §4.5).
+ */
+import type { SecretHasher } from '../../security/tokens.js';
+import type { GrantRepository, UserRepository } from '../../storage/repositories.js';
+import type { AccessTokenService } from '../access-tokens.js';
+import { CODE_PURPOSE } from '../authorization-codes.js';
+import { OAuthError } from '../errors.js';
+import { isWellFormedVerifier, S256 } from '../pkce.js';
+import type { SideRegistry } from '../sides.js';
+import type { GrantContext, GrantHandler, TokenResponse } from './grant.js';
+
+export class AuthorizationCodeGrant implements GrantHandler {
+  readonly type = 'authorization_code' as const;
+
+  constructor(
+    private readonly grants: GrantRepository,
+    private readonly users: UserRepository,
+    private readonly hasher: SecretHasher,
+    private readonly accessTokens: AccessTokenService,
+    private readonly sides: SideRegistry,
+  ) {}
+
+  async handle({ client, params, now }: GrantContext): Promise<TokenResponse> {
+    const code = params.require('code');
+    const redirectUri = params.require('redirect_uri');
+    const verifier = params.get('code_verifier');
+    if (verifier !== undefined && !isWellFormedVerifier(verifier)) {
+      throw OAuthError.invalidRequest('code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, "-", ".", "_" or "~"');
+    }
+    if (code.length > 256) throw OAuthError.invalidGrant('the authorization code is invalid');
+
+    const codeHash = this.hasher.hash(CODE_PURPOSE, code);
+    const consumed = await this.grants.consumeCode(codeHash, client.pk, now);
+    if (!consumed) {
+      const existing = await this.grants.findCode(codeHash);
+      if (existing?.usedAt != null) {
+        await this.grants.revokeGrant(existing.grantId, now);
+        throw OAuthError.invalidGrant('the authorization code has already been used; tokens issued from it are revoked');
+      }
+      throw OAuthError.invalidGrant(existing ? 'the authorization code was issued to another client' : 'the authorization code is invalid');
+    }
+    if (consumed.expiresAt <= now) throw OAuthError.invalidGrant('the authorization code has expired');
+    if (redirectUri !== consumed.redirectUri) throw OAuthError.invalidGrant('redirect_uri does not match the one used in the authorization request');
+    if (consumed.codeChallenge === null) {
+      // A verifier for a code issued without a challenge means someone tries to downgrade PKCE.
+      if (verifier !== undefined) throw OAuthError.invalidGrant('code_verifier was sent but the authorization request had no code_challenge');
+    } else {
+      if (verifier === undefined) throw OAuthError.invalidGrant('code_verifier is required: the authorization request had a code_challenge');
+      if (!S256.verify(verifier, consumed.codeChallenge)) throw OAuthError.invalidGrant('code_verifier does not match the code_challenge');
+    }
+
+    const grant = await this.grants.findGrant(consumed.grantId);
+    if (!grant || grant.revokedAt !== null) throw OAuthError.invalidGrant('the authorization has been revoked');
+    if (grant.userId === null || !(await this.users.isActive(grant.side, grant.userId))) {
+      throw OAuthError.invalidGrant('the user account is disabled or locked');
+    }
+    const side = this.sides.require(grant.side);
+    const issued = await this.accessTokens.issue({
+      side,
+      grantId: grant.id,
+      clientPk: client.pk,
+      clientId: client.clientId,
+      subject: String(grant.userId),
+      scope: grant.scope,
+      now,
+    });
+    return {
+      token_type: 'Bearer',
+      expires_in: issued.expiresIn,
+      access_token: issued.accessToken,
+      ...(grant.scope ? { scope: grant.scope } : {}),
+    };
+  }
+}

@@ -1,0 +1,22 @@
+/** One handler per grant type behind one interface; the token endpoint picks by grant_type. */
+import type { Client, GrantType } from '../../storage/repositories.js';
+import type { Params } from '../params.js';
+
+export interface TokenResponse {
+  token_type: 'Bearer';
+  expires_in: number;
+  access_token: string;
+  refresh_token?: string;
+  scope?: string;
+}
+
+export interface GrantContext {
+  client: Client;
+  params: Params;
+  now: number;
+}
+
+export interface GrantHandler {
+  readonly type: GrantType;
+  handle(context: GrantContext): Promise<TokenResponse>;
+}

@@ -1,0 +1,42 @@
+/**
+ * POST /oauth2-token (RFC 6749 §3.2): authenticates the client, picks the grant handler by
+ * grant_type, and checks that the client may use it. The client decides the side.
+ */
+import type { SecretHasher } from '../security/tokens.js';
+import type { ClientRepository } from '../storage/repositories.js';
+import { authenticateClient, type BasicCredentials } from './client-authentication.js';
+import { OAuthError } from './errors.js';
+import type { GrantHandler, TokenResponse } from './grants/grant.js';
+import { Params, type RawParams } from './params.js';
+import type { SideRegistry } from './sides.js';
+
+export class TokenEndpoint {
+  private readonly handlers: Map<string, GrantHandler>;
+
+  constructor(
+    private readonly clients: ClientRepository,
+    private readonly hasher: SecretHasher,
+    private readonly sides: SideRegistry,
+    handlers: GrantHandler[],
+  ) {
+    this.handlers = new Map(handlers.map((h) => [h.type, h]));
+  }
+
+  get grantTypes(): string[] {
+    return [...this.handlers.keys()];
+  }
+
+  async handle(raw: RawParams, basic: BasicCredentials | undefined, now = Math.floor(Date.now() / 1000)): Promise<TokenResponse> {
+    const params = new Params(raw);
+    const grantType = params.get('grant_type');
+    const client = await authenticateClient(params, basic, this.clients, this.hasher);
+    if (!this.sides.get(client.side)) throw OAuthError.invalidClient(`the ${client.side} side is disabled on this server`);
+    if (grantType === undefined) throw OAuthError.invalidRequest('the grant_type parameter is required');
+    const handler = this.handlers.get(grantType);
+    if (!handler) throw OAuthError.unsupportedGrantType(`grant_type ${JSON.stringify(grantType.slice(0, 64))} is not supported`);
+    if (!client.grants.includes(handler.type)) throw OAuthError.unauthorizedClient(`the client is not allowed to use the ${handler.type} grant`);
+    const response = await handler.handle({ client, params, now });
+    if (client.lastUsedAt === null || client.lastUsedAt < now - 60) await this.clients.touchLastUsed(client.pk, now);
+    return response;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Starts Grantry: core, first-start bootstrap, HTTP server. `grantry start` and the tests call
+ * startServer().
+ */
+import type { FastifyInstance } from 'fastify';
+import { createGrantry, type Grantry } from './app.js';
+import type { Config } from './config/index.js';
+import { buildHttpApp } from './http/server.js';
+import { TOKEN_PATH } from './http/token.js';
+import { randomToken } from './security/tokens.js';
+
+export interface RunningServer {
+  /** The address actually listened on, e.g. http://127.0.0.1:8080. */
+  url: string;
+  grantry: Grantry;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/**
+ * On an empty database, creates the back-office admin. The password comes from
+ * GRANTRY_ADMIN_PASSWORD or is generated and returned so it can be printed once.
+ */
+export async function ensureAdminUser(grantry: Grantry): Promise<{ username: string; password: string | undefined } | undefined> {
+  if ((await grantry.repos.users.countBackofficeUsers()) > 0) return undefined;
+  const { config } = grantry;
+  const password = config.adminPassword ?? randomToken(18);
+  try {
+    await grantry.users.createBackofficeUser({ username: config.adminUsername, email: config.adminEmail, password, isAdmin: true });
+  } catch (e) {
+    // Another process starting at the same time created it first.
+    if ((await grantry.repos.users.countBackofficeUsers()) > 0) return undefined;
+    throw e;
+  }
+  return { username: config.adminUsername, password: config.adminPassword ? undefined : password };
+}
+
+export async function startServer(config: Config, log: (line: string) => void = console.log): Promise<RunningServer> {
+  const grantry = await createGrantry(config);
+  let app: FastifyInstance | undefined;
+  try {
+    if (grantry.signingKeyCreated) log(`Generated a ${config.signingAlgorithm} signing key in ${config.signingKeyFile} (mode 0600).`);
+    const admin = await ensureAdminUser(grantry);
+    if (admin) {
+      log(`Created back-office admin "${admin.username}".`);
+      if (admin.password) log(`  Its password, shown only this once: ${admin.password}`);
+    }
+    app = await buildHttpApp(grantry);
+    await app.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    await app?.close();
+    await grantry.close();
+    throw e;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log(`Grantry listening on ${url} (public URL ${config.publicUrl})`);
+  for (const side of grantry.sides.all) {
+    log(`  ${side.name.padEnd(10)} issuer ${side.issuer}`);
+    log(`             authorize ${config.publicUrl}${side.authorizePath}`);
+    log(`             login     ${config.publicUrl}${side.loginPath}`);
+    log(`             API       ${config.publicUrl}${side.apiPath}`);
+  }
+  log(`  token endpoint         ${config.publicUrl}${TOKEN_PATH}`);
+  const running = app;
+  return {
+    url,
+    grantry,
+    app: running,
+    async close() {
+      await running.close();
+      await grantry.close();
+    },
+  };
+}

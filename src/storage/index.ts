@@ -1,0 +1,17 @@
+import type { Kysely } from 'kysely';
+import { KyselyClientRepository } from './kysely/clients.js';
+import { KyselyGrantRepository } from './kysely/grants.js';
+import { KyselySessionRepository } from './kysely/sessions.js';
+import { KyselyUserRepository } from './kysely/users.js';
+import type { Repositories } from './repositories.js';
+import type { Database } from './schema.js';
+
+export function createRepositories(db: Kysely<Database>): Repositories {
+  const users = new KyselyUserRepository(db);
+  return {
+    clients: new KyselyClientRepository(db),
+    users,
+    grants: new KyselyGrantRepository(db),
+    sessions: new KyselySessionRepository(db, users),
+  };
+}

@@ -1,0 +1,76 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { SideName } from '../../oauth/sides.js';
+import type { Client, ClientRepository, NewClient } from '../repositories.js';
+import type { ClientTable, Database } from '../schema.js';
+
+const toClient = (row: Selectable<ClientTable>): Client => ({
+  pk: row.id,
+  clientId: row.client_id,
+  side: row.side as SideName,
+  name: row.name,
+  type: row.type as Client['type'],
+  secretHash: row.secret_hash,
+  grants: JSON.parse(row.grants) as Client['grants'],
+  redirectUris: JSON.parse(row.redirect_uris) as string[],
+  skipConsent: row.skip_consent === 1,
+  active: row.active === 1,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  lastUsedAt: row.last_used_at,
+});
+
+export class KyselyClientRepository implements ClientRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(client: NewClient): Promise<Client> {
+    const now = Math.floor(Date.now() / 1000);
+    const row = await this.db
+      .insertInto('clients')
+      .values({
+        client_id: client.clientId,
+        side: client.side,
+        name: client.name,
+        type: client.type,
+        secret_hash: client.secretHash,
+        grants: JSON.stringify(client.grants),
+        redirect_uris: JSON.stringify(client.redirectUris),
+        skip_consent: client.skipConsent ? 1 : 0,
+        active: client.active ? 1 : 0,
+        created_at: now,
+        updated_at: now,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return toClient(row);
+  }
+
+  async findByClientId(clientId: string): Promise<Client | undefined> {
+    const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    return row && toClient(row);
+  }
+
+  async list(side?: SideName): Promise<Client[]> {
+    let query = this.db.selectFrom('clients').selectAll().orderBy('id');
+    if (side) query = query.where('side', '=', side);
+    return (await query.execute()).map(toClient);
+  }
+
+  async setActive(clientId: string, active: boolean): Promise<boolean> {
+    const result = await this.db
+      .updateTable('clients')
+      .set({ active: active ? 1 : 0, updated_at: Math.floor(Date.now() / 1000) })
+      .where('client_id', '=', clientId)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async delete(clientId: string): Promise<boolean> {
+    // Grants, codes and tokens go with the client through ON DELETE CASCADE.
+    const result = await this.db.deleteFrom('clients').where('client_id', '=', clientId).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async touchLastUsed(pk: number, at: number): Promise<void> {
+    await this.db.updateTable('clients').set({ last_used_at: at }).where('id', '=', pk).execute();
+  }
+}

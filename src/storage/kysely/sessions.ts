@@ -1,0 +1,36 @@
+import type { Kysely } from 'kysely';
+import type { SideName } from '../../oauth/sides.js';
+import type { Session, SessionRepository, UserRepository } from '../repositories.js';
+import type { Database } from '../schema.js';
+
+export class KyselySessionRepository implements SessionRepository {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly users: UserRepository,
+  ) {}
+
+  async create(idHash: string, session: Session, now: number): Promise<void> {
+    await this.db
+      .insertInto('sessions')
+      .values({ id_hash: idHash, side: session.side, user_id: session.userId, created_at: now, expires_at: session.expiresAt })
+      .execute();
+  }
+
+  async find(idHash: string, now: number): Promise<Session | undefined> {
+    const row = await this.db
+      .selectFrom('sessions')
+      .select(['side', 'user_id', 'expires_at'])
+      .where('id_hash', '=', idHash)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const side = row.side as SideName;
+    // A user disabled or locked after signing in loses the session at once.
+    if (!(await this.users.isActive(side, row.user_id))) return undefined;
+    return { side, userId: row.user_id, expiresAt: row.expires_at };
+  }
+
+  async delete(idHash: string): Promise<void> {
+    await this.db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
+  }
+}

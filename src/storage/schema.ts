@@ -1,0 +1,96 @@
+/**
+ * Table types for Kysely. Booleans are stored as 0/1 integers and times as epoch seconds so the
+ * same queries run unchanged on SQLite and PostgreSQL.
+ */
+import type { Generated } from 'kysely';
+
+export interface BackofficeUserTable {
+  id: Generated<number>;
+  username: string;
+  email: string;
+  password_hash: string;
+  enabled: number;
+  locked: number;
+  is_admin: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface CustomerUserTable {
+  id: Generated<number>;
+  email: string;
+  first_name: string | null;
+  last_name: string | null;
+  password_hash: string;
+  enabled: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ClientTable {
+  id: Generated<number>;
+  client_id: string;
+  side: string;
+  name: string;
+  type: string;
+  secret_hash: string | null;
+  /** JSON array of grant type names. */
+  grants: string;
+  /** JSON array of redirect URIs. */
+  redirect_uris: string;
+  skip_consent: number;
+  active: number;
+  created_at: number;
+  updated_at: number;
+  last_used_at: number | null;
+}
+
+/** One authorization of a client by a user: the family that codes and tokens descend from. */
+export interface GrantTable {
+  id: string;
+  client_pk: number;
+  side: string;
+  user_id: number | null;
+  scope: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+export interface AuthorizationCodeTable {
+  code_hash: string;
+  grant_id: string;
+  client_pk: number;
+  redirect_uri: string;
+  code_challenge: string | null;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface AccessTokenTable {
+  jti: string;
+  grant_id: string;
+  client_pk: number;
+  issued_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+export interface SessionTable {
+  id_hash: string;
+  side: string;
+  user_id: number;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface Database {
+  backoffice_users: BackofficeUserTable;
+  customer_users: CustomerUserTable;
+  clients: ClientTable;
+  grants: GrantTable;
+  authorization_codes: AuthorizationCodeTable;
+  access_tokens: AccessTokenTable;
+  sessions: SessionTable;
+}
