@@ -17,7 +17,7 @@ declare module 'fastify' {
 }
 
 export function sendDocument(reply: FastifyReply, status: number, document: unknown): FastifyReply {
-  return reply.code(status).header('Content-Type', JSON_API).header('Cache-Control', 'no-store').send(JSON.stringify(document));
+  return reply.code(status).header('Content-Type', JSON_API).header('Cache-Control', 'no-store').send(Buffer.from(JSON.stringify(document)));
 }
 
 export function sendApiError(reply: FastifyReply, status: number, title: string, detail: string, code?: string): FastifyReply {

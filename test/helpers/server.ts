@@ -1,0 +1,106 @@
+/**
+ * A real Grantry listening on a random port, on a fresh SQLite file or a fresh PostgreSQL
+ * database, plus helpers to create users and clients and to drive the browser side.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { type Config, loadConfig } from '../../src/config/index.js';
+import type { NewClientInput } from '../../src/management/clients.js';
+import type { SideName } from '../../src/oauth/sides.js';
+import { type RunningServer, startServer } from '../../src/server.js';
+import type { Backend } from './backends.js';
+
+export const PUBLIC_URL = 'http://grantry.test';
+export const ADMIN_PASSWORD = 'admin-password-1';
+
+/** Creates an empty PostgreSQL database and returns its URL and a function that drops it. */
+export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const adminUrl = inject('postgresUrl');
+  if (!adminUrl) throw new Error('PostgreSQL is not available for this run');
+  const name = `grantry_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.href,
+    async drop() {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** A fresh database URL for `backend` in `dir`, with its cleanup. */
+export async function freshDatabase(backend: Backend, dir: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (backend === 'sqlite') return { url: `sqlite:${path.join(dir, 'grantry.sqlite')}`, drop: async () => {} };
+  return createPostgresDatabase();
+}
+
+export interface TestServer extends RunningServer {
+  config: Config;
+  backend: Backend;
+  dir: string;
+  createBackofficeUser(username: string, password?: string, options?: { isAdmin?: boolean }): Promise<{ id: number; username: string; password: string }>;
+  createCustomerUser(email: string, password?: string): Promise<{ id: number; email: string; password: string }>;
+  createClient(input: Partial<NewClientInput> & { side: SideName }): Promise<{ clientId: string; clientSecret: string | undefined; redirectUri: string }>;
+}
+
+export async function startTestServer(backend: Backend, overrides: Partial<Config> = {}): Promise<TestServer> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'grantry-test-'));
+  const database = await freshDatabase(backend, dir);
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      port: 0,
+      host: '127.0.0.1',
+      publicUrl: PUBLIC_URL,
+      dataDir: dir,
+      databaseUrl: database.url,
+      logLevel: 'silent',
+      adminPassword: ADMIN_PASSWORD,
+      ...overrides,
+    },
+  });
+  const server = await startServer(config, () => {});
+  let clientCount = 0;
+  return {
+    ...server,
+    config,
+    backend,
+    dir,
+    async close() {
+      await server.close();
+      await database.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async createBackofficeUser(username, password = 'correct-horse-1', options = {}) {
+      const user = await server.grantry.users.createBackofficeUser({ username, email: `${username}@example.com`, password, isAdmin: options.isAdmin });
+      return { id: user.id, username, password };
+    },
+    async createCustomerUser(email, password = 'correct-horse-2') {
+      const user = await server.grantry.users.createCustomerUser({ email, password, firstName: 'Test', lastName: 'Customer' });
+      return { id: user.id, email, password };
+    },
+    async createClient(input) {
+      clientCount += 1;
+      const redirectUris = input.redirectUris ?? ['https://app.example/callback'];
+      const { client, clientSecret } = await server.grantry.clients.create({
+        name: `Test client ${clientCount}`,
+        type: 'confidential',
+        grants: ['authorization_code'],
+        redirectUris,
+        ...input,
+      });
+      return { clientId: client.clientId, clientSecret, redirectUri: redirectUris[0] as string };
+    },
+  };
+}
