@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { SIGNING_ALGORITHMS } from '../../src/config/index.js';
+import { generatePrivateKeyPem, KeyError, signingKeyFromPem } from '../../src/oauth/keys.js';
+import { AccessTokenCodec } from '../../src/oauth/tokens.js';
+
+const claims = { iss: 'https://i', sub: '1', aud: 'https://i/api', client_id: 'c', jti: 'j', iat: 1, nbf: 1, exp: 2 };
+
+describe.each(SIGNING_ALGORITHMS)('access token codec with %s', (alg) => {
+  const key = signingKeyFromPem(generatePrivateKeyPem(alg), alg);
+  const codec = new AccessTokenCodec(key);
+
+  it('signs an RFC 9068 header and verifies its own tokens', () => {
+    const token = codec.sign(claims);
+    const header = JSON.parse(Buffer.from(token.split('.')[0] as string, 'base64url').toString());
+    expect(header).toEqual({ alg, typ: 'at+jwt', kid: key.kid });
+    expect(codec.verify(token)).toEqual(claims);
+  });
+
+  it('refuses tampered tokens, other keys and alg=none', () => {
+    const token = codec.sign(claims);
+    const [h, p, s] = token.split('.') as [string, string, string];
+    const forged = Buffer.from(JSON.stringify({ ...claims, sub: '2' })).toString('base64url');
+    expect(codec.verify(`${h}.${forged}.${s}`)).toBeUndefined();
+    const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt', kid: key.kid })).toString('base64url');
+    expect(codec.verify(`${none}.${p}.`)).toBeUndefined();
+    const other = new AccessTokenCodec(signingKeyFromPem(generatePrivateKeyPem(alg), alg));
+    expect(codec.verify(other.sign(claims))).toBeUndefined();
+    expect(codec.verify('not-a-jwt')).toBeUndefined();
+  });
+
+  it('publishes a JWK whose kid is its RFC 7638 thumbprint', () => {
+    expect(key.publicJwk).toMatchObject({ kid: key.kid, alg, use: 'sig' });
+    expect(key.publicJwk).not.toHaveProperty('d');
+    expect(key.kid).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+it('refuses a key that does not fit the algorithm', () => {
+  expect(() => signingKeyFromPem(generatePrivateKeyPem('EdDSA'), 'RS256')).toThrow(KeyError);
+  expect(() => signingKeyFromPem('garbage', 'RS256')).toThrow(/PEM/);
+});
