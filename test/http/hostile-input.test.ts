@@ -71,7 +71,7 @@ describe.each(BACKENDS)('hostile input never causes a 5xx (%s)', (backend) => {
         body = JSON.stringify(fields);
       } else if (kind === 'form') {
         headers['content-type'] = 'application/x-www-form-urlencoded';
-        body = new URLSearchParams(Object.entries(fields).map(([k, v]) => [k, String(v)])).toString();
+        body = new URLSearchParams(Object.entries(fields).map(([k, v]): [string, string] => [k, String(v)])).toString();
       } else if (kind === 'garbage-json') {
         headers['content-type'] = 'application/json';
         body = `{"grant_type": ${g.text()}`;
