@@ -14,6 +14,8 @@ const GENERIC_FAILURE = 'Invalid credentials.';
 
 export function safeReturnTo(side: Side, value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 4096) return undefined;
+  // It ends up in a Location header: only printable ASCII (our own return_to is percent-encoded).
+  if (!/^[\x21-\x7e]*$/.test(value)) return undefined;
   return value === side.authorizePath || value.startsWith(`${side.authorizePath}?`) ? value : undefined;
 }
 

@@ -21,6 +21,8 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
+    // No implicit HEAD routes: a HEAD on the authorize endpoint must not issue a code.
+    exposeHeadRoutes: false,
     // Query strings such as page[number] stay flat keys; repeated keys become arrays.
     routerOptions: { maxParamLength: 200 },
   });
