@@ -117,7 +117,8 @@ export interface GrantRepository {
   findGrant(id: string): Promise<(Grant & { revokedAt: number | null }) | undefined>;
   /**
    * Marks the client's code used if it was unused, in one conditional UPDATE: of any number
-   * of concurrent callers exactly one gets the code back. Another client cannot burn it.
+   * of concurrent callers exactly one gets the code back. Another client cannot burn it, and
+   * a code of a revoked grant is not consumed.
    */
   consumeCode(codeHash: string, clientPk: number, now: number): Promise<AuthorizationCode | undefined>;
   findCode(codeHash: string): Promise<AuthorizationCode | undefined>;

@@ -40,7 +40,8 @@ export class AuthorizationCodeGrant implements GrantHandler {
         await this.grants.revokeGrant(existing.grantId, now);
         throw OAuthError.invalidGrant('the authorization code has already been used; tokens issued from it are revoked');
       }
-      throw OAuthError.invalidGrant(existing ? 'the authorization code was issued to another client' : 'the authorization code is invalid');
+      if (!existing) throw OAuthError.invalidGrant('the authorization code is invalid');
+      throw OAuthError.invalidGrant(existing.clientPk !== client.pk ? 'the authorization code was issued to another client' : 'the authorization has been revoked');
     }
     if (consumed.expiresAt <= now) throw OAuthError.invalidGrant('the authorization code has expired');
     if (redirectUri !== consumed.redirectUri) throw OAuthError.invalidGrant('redirect_uri does not match the one used in the authorization request');
@@ -52,8 +53,11 @@ export class AuthorizationCodeGrant implements GrantHandler {
       if (!S256.verify(verifier, consumed.codeChallenge)) throw OAuthError.invalidGrant('code_verifier does not match the code_challenge');
     }
 
+    // consumeCode() refuses codes of revoked grants. A revocation seen now came from a concurrent
+    // replay of this code, which happened after our consumption: this exchange still wins (exactly
+    // one winner), and the token it gets is refused by the API because its grant is revoked.
     const grant = await this.grants.findGrant(consumed.grantId);
-    if (!grant || grant.revokedAt !== null) throw OAuthError.invalidGrant('the authorization has been revoked');
+    if (!grant) throw OAuthError.invalidGrant('the authorization has been revoked');
     if (grant.userId === null || !(await this.users.isActive(grant.side, grant.userId))) {
       throw OAuthError.invalidGrant('the user account is disabled or locked');
     }

@@ -68,6 +68,8 @@ export class KyselyGrantRepository implements GrantRepository {
       .where('code_hash', '=', codeHash)
       .where('client_pk', '=', clientPk)
       .where('used_at', 'is', null)
+      // A revoked grant's codes cannot be consumed; checked here, atomically with the consumption.
+      .where('grant_id', 'in', (eb) => eb.selectFrom('grants').select('id').where('revoked_at', 'is', null))
       .returningAll()
       .executeTakeFirst();
     return row && toCode(row);
