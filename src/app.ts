@@ -8,10 +8,19 @@ import { UserManager } from './management/users.js';
 import { AccessTokenService } from './oauth/access-tokens.js';
 import { AuthorizationCodeIssuer } from './oauth/authorization-codes.js';
 import { AuthorizationCodeGrant } from './oauth/grants/authorization-code.js';
-import { loadOrCreateSigningKey, type SigningKey } from './oauth/keys.js';
+import { ClientCredentialsGrant } from './oauth/grants/client-credentials.js';
+import type { GrantHandler } from './oauth/grants/grant.js';
+import { PasswordGrant } from './oauth/grants/password.js';
+import { RefreshTokenGrant } from './oauth/grants/refresh-token.js';
+import { Introspection } from './oauth/introspection.js';
+import { KeyRing } from './oauth/key-ring.js';
+import { loadOrCreateSigningKey } from './oauth/keys.js';
+import { Revocation } from './oauth/revocation.js';
+import { ScopePolicy } from './oauth/scopes.js';
 import { SideRegistry } from './oauth/sides.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
-import { AccessTokenCodec } from './oauth/tokens.js';
+import { TokenIssuer } from './oauth/token-issuer.js';
+import { Sealer } from './security/encryption.js';
 import { loadOrCreateSecret } from './security/server-secret.js';
 import { SecretHasher } from './security/tokens.js';
 import { openDatabase, type OpenDatabase } from './storage/database.js';
@@ -24,13 +33,16 @@ export interface Grantry {
   database: OpenDatabase;
   repos: Repositories;
   sides: SideRegistry;
+  scopes: ScopePolicy;
   hasher: SecretHasher;
-  signingKey: SigningKey;
-  /** True when this start generated the signing key. */
+  keys: KeyRing;
+  /** True when this start generated the seed signing key file. */
   signingKeyCreated: boolean;
   accessTokens: AccessTokenService;
   codes: AuthorizationCodeIssuer;
   tokenEndpoint: TokenEndpoint;
+  revocation: Revocation;
+  introspection: Introspection;
   users: UserManager;
   clients: ClientManager;
   close(): Promise<void>;
@@ -38,11 +50,6 @@ export interface Grantry {
 
 export async function createGrantry(config: Config, options: { migrate?: boolean } = {}): Promise<Grantry> {
   const secret = loadOrCreateSecret(config.secret, config.dataDir);
-  const { key: signingKey, created: signingKeyCreated } = loadOrCreateSigningKey({
-    pem: config.signingKey,
-    file: config.signingKeyFile,
-    alg: config.signingAlgorithm,
-  });
   const database = openDatabase(config.databaseUrl);
   try {
     if (options.migrate !== false) await migrateToLatest(database.db, database.dialect);
@@ -52,25 +59,53 @@ export async function createGrantry(config: Config, options: { migrate?: boolean
   }
   const repos = createRepositories(database.db);
   const sides = new SideRegistry(config);
+  const scopes = new ScopePolicy(config.scopes, config.defaultScope);
   const hasher = new SecretHasher(secret);
-  const accessTokens = new AccessTokenService(new AccessTokenCodec(signingKey), repos.grants, config.accessTokenTtl);
+
+  // Keys live in the database; the configured (or generated) key only seeds an empty one.
+  const keys = new KeyRing(repos.signingKeys, new Sealer(secret, 'signing-keys'), config.accessTokenTtl);
+  let signingKeyCreated = false;
+  try {
+    await keys.initialize(() => {
+      const seed = loadOrCreateSigningKey({ pem: config.signingKey, file: config.signingKeyFile, alg: config.signingAlgorithm });
+      signingKeyCreated = seed.created;
+      return seed;
+    });
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+
+  const accessTokens = new AccessTokenService(keys, repos.grants, config.accessTokenTtl);
+  const issuer = new TokenIssuer(accessTokens, repos.refreshTokens, hasher, sides, config.refreshTokenTtl);
   const codes = new AuthorizationCodeIssuer(repos.grants, hasher, config.authorizationCodeTtl);
-  const tokenEndpoint = new TokenEndpoint(repos.clients, hasher, sides, [
-    new AuthorizationCodeGrant(repos.grants, repos.users, hasher, accessTokens, sides),
-  ]);
+  const grants: GrantHandler[] = [
+    new AuthorizationCodeGrant(repos.grants, repos.users, hasher, issuer),
+    new RefreshTokenGrant(repos.refreshTokens, repos.grants, repos.users, issuer, new Sealer(secret, 'refresh-replacement'), config.refreshGracePeriod),
+    new ClientCredentialsGrant(repos.grants, repos.users, issuer, scopes),
+  ];
+  // Legacy and off by default (RFC 9700 §2.4): without the setting, grant_type=password is unsupported.
+  if (config.passwordGrantEnabled) grants.push(new PasswordGrant(repos.grants, repos.users, issuer, scopes));
+  const users = new UserManager(repos.users);
   return {
     config,
     database,
     repos,
     sides,
+    scopes,
     hasher,
-    signingKey,
+    keys,
     signingKeyCreated,
     accessTokens,
     codes,
-    tokenEndpoint,
-    users: new UserManager(repos.users),
-    clients: new ClientManager(repos.clients, hasher),
-    close: () => database.close(),
+    tokenEndpoint: new TokenEndpoint(repos.clients, hasher, sides, grants),
+    revocation: new Revocation(accessTokens, repos.refreshTokens, repos.grants, issuer),
+    introspection: new Introspection(accessTokens, repos.refreshTokens, repos.clients, repos.users, issuer, sides),
+    users,
+    clients: new ClientManager(repos.clients, users, hasher, scopes),
+    async close() {
+      keys.stop();
+      await database.close();
+    },
   };
 }

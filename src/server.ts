@@ -6,7 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { createGrantry, type Grantry } from './app.js';
 import type { Config } from './config/index.js';
 import { buildHttpApp } from './http/server.js';
-import { TOKEN_PATH } from './http/token.js';
+import { scheduleCleanup } from './management/cleanup.js';
+import { TOKEN_PATH } from './oauth/metadata.js';
 import { randomToken } from './security/tokens.js';
 
 export interface RunningServer {
@@ -38,6 +39,7 @@ export async function ensureAdminUser(grantry: Grantry): Promise<{ username: str
 export async function startServer(config: Config, log: (line: string) => void = console.log): Promise<RunningServer> {
   const grantry = await createGrantry(config);
   let app: FastifyInstance | undefined;
+  let stopCleanup = () => {};
   try {
     if (grantry.signingKeyCreated) log(`Generated a ${config.signingAlgorithm} signing key in ${config.signingKeyFile} (mode 0600).`);
     const admin = await ensureAdminUser(grantry);
@@ -47,7 +49,12 @@ export async function startServer(config: Config, log: (line: string) => void = 
     }
     app = await buildHttpApp(grantry);
     await app.listen({ port: config.port, host: config.host });
+    const logError = (what: string) => (e: unknown) => app?.log.error({ err: e }, what);
+    // Keys rotated by another process (grantry keys rotate) arrive within this interval.
+    grantry.keys.startRefreshing(config.keyRefreshInterval, logError('signing key refresh failed'));
+    stopCleanup = scheduleCleanup(grantry, config.cleanupInterval, logError('cleanup failed'));
   } catch (e) {
+    stopCleanup();
     await app?.close();
     await grantry.close();
     throw e;
@@ -69,6 +76,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
     grantry,
     app: running,
     async close() {
+      stopCleanup();
       await running.close();
       await grantry.close();
     },

@@ -31,6 +31,18 @@ export interface Config {
   adminPassword: string | undefined;
   trustProxy: boolean;
   logLevel: string;
+  refreshTokenTtl: number;
+  refreshGracePeriod: number;
+  passwordGrantEnabled: boolean;
+  scopes: Record<string, string>;
+  defaultScope: string;
+  corsAllowedOrigins: string[];
+  corsAllowedHeaders: string[];
+  corsMaxAge: number;
+  cleanupInterval: number;
+  cleanupBatchSize: number;
+  keyRotationDelay: number;
+  keyRefreshInterval: number;
 }
 
 type Parser<T> = (raw: unknown) => T;
@@ -111,6 +123,50 @@ const logLevel: Parser<string> = (raw) => {
   return levels.includes(value) ? value : fail(`must be one of ${levels.join(', ')}`);
 };
 
+/** A list from a JSON array or a comma-separated string. */
+const list =
+  (check: (item: string) => string | undefined): Parser<string[]> =>
+  (raw) => {
+    let items: unknown = raw;
+    if (typeof raw === 'string') items = raw.trim().startsWith('[') ? JSON.parse(raw) : raw.split(',');
+    if (!Array.isArray(items) || !items.every((i) => typeof i === 'string')) return fail('must be a list of strings (JSON array or comma-separated)');
+    const values = (items as string[]).map((i) => i.trim()).filter((i) => i !== '');
+    for (const v of values) {
+      const problem = check(v);
+      if (problem) fail(`${JSON.stringify(v)} ${problem}`);
+    }
+    return [...new Set(values)];
+  };
+
+const origin = (value: string) => {
+  if (value === '*') return undefined;
+  return /^https?:\/\/[A-Za-z0-9.\-]+(:\d{1,5})?$|^https?:\/\/\[[0-9a-fA-F:]+\](:\d{1,5})?$/.test(value) ? undefined : 'is not an origin (scheme://host[:port], or *)';
+};
+const headerName = (value: string) => (/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(value) ? undefined : 'is not a header name');
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/** Known scopes: a JSON object {"name": "description"} or a comma-separated list of names. */
+const scopes: Parser<Record<string, string>> = (raw) => {
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    const text = raw.trim();
+    value = text.startsWith('{') ? JSON.parse(text) : Object.fromEntries(text.split(',').map((n) => n.trim()).filter(Boolean).map((n) => [n, n]));
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('must be an object of scope names to descriptions, or a comma-separated list of names');
+  for (const [name, description] of Object.entries(value)) {
+    if (!SCOPE_TOKEN.test(name)) fail(`scope name ${JSON.stringify(name)} has characters RFC 6749 §3.3 does not allow`);
+    if (typeof description !== 'string') fail(`the description of scope ${name} must be a string`);
+  }
+  return value as Record<string, string>;
+};
+
+const scopeList: Parser<string> = (raw) => {
+  if (typeof raw !== 'string') return fail('must be a space-separated string of scope names');
+  const names = raw.split(' ').filter(Boolean);
+  if (!names.every((n) => SCOPE_TOKEN.test(n))) fail('has characters RFC 6749 §3.3 does not allow');
+  return names.join(' ');
+};
+
 // Defaults that depend on other settings are resolved in loadConfig().
 const DERIVED = Symbol('derived');
 
@@ -154,6 +210,18 @@ export const SETTINGS = [
   setting('adminPassword', 'admin_password', 'GRANTRY_ADMIN_PASSWORD', undefined, optionalText, 'Password of the admin created on first start; a random one is generated and printed once if unset.'),
   setting('trustProxy', 'trust_proxy', 'GRANTRY_TRUST_PROXY', false, boolean, 'Trust X-Forwarded-* headers from a reverse proxy.'),
   setting('logLevel', 'log_level', 'GRANTRY_LOG_LEVEL', 'info', logLevel, 'Log level: fatal, error, warn, info, debug, trace or silent.'),
+  setting('refreshTokenTtl', 'refresh_token_ttl', 'GRANTRY_REFRESH_TOKEN_TTL', 2592000, integer(60, 31536000), 'Refresh token lifetime in seconds (30 days by default). Each refresh rotates the token.'),
+  setting('refreshGracePeriod', 'refresh_grace_period', 'GRANTRY_REFRESH_GRACE_PERIOD', 0, integer(0, 300), 'Seconds during which presenting an already-rotated refresh token again returns the pair it was exchanged for, instead of revoking the family (browsers with several tabs). 0 turns it off.'),
+  setting('passwordGrantEnabled', 'password_grant_enabled', 'GRANTRY_PASSWORD_GRANT_ENABLED', false, boolean, 'Legacy: allow the resource owner password grant (RFC 9700 forbids it) for clients that also have the password grant.'),
+  setting('scopes', 'scopes', 'GRANTRY_SCOPES', { api: 'Use the API on your behalf' }, scopes, 'Known scopes with the descriptions shown on the consent page: a JSON object {"name": "description"} (or, in the environment, a comma-separated list of names).', '{"api": "Use the API on your behalf"}'),
+  setting('defaultScope', 'default_scope', 'GRANTRY_DEFAULT_SCOPE', 'api', scopeList, 'Scope granted when a request names none (space-separated), limited to what the client is allowed.'),
+  setting('corsAllowedOrigins', 'cors_allowed_origins', 'GRANTRY_CORS_ALLOWED_ORIGINS', [], list(origin), 'Origins allowed to call the token, revocation, introspection, metadata, JWKS and API endpoints from a browser (comma-separated, or * for any). Never applies to the authorize endpoints.', '(none)'),
+  setting('corsAllowedHeaders', 'cors_allowed_headers', 'GRANTRY_CORS_ALLOWED_HEADERS', [], list(headerName), 'Request headers allowed in CORS requests besides Authorization, Content-Type and Accept.', '(none)'),
+  setting('corsMaxAge', 'cors_max_age', 'GRANTRY_CORS_MAX_AGE', 600, integer(0, 86400), 'Seconds a browser may cache a CORS preflight answer.'),
+  setting('cleanupInterval', 'cleanup_interval', 'GRANTRY_CLEANUP_INTERVAL', 3600, integer(0, 604800), 'Seconds between runs of the cleanup of expired codes, tokens, sessions and keys in the server; 0 turns it off (run grantry cleanup instead).'),
+  setting('cleanupBatchSize', 'cleanup_batch_size', 'GRANTRY_CLEANUP_BATCH_SIZE', 1000, integer(1, 100000), 'Rows the cleanup deletes per statement, so it never holds long locks.'),
+  setting('keyRotationDelay', 'key_rotation_delay', 'GRANTRY_KEY_ROTATION_DELAY', 3600, integer(0, 2592000), 'Seconds between publishing a new signing key in the JWKS (grantry keys rotate) and signing with it, so that resource servers caching the JWKS learn it first.'),
+  setting('keyRefreshInterval', 'key_refresh_interval', 'GRANTRY_KEY_REFRESH_INTERVAL', 30, integer(1, 3600), 'Seconds between reloads of the signing keys from the database by each server process.'),
 ] as const;
 
 export interface LoadOptions {
@@ -223,6 +291,10 @@ export function loadConfig(options: LoadOptions = {}): Config {
   config.signingKeyFile ??= path.join(config.dataDir, `signing-key.${config.signingAlgorithm.toLowerCase()}.pem`);
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(config.databaseUrl)) {
     throw new ConfigError(`invalid DATABASE_URL / database_url: must start with sqlite: or postgres://, got ${JSON.stringify(config.databaseUrl)}`);
+  }
+  const unknownDefault = config.defaultScope.split(' ').filter((s) => s && !Object.hasOwn(config.scopes, s));
+  if (unknownDefault.length > 0) {
+    throw new ConfigError(`invalid GRANTRY_DEFAULT_SCOPE / default_scope: ${unknownDefault.join(', ')} is not among the known scopes (scopes)`);
   }
   if (config.secret !== undefined && config.secret.length < 32) {
     throw new ConfigError('invalid GRANTRY_SECRET / secret: must be at least 32 characters');

@@ -13,6 +13,7 @@ import {
   validateAuthorizationRequest,
 } from '../oauth/authorize.js';
 import { AuthorizePageError, OAuthError } from '../oauth/errors.js';
+import { VISITOR_AUTHORIZE_PATH } from '../oauth/metadata.js';
 import type { RawParams } from '../oauth/params.js';
 import type { Side } from '../oauth/sides.js';
 import type { HttpContext } from './context.js';
@@ -27,7 +28,7 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
   const redirect = (request: FastifyRequest, reply: FastifyReply, location: string) =>
     reply.code(request.method === 'POST' ? 303 : 302).header('Cache-Control', 'no-store').header('Location', location).send();
 
-  const sendCode = async (request: FastifyRequest, reply: FastifyReply, authz: AuthorizationRequest, userId: number) => {
+  const sendCode = async (request: FastifyRequest, reply: FastifyReply, authz: AuthorizationRequest, userId: number | null) => {
     const code = await grantry.codes.issue(authz, userId);
     return redirect(request, reply, authorizationResponseUrl(authz.redirectUri, { code, state: authz.state, iss: side.issuer }));
   };
@@ -39,16 +40,22 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
     return out;
   };
 
+  /** The validated request, or undefined when an error page or error redirect was sent. */
+  async function validate(request: FastifyRequest, reply: FastifyReply, raw: RawParams): Promise<AuthorizationRequest | undefined> {
+    try {
+      return await validateAuthorizationRequest(raw, side, grantry.repos.clients, grantry.scopes);
+    } catch (e) {
+      if (e instanceof AuthorizePageError) sendPage(reply, e.status, errorPage(e.title, e.description));
+      else if (e instanceof AuthorizeRedirectError) redirect(request, reply, errorResponseUrl(e, side.issuer));
+      else throw e;
+      return undefined;
+    }
+  }
+
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const raw = ((request.method === 'POST' ? request.body : request.query) ?? {}) as RawParams;
-    let authz: AuthorizationRequest;
-    try {
-      authz = await validateAuthorizationRequest(raw, side, grantry.repos.clients);
-    } catch (e) {
-      if (e instanceof AuthorizePageError) return sendPage(reply, e.status, errorPage(e.title, e.description));
-      if (e instanceof AuthorizeRedirectError) return redirect(request, reply, errorResponseUrl(e, side.issuer));
-      throw e;
-    }
+    const authz = await validate(request, reply, raw);
+    if (!authz) return reply;
 
     const session = await browser.current(request, side);
     if (!session) {
@@ -76,14 +83,34 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
         csrfToken: browser.csrfToken(request, reply),
         clientName: authz.client.name,
         userName: await displayName(ctx, side, session.userId),
-        scopes: authz.scope ? authz.scope.split(' ') : [],
+        scopes: authz.scope ? authz.scope.split(' ').map((name) => ({ name, description: grantry.scopes.describe(name) })) : [],
         hidden: forwardedParams(raw),
       }),
     );
   }
 
+  /**
+   * Storefront guests: a code for a fresh visitor subject, with no login and no consent, for
+   * clients that allow guests. GET only: there is no form to post.
+   */
+  async function handleVisitor(request: FastifyRequest, reply: FastifyReply) {
+    const authz = await validate(request, reply, (request.query ?? {}) as RawParams);
+    if (!authz) return reply;
+    if (!authz.client.allowGuests) {
+      const refused = new AuthorizeRedirectError(OAuthError.unauthorizedClient('the client does not allow guests'), authz.redirectUri, authz.state);
+      return redirect(request, reply, errorResponseUrl(refused, side.issuer));
+    }
+    return sendCode(request, reply, authz, null);
+  }
+
   return async function plugin(app: FastifyInstance) {
     app.get(side.authorizePath, handle);
     app.post(side.authorizePath, handle);
+    if (side.name === 'storefront') {
+      app.get(VISITOR_AUTHORIZE_PATH, handleVisitor);
+      app.post(VISITOR_AUTHORIZE_PATH, async (_request, reply) =>
+        sendPage(reply.header('Allow', 'GET'), 405, errorPage('Method not allowed', 'The guest authorization endpoint takes GET requests only.')),
+      );
+    }
   };
 }

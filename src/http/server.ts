@@ -10,6 +10,8 @@ import { storefrontApiRoutes } from './api/storefront.js';
 import { authorizeRoutes } from './authorize.js';
 import { BrowserSessions } from './browser-session.js';
 import type { HttpContext } from './context.js';
+import { CorsPolicy } from './cors.js';
+import { discoveryRoutes } from './discovery.js';
 import { registerFormParser } from './form-body.js';
 import { loginRoutes } from './login.js';
 import { tokenRoutes } from './token.js';
@@ -46,6 +48,7 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
   const ctx: HttpContext = {
     grantry,
     browser: new BrowserSessions(grantry.repos.sessions, grantry.hasher, config.sessionTtl, config.publicUrl.startsWith('https:')),
+    cors: new CorsPolicy(config),
   };
 
   app.get(STYLESHEET_PATH, async (_request, reply) =>
@@ -53,6 +56,7 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
   );
 
   await app.register(tokenRoutes(ctx));
+  await app.register(discoveryRoutes(ctx));
   for (const side of grantry.sides.all) {
     await app.register(loginRoutes(ctx, side));
     await app.register(authorizeRoutes(ctx, side));

@@ -1,14 +1,14 @@
 /**
- * POST /oauth2-token: JSON (as in the original product) or form bodies (RFC 6749). Responses
- * carry Cache-Control: no-store; errors are RFC 6749 §5.2 JSON.
+ * The token endpoint and its siblings, revocation (RFC 7009) and introspection (RFC 7662):
+ * JSON (as in the original product) or form bodies (RFC 6749), client authentication shared,
+ * Cache-Control: no-store on every answer, errors as RFC 6749 §5.2 JSON.
  */
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseBasicAuthorization } from '../oauth/client-authentication.js';
 import { OAuthError } from '../oauth/errors.js';
+import { INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH } from '../oauth/metadata.js';
 import type { RawParams } from '../oauth/params.js';
 import type { HttpContext } from './context.js';
-
-export const TOKEN_PATH = '/oauth2-token';
 
 const tokenResponseSchema = {
   200: {
@@ -33,17 +33,34 @@ export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyR
   return reply.type('application/json').send(error.toJSON());
 }
 
+class UnsupportedBody {}
+
+/** The body as parameters, or invalid_request for anything but a form or a JSON object. */
+function bodyParams(request: FastifyRequest): RawParams {
+  const body = request.body;
+  if (body === undefined || body === null || body instanceof UnsupportedBody || typeof body !== 'object' || Array.isArray(body)) {
+    throw OAuthError.invalidRequest('send the parameters as application/x-www-form-urlencoded or application/json');
+  }
+  return body as RawParams;
+}
+
+const noStore = (reply: FastifyReply) => reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
+
 export function tokenRoutes(ctx: HttpContext) {
+  const { grantry } = ctx;
+  const authenticate = (request: FastifyRequest) => grantry.tokenEndpoint.authenticate(bodyParams(request), parseBasicAuthorization(request.headers.authorization));
+
   return async function plugin(app: FastifyInstance) {
-    // Any other content type reaches the handler as a string and is refused there as invalid_request.
-    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, new UnsupportedBody(body as string)));
+    // Any other content type reaches the handler as a marker and is refused there as invalid_request.
+    app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, _body, done) => done(null, new UnsupportedBody()));
+    ctx.cors.apply(app, [TOKEN_PATH, REVOCATION_PATH, INTROSPECTION_PATH], 'POST');
 
     app.setErrorHandler((error: FastifyError, request, reply) => {
       if (error instanceof OAuthError) return sendOAuthError(reply, error);
       const status = error.statusCode ?? 500;
       if (status >= 500) {
         request.log.error({ err: error }, 'token endpoint failure');
-        return reply.code(500).header('Cache-Control', 'no-store').send({ error: 'server_error', error_description: 'the server could not handle the request' });
+        return noStore(reply).code(500).send({ error: 'server_error', error_description: 'the server could not handle the request' });
       }
       // Malformed JSON, oversized bodies and the like.
       const description = status === 413 ? 'the request body is too large' : 'the request body could not be parsed';
@@ -51,17 +68,19 @@ export function tokenRoutes(ctx: HttpContext) {
     });
 
     app.post(TOKEN_PATH, { schema: { response: tokenResponseSchema } }, async (request, reply) => {
-      const body = request.body;
-      if (body === undefined || body === null || body instanceof UnsupportedBody || typeof body !== 'object' || Array.isArray(body)) {
-        throw OAuthError.invalidRequest('send the parameters as application/x-www-form-urlencoded or application/json');
-      }
-      const basic = parseBasicAuthorization(request.headers.authorization);
-      const response = await ctx.grantry.tokenEndpoint.handle(body as RawParams, basic);
-      return reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache').send(response);
+      const response = await grantry.tokenEndpoint.handle(bodyParams(request), parseBasicAuthorization(request.headers.authorization));
+      return noStore(reply).send(response);
+    });
+
+    app.post(REVOCATION_PATH, async (request, reply) => {
+      const { client, params } = await authenticate(request);
+      await grantry.revocation.revoke(client, params);
+      return noStore(reply).code(200).send();
+    });
+
+    app.post(INTROSPECTION_PATH, async (request, reply) => {
+      const { client, params } = await authenticate(request);
+      return noStore(reply).send(await grantry.introspection.introspect(client, params));
     });
   };
-}
-
-class UnsupportedBody {
-  constructor(readonly text: string) {}
 }

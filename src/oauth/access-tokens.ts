@@ -3,33 +3,55 @@
  * its signature and claims hold and, in storage, it and its grant are unrevoked, its client is
  * active and its user may still sign in: one indexed query per API request.
  */
-import type { GrantRepository } from '../storage/repositories.js';
+import type { AccessTokenRecord, GrantRepository } from '../storage/repositories.js';
 import { OAuthError } from './errors.js';
+import type { KeyRing } from './key-ring.js';
 import type { Side } from './sides.js';
-import { type AccessTokenCodec, newJti } from './tokens.js';
+import { AccessTokenCodec, newJti } from './tokens.js';
 
-export interface IssuedAccessToken {
+export interface MintedAccessToken {
   accessToken: string;
   expiresIn: number;
-  jti: string;
+  /** What storage must record before the token is handed out. */
+  record: AccessTokenRecord;
 }
 
 export interface ValidatedAccessToken {
   sub: string;
   clientId: string;
   scope: string;
+  /** The user the token acts for; null for guests. */
   userId: number | null;
   jti: string;
+  claims: Record<string, unknown>;
 }
 
-export class AccessTokenService {
-  constructor(
-    private readonly codec: AccessTokenCodec,
-    private readonly grants: GrantRepository,
-    private readonly ttl: number,
-  ) {}
+export interface MintInput {
+  side: Side;
+  grantId: string;
+  clientPk: number;
+  clientId: string;
+  subject: string;
+  scope: string;
+  now: number;
+}
 
-  async issue(input: { side: Side; grantId: string; clientPk: number; clientId: string; subject: string; scope: string; now: number }): Promise<IssuedAccessToken> {
+/** Leeway for clocks of other processes that issued a token a moment "in the future". */
+const CLOCK_SKEW = 5;
+
+export class AccessTokenService {
+  readonly codec: AccessTokenCodec;
+
+  constructor(
+    private readonly keys: KeyRing,
+    private readonly grants: GrantRepository,
+    readonly ttl: number,
+  ) {
+    this.codec = new AccessTokenCodec(keys);
+  }
+
+  /** Signs a token without storing it (for callers that store it inside their own transaction). */
+  mint(input: MintInput): MintedAccessToken {
     const jti = newJti();
     const exp = input.now + this.ttl;
     const accessToken = this.codec.sign({
@@ -42,22 +64,35 @@ export class AccessTokenService {
       iat: input.now,
       nbf: input.now,
       exp,
-    });
-    await this.grants.recordAccessToken({ jti, grantId: input.grantId, clientPk: input.clientPk, issuedAt: input.now, expiresAt: exp });
-    return { accessToken, expiresIn: this.ttl, jti };
+    }, input.now);
+    return { accessToken, expiresIn: this.ttl, record: { jti, grantId: input.grantId, clientPk: input.clientPk, issuedAt: input.now, expiresAt: exp } };
+  }
+
+  record(minted: MintedAccessToken): Promise<void> {
+    return this.grants.recordAccessToken(minted.record);
+  }
+
+  /** Verifies signature and header; a token signed by a key this process has not loaded yet triggers one reload. */
+  async verifySignature(token: string, now: number): Promise<Record<string, unknown> | undefined> {
+    const claims = this.codec.verify(token, now);
+    if (claims) return claims;
+    const kid = AccessTokenCodec.keyIdOf(token);
+    if (kid === undefined || this.keys.verificationKey(kid, now)) return undefined;
+    await this.keys.refreshIfOlderThan(5);
+    return this.codec.verify(token, now);
   }
 
   /** Validates a bearer token for `side`'s API; invalid_token for any failure. */
   async validate(token: string, side: Side, now = Math.floor(Date.now() / 1000)): Promise<ValidatedAccessToken> {
-    const claims = this.codec.verify(token);
+    const claims = await this.verifySignature(token, now);
     if (!claims) throw OAuthError.invalidToken('the access token is malformed or its signature is invalid');
     const { iss, aud, exp, nbf, sub, jti, client_id: clientId, scope } = claims;
     if (iss !== side.issuer || aud !== side.audience) throw OAuthError.invalidToken('the access token was not issued for this API');
     if (typeof exp !== 'number' || exp <= now) throw OAuthError.invalidToken('the access token has expired');
-    if (typeof nbf === 'number' && nbf > now + 5) throw OAuthError.invalidToken('the access token is not yet valid');
+    if (typeof nbf === 'number' && nbf > now + CLOCK_SKEW) throw OAuthError.invalidToken('the access token is not yet valid');
     if (typeof jti !== 'string' || typeof sub !== 'string' || typeof clientId !== 'string') throw OAuthError.invalidToken('the access token lacks required claims');
     const state = await this.grants.checkAccessToken(jti, side.name);
     if (!state?.usable) throw OAuthError.invalidToken('the access token has been revoked');
-    return { sub, clientId, scope: typeof scope === 'string' ? scope : '', userId: state.userId, jti };
+    return { sub, clientId, scope: typeof scope === 'string' ? scope : '', userId: state.userId, jti, claims };
   }
 }

@@ -15,12 +15,16 @@ export class AuthorizationCodeIssuer {
     private readonly ttl: number,
   ) {}
 
-  /** Creates the grant and its code; returns the code to send to the client. */
-  async issue(request: AuthorizationRequest, userId: number, now = Math.floor(Date.now() / 1000)): Promise<string> {
+  /**
+   * Creates the grant and its code; returns the code to send to the client. The grant is for a
+   * signed-in user, or (userId null) for a storefront guest with a fresh visitor subject.
+   */
+  async issue(request: AuthorizationRequest, userId: number | null, now = Math.floor(Date.now() / 1000)): Promise<string> {
     const code = randomToken(32);
     const expiresAt = now + this.ttl;
+    const subject = userId === null ? `visitor:${randomToken(16)}` : null;
     await this.grants.createWithCode(
-      { id: randomToken(16), clientPk: request.client.pk, side: request.side.name, userId, scope: request.scope, createdAt: now, expiresAt },
+      { id: randomToken(16), clientPk: request.client.pk, side: request.side.name, userId, subject, scope: request.scope, createdAt: now, expiresAt },
       { codeHash: this.hasher.hash(CODE_PURPOSE, code), clientPk: request.client.pk, redirectUri: request.redirectUri, codeChallenge: request.codeChallenge ?? null, expiresAt },
     );
     return code;

@@ -11,6 +11,7 @@ import { checkResponseType } from './checks/check-response-type.js';
 import { checkScope } from './checks/check-scope.js';
 import { OAuthError } from './errors.js';
 import { Params, type RawParams } from './params.js';
+import type { ScopePolicy } from './scopes.js';
 import type { Side } from './sides.js';
 
 export interface AuthorizationRequest {
@@ -38,7 +39,7 @@ export class AuthorizeRedirectError extends Error {
 /** The authorize parameters that a consent form carries forward. */
 export const AUTHORIZE_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method'] as const;
 
-export async function validateAuthorizationRequest(raw: RawParams, side: Side, clients: ClientRepository): Promise<AuthorizationRequest> {
+export async function validateAuthorizationRequest(raw: RawParams, side: Side, clients: ClientRepository, scopes: ScopePolicy): Promise<AuthorizationRequest> {
   const params = new Params(raw);
   const client = await checkClient(params, side, clients);
   const redirectUri = checkRedirectUri(params, client);
@@ -50,7 +51,7 @@ export async function validateAuthorizationRequest(raw: RawParams, side: Side, c
       throw OAuthError.unauthorizedClient('the client is not allowed to use the authorization code grant');
     }
     const codeChallenge = checkPkce(params, client);
-    const scope = checkScope(params);
+    const scope = checkScope(params, client, scopes);
     return { side, client, redirectUri, state, scope, codeChallenge };
   } catch (e) {
     if (e instanceof OAuthError) throw new AuthorizeRedirectError(e, redirectUri, state);

@@ -70,13 +70,10 @@ export function signingKeyFromPem(pem: string, alg: SigningAlgorithm): SigningKe
  * The configured key (PEM text wins over the file), or a new one written to `file` with mode
  * 0600 when neither exists.
  */
-export function loadOrCreateSigningKey(options: { pem?: string; file: string; alg: SigningAlgorithm }): { key: SigningKey; created: boolean } {
-  if (options.pem) return { key: signingKeyFromPem(options.pem, options.alg), created: false };
-  if (existsSync(options.file)) {
-    return { key: signingKeyFromPem(readFileSync(options.file, 'utf8'), options.alg), created: false };
-  }
-  const pem = writeNewKey(options.file, options.alg);
-  return { key: signingKeyFromPem(pem, options.alg), created: true };
+export function loadOrCreateSigningKey(options: { pem?: string; file: string; alg: SigningAlgorithm }): { key: SigningKey; pem: string; created: boolean } {
+  const existing = options.pem ?? (existsSync(options.file) ? readFileSync(options.file, 'utf8') : undefined);
+  const pem = existing ?? writeNewKey(options.file, options.alg);
+  return { key: signingKeyFromPem(pem, options.alg), pem, created: existing === undefined };
 }
 
 /** Writes a new private key; refuses to overwrite unless asked. */

@@ -3,7 +3,7 @@
  * grant_type, and checks that the client may use it. The client decides the side.
  */
 import type { SecretHasher } from '../security/tokens.js';
-import type { ClientRepository } from '../storage/repositories.js';
+import type { Client, ClientRepository } from '../storage/repositories.js';
 import { authenticateClient, type BasicCredentials } from './client-authentication.js';
 import { OAuthError } from './errors.js';
 import type { GrantHandler, TokenResponse } from './grants/grant.js';
@@ -26,11 +26,17 @@ export class TokenEndpoint {
     return [...this.handlers.keys()];
   }
 
-  async handle(raw: RawParams, basic: BasicCredentials | undefined, now = Math.floor(Date.now() / 1000)): Promise<TokenResponse> {
+  /** Client authentication shared with the revocation and introspection endpoints. */
+  async authenticate(raw: RawParams, basic: BasicCredentials | undefined): Promise<{ params: Params; client: Client }> {
     const params = new Params(raw);
-    const grantType = params.get('grant_type');
     const client = await authenticateClient(params, basic, this.clients, this.hasher);
     if (!this.sides.get(client.side)) throw OAuthError.invalidClient(`the ${client.side} side is disabled on this server`);
+    return { params, client };
+  }
+
+  async handle(raw: RawParams, basic: BasicCredentials | undefined, now = Math.floor(Date.now() / 1000)): Promise<TokenResponse> {
+    const { params, client } = await this.authenticate(raw, basic);
+    const grantType = params.get('grant_type');
     if (grantType === undefined) throw OAuthError.invalidRequest('the grant_type parameter is required');
     const handler = this.handlers.get(grantType);
     if (!handler) throw OAuthError.unsupportedGrantType(`grant_type ${JSON.stringify(grantType.slice(0, 64))} is not supported`);

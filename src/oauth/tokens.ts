@@ -4,7 +4,7 @@
  */
 import { sign as cryptoSign, verify as cryptoVerify, constants, randomBytes, type KeyObject } from 'node:crypto';
 import type { SigningAlgorithm } from '../config/index.js';
-import type { SigningKey } from './keys.js';
+import type { KeySource } from './key-ring.js';
 
 export interface AccessTokenClaims {
   iss: string;
@@ -46,36 +46,44 @@ const SIGNERS: Record<SigningAlgorithm, { sign: Signer; verify: Verifier }> = {
 export const newJti = () => randomBytes(16).toString('base64url');
 
 export class AccessTokenCodec {
-  private readonly encodedHeader: string;
+  // The JOSE header is the same for every token of one key: encode it once per kid.
+  private readonly headers = new Map<string, string>();
 
-  constructor(private readonly key: SigningKey) {
-    // The header never changes for one key: encode it once.
-    this.encodedHeader = Buffer.from(JSON.stringify({ alg: key.alg, typ: 'at+jwt', kid: key.kid })).toString('base64url');
-  }
+  constructor(private readonly keys: KeySource) {}
 
-  get keyId() {
-    return this.key.kid;
-  }
-
-  sign(claims: AccessTokenClaims): string {
-    const input = `${this.encodedHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-    const signature = SIGNERS[this.key.alg].sign(Buffer.from(input), this.key.privateKey);
+  sign(claims: AccessTokenClaims, now = Math.floor(Date.now() / 1000)): string {
+    const key = this.keys.signingKey(now);
+    let header = this.headers.get(key.kid);
+    if (!header) {
+      header = Buffer.from(JSON.stringify({ alg: key.alg, typ: 'at+jwt', kid: key.kid })).toString('base64url');
+      this.headers.set(key.kid, header);
+    }
+    const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    const signature = SIGNERS[key.alg].sign(Buffer.from(input), key.privateKey);
     return `${input}.${signature.toString('base64url')}`;
   }
 
+  /** The `kid` in a token's header, without verifying anything. */
+  static keyIdOf(token: string): string | undefined {
+    const kid = decodeJson(token.slice(0, Math.max(0, token.indexOf('.'))))?.kid;
+    return typeof kid === 'string' ? kid : undefined;
+  }
+
   /**
-   * Checks the JOSE header and signature and returns the claims; undefined for anything that
-   * is not a well-formed token signed by our key. Claim checks (iss, aud, exp) are the caller's.
+   * Checks the JOSE header and the signature against a published key and returns the claims;
+   * undefined for anything else. Claim checks (iss, aud, exp) are the caller's.
    */
-  verify(token: string): Record<string, unknown> | undefined {
+  verify(token: string, now = Math.floor(Date.now() / 1000)): Record<string, unknown> | undefined {
     if (token.length > 8192) return undefined;
     const parts = token.split('.');
     if (parts.length !== 3) return undefined;
     const [h, p, s] = parts as [string, string, string];
     const header = decodeJson(h);
-    if (!header || header.typ !== 'at+jwt' || header.alg !== this.key.alg || header.kid !== this.key.kid) return undefined;
-    const signature = Buffer.from(s, 'base64url');
-    if (!SIGNERS[this.key.alg].verify(Buffer.from(`${h}.${p}`), this.key.publicKey, signature)) return undefined;
+    if (!header || header.typ !== 'at+jwt' || typeof header.kid !== 'string') return undefined;
+    const key = this.keys.verificationKey(header.kid, now);
+    // The algorithm comes from our key, never from the token (no alg confusion, no "none").
+    if (!key || header.alg !== key.alg) return undefined;
+    if (!SIGNERS[key.alg].verify(Buffer.from(`${h}.${p}`), key.publicKey, Buffer.from(s, 'base64url'))) return undefined;
     return decodeJson(p);
   }
 }

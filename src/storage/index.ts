@@ -1,7 +1,10 @@
 import type { Kysely } from 'kysely';
+import { KyselyCleanupRepository } from './kysely/cleanup.js';
 import { KyselyClientRepository } from './kysely/clients.js';
 import { KyselyGrantRepository } from './kysely/grants.js';
+import { KyselyRefreshTokenRepository } from './kysely/refresh-tokens.js';
 import { KyselySessionRepository } from './kysely/sessions.js';
+import { KyselySigningKeyRepository } from './kysely/signing-keys.js';
 import { KyselyUserRepository } from './kysely/users.js';
 import type { Repositories } from './repositories.js';
 import type { Database } from './schema.js';
@@ -13,5 +16,8 @@ export function createRepositories(db: Kysely<Database>): Repositories {
     users,
     grants: new KyselyGrantRepository(db),
     sessions: new KyselySessionRepository(db, users),
+    refreshTokens: new KyselyRefreshTokenRepository(db),
+    signingKeys: new KyselySigningKeyRepository(db),
+    cleanup: new KyselyCleanupRepository(db),
   };
 }

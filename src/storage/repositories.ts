@@ -2,10 +2,11 @@
  * What the rest of Grantry needs from storage, as interfaces. The protocol core and the HTTP
  * layer see only these; src/storage/kysely/ implements them once for SQLite and PostgreSQL.
  */
+import type { SigningAlgorithm } from '../config/index.js';
 import type { SideName } from '../oauth/sides.js';
 
 export type ClientType = 'confidential' | 'public';
-export const GRANT_TYPES = ['authorization_code'] as const;
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
 export interface Client {
@@ -19,18 +20,27 @@ export interface Client {
   redirectUris: string[];
   skipConsent: boolean;
   active: boolean;
+  /** Scopes the client may be granted. */
+  scopes: string[];
+  /** The user a client-credentials token acts as (a user of the client's side). */
+  ownerUserId: number | null;
+  /** Storefront only: may get guest (visitor) tokens without login. */
+  allowGuests: boolean;
   createdAt: number;
   updatedAt: number;
   lastUsedAt: number | null;
 }
 
 export type NewClient = Omit<Client, 'pk' | 'createdAt' | 'updatedAt' | 'lastUsedAt'>;
+export type ClientChanges = Partial<Pick<Client, 'name' | 'grants' | 'redirectUris' | 'skipConsent' | 'scopes' | 'ownerUserId' | 'allowGuests' | 'secretHash'>>;
 
 export interface ClientRepository {
   create(client: NewClient): Promise<Client>;
   findByClientId(clientId: string): Promise<Client | undefined>;
+  findByPk(pk: number): Promise<Client | undefined>;
   list(side?: SideName): Promise<Client[]>;
   setActive(clientId: string, active: boolean): Promise<boolean>;
+  update(clientId: string, changes: ClientChanges): Promise<boolean>;
   /** Deletes the client with its grants, codes and tokens. */
   delete(clientId: string): Promise<boolean>;
   touchLastUsed(pk: number, at: number): Promise<void>;
@@ -96,6 +106,8 @@ export interface Grant {
   clientPk: number;
   side: SideName;
   userId: number | null;
+  /** The token subject of a grant without a user (storefront guests). */
+  subject: string | null;
   scope: string;
   createdAt: number;
   expiresAt: number;
@@ -114,6 +126,8 @@ export interface AuthorizationCode {
 export interface GrantRepository {
   /** Stores a grant and its first authorization code together. */
   createWithCode(grant: Grant, code: Omit<AuthorizationCode, 'grantId' | 'usedAt'>): Promise<void>;
+  /** Stores a grant that starts without a code (client credentials, password). */
+  create(grant: Grant): Promise<void>;
   findGrant(id: string): Promise<(Grant & { revokedAt: number | null }) | undefined>;
   /**
    * Marks the client's code used if it was unused, in one conditional UPDATE: of any number
@@ -124,13 +138,77 @@ export interface GrantRepository {
   findCode(codeHash: string): Promise<AuthorizationCode | undefined>;
   /** Revokes the grant and so every token descending from it. */
   revokeGrant(id: string, now: number): Promise<void>;
+  /** Revokes every grant of a client, or of a user of one side; returns how many. */
+  revokeAllGrants(filter: { clientPk: number } | { side: SideName; userId: number }, now: number): Promise<number>;
   /** Records an issued access token and extends the grant's lifetime to cover it. */
-  recordAccessToken(token: { jti: string; grantId: string; clientPk: number; issuedAt: number; expiresAt: number }): Promise<void>;
+  recordAccessToken(token: AccessTokenRecord): Promise<void>;
+  /** Revokes one access token of the client; false when the client has no such token. */
+  revokeAccessToken(jti: string, clientPk: number, now: number): Promise<boolean>;
   /**
    * Whether a token is still good beyond its signature: not revoked, grant not revoked,
    * client active, user enabled and not locked. Undefined when the jti is unknown.
    */
   checkAccessToken(jti: string, side: SideName): Promise<{ usable: boolean; userId: number | null } | undefined>;
+}
+
+export interface AccessTokenRecord {
+  jti: string;
+  grantId: string;
+  clientPk: number;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+export interface RefreshToken {
+  tokenHash: string;
+  grantId: string;
+  clientPk: number;
+  scope: string;
+  accessJti: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  /** The sealed response that replaced this token, while the grace period lasts. */
+  replacement: string | null;
+}
+
+export interface RefreshTokenRepository {
+  /** Stores a new refresh token (with the access token issued beside it already recorded). */
+  add(token: Omit<RefreshToken, 'usedAt' | 'replacement'>): Promise<void>;
+  /** The token with its grant, whatever its state. */
+  find(tokenHash: string): Promise<(RefreshToken & { grant: Grant & { revokedAt: number | null } }) | undefined>;
+  /**
+   * Rotation in one transaction: marks the old token used (only if it was unused, belongs to
+   * the client and its grant is live), stores the new access and refresh tokens, and revokes
+   * the access token issued with the old one. False when another request rotated it first.
+   */
+  rotate(input: { oldHash: string; clientPk: number; now: number; replacement: string | null; next: Omit<RefreshToken, 'usedAt' | 'replacement'>; nextAccess: AccessTokenRecord }): Promise<boolean>;
+}
+
+export interface StoredSigningKey {
+  kid: string;
+  alg: SigningAlgorithm;
+  /** PKCS#8 PEM sealed with the server secret. */
+  sealedPrivateKey: string;
+  publicJwk: Record<string, string>;
+  createdAt: number;
+  activatesAt: number;
+  publishedUntil: number | null;
+}
+
+export interface SigningKeyRepository {
+  list(): Promise<StoredSigningKey[]>;
+  /** Adds a key; when retireOthersAt is set, every key not yet retired is published until then. */
+  add(key: StoredSigningKey, retireOthersAt: number | null): Promise<void>;
+  deleteUnpublished(now: number): Promise<number>;
+}
+
+export interface CleanupRepository {
+  /**
+   * Deletes what has expired, in batches of `batchSize` rows per statement so no lock is held
+   * long; safe to run in several processes at once. Returns the rows deleted per kind.
+   */
+  deleteExpired(now: number, batchSize: number): Promise<Record<string, number>>;
 }
 
 export interface Session {
@@ -151,4 +229,7 @@ export interface Repositories {
   users: UserRepository;
   grants: GrantRepository;
   sessions: SessionRepository;
+  refreshTokens: RefreshTokenRepository;
+  signingKeys: SigningKeyRepository;
+  cleanup: CleanupRepository;
 }

@@ -43,6 +43,11 @@ export interface ClientTable {
   created_at: number;
   updated_at: number;
   last_used_at: number | null;
+  /** JSON array of the scopes the client may be granted. */
+  scopes: Generated<string>;
+  /** The user a client-credentials token acts as. */
+  owner_user_id: number | null;
+  allow_guests: Generated<number>;
 }
 
 /** One authorization of a client by a user: the family that codes and tokens descend from. */
@@ -51,6 +56,8 @@ export interface GrantTable {
   client_pk: number;
   side: string;
   user_id: number | null;
+  /** The token subject when there is no user (storefront guests). */
+  subject: string | null;
   scope: string;
   created_at: number;
   expires_at: number;
@@ -85,6 +92,28 @@ export interface SessionTable {
   expires_at: number;
 }
 
+export interface RefreshTokenTable {
+  token_hash: string;
+  grant_id: string;
+  client_pk: number;
+  scope: string;
+  access_jti: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+  replacement: string | null;
+}
+
+export interface SigningKeyTable {
+  kid: string;
+  alg: string;
+  private_key: string;
+  public_jwk: string;
+  created_at: number;
+  activates_at: number;
+  published_until: number | null;
+}
+
 export interface Database {
   backoffice_users: BackofficeUserTable;
   customer_users: CustomerUserTable;
@@ -93,4 +122,6 @@ export interface Database {
   authorization_codes: AuthorizationCodeTable;
   access_tokens: AccessTokenTable;
   sessions: SessionTable;
+  refresh_tokens: RefreshTokenTable;
+  signing_keys: SigningKeyTable;
 }

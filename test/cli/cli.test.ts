@@ -120,7 +120,9 @@ describe('grantry config', () => {
     expect(Object.keys(json.settings)).toEqual([
       'port', 'host', 'public_url', 'database_url', 'data_dir', 'backend_prefix', 'storefront_enabled', 'access_token_ttl',
       'authorization_code_ttl', 'session_ttl', 'signing_algorithm', 'signing_key_file', 'signing_key', 'secret',
-      'admin_username', 'admin_email', 'admin_password', 'trust_proxy', 'log_level',
+      'admin_username', 'admin_email', 'admin_password', 'trust_proxy', 'log_level', 'refresh_token_ttl', 'refresh_grace_period',
+      'password_grant_enabled', 'scopes', 'default_scope', 'cors_allowed_origins', 'cors_allowed_headers', 'cors_max_age',
+      'cleanup_interval', 'cleanup_batch_size', 'key_rotation_delay', 'key_refresh_interval',
     ]);
     expect(json.settings.secret).toEqual({ env: 'GRANTRY_SECRET', value: '(set)', source: 'environment' });
     expect(json.settings.admin_password).toEqual({ env: 'GRANTRY_ADMIN_PASSWORD', value: '(set)', source: 'environment' });

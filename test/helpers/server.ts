@@ -15,6 +15,8 @@ import { type RunningServer, startServer } from '../../src/server.js';
 import type { Backend } from './backends.js';
 
 export const PUBLIC_URL = 'http://grantry.test';
+/** Known scopes of test servers; test clients may have them all unless a test says otherwise. */
+export const TEST_SCOPES = { api: 'Use the API on your behalf', read: 'Read your data', write: 'Change your data', profile: 'See your profile', 'orders:read': 'See your orders' };
 export const ADMIN_PASSWORD = 'admin-password-1';
 
 /** Creates an empty PostgreSQL database and returns its URL and a function that drops it. */
@@ -67,6 +69,9 @@ export async function startTestServer(backend: Backend, overrides: Partial<Confi
       databaseUrl: database.url,
       logLevel: 'silent',
       adminPassword: ADMIN_PASSWORD,
+      scopes: TEST_SCOPES,
+      // No default scope, so a request without scope is granted none (tests of defaults set one).
+      defaultScope: '',
       ...overrides,
     },
   });
@@ -98,6 +103,7 @@ export async function startTestServer(backend: Backend, overrides: Partial<Confi
         type: 'confidential',
         grants: ['authorization_code'],
         redirectUris,
+        scopes: Object.keys(config.scopes),
         ...input,
       });
       return { clientId: client.clientId, clientSecret, redirectUri: redirectUris[0] as string };

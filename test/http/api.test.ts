@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePrivateKeyPem, signingKeyFromPem } from '../../src/oauth/keys.js';
 import type { SideName } from '../../src/oauth/sides.js';
+import { fixedKeySource } from '../../src/oauth/key-ring.js';
 import { AccessTokenCodec, type AccessTokenClaims } from '../../src/oauth/tokens.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { apiGet } from '../helpers/oauth.js';
@@ -287,14 +288,14 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
       const foreign = signingKeyFromPem(generatePrivateKeyPem('RS256'), 'RS256');
       const { payload } = decodeJwt(tokens[side]);
       const claims = payload as unknown as AccessTokenClaims;
-      expectInvalidToken(await apiGet(server.url, path, new AccessTokenCodec(foreign).sign(claims)));
-      expectInvalidToken(await apiGet(server.url, path, new AccessTokenCodec({ ...foreign, kid: server.grantry.signingKey.kid }).sign(claims)));
+      expectInvalidToken(await apiGet(server.url, path, new AccessTokenCodec(fixedKeySource(foreign)).sign(claims)));
+      expectInvalidToken(await apiGet(server.url, path, new AccessTokenCodec(fixedKeySource({ ...foreign, kid: server.grantry.keys.signingKey().kid })).sign(claims)));
     });
 
     it('expired token, signed with the server key and a recorded jti: 401 invalid_token', async () => {
       const { accessToken } = await issueToken(server, side, { user: users[side] });
       const claims = decodeJwt(accessToken).payload as unknown as AccessTokenClaims;
-      const codec = new AccessTokenCodec(server.grantry.signingKey);
+      const codec = new AccessTokenCodec(server.grantry.keys);
       // Control: re-signing the same claims gives a token the API accepts.
       expectOk(await apiGet(server.url, path, codec.sign(claims)));
       const now = Math.floor(Date.now() / 1000);
@@ -305,19 +306,19 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
     it('a token not yet valid (nbf in the future): 401 invalid_token', async () => {
       const claims = decodeJwt(tokens[side]).payload as unknown as AccessTokenClaims;
       const now = Math.floor(Date.now() / 1000);
-      const codec = new AccessTokenCodec(server.grantry.signingKey);
+      const codec = new AccessTokenCodec(server.grantry.keys);
       expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, nbf: now + 600, exp: now + 3600 })));
     });
 
     it('a well-signed token whose jti was never issued: 401 invalid_token', async () => {
       const claims = decodeJwt(tokens[side]).payload as unknown as AccessTokenClaims;
-      const codec = new AccessTokenCodec(server.grantry.signingKey);
+      const codec = new AccessTokenCodec(server.grantry.keys);
       expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, jti: 'never-issued-jti-0000' })));
     });
 
     it('a token missing required claims: 401 invalid_token', async () => {
       const claims = decodeJwt(tokens[side]).payload as unknown as AccessTokenClaims;
-      const codec = new AccessTokenCodec(server.grantry.signingKey);
+      const codec = new AccessTokenCodec(server.grantry.keys);
       for (const drop of ['exp', 'sub', 'client_id', 'jti', 'aud', 'iss'] as const) {
         const partial: Record<string, unknown> = { ...claims };
         delete partial[drop];
@@ -334,7 +335,7 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
 
     it('a token re-signed with the other side audience or issuer: 401 invalid_token', async () => {
       const claims = decodeJwt(tokens[side]).payload as unknown as AccessTokenClaims;
-      const codec = new AccessTokenCodec(server.grantry.signingKey);
+      const codec = new AccessTokenCodec(server.grantry.keys);
       expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, aud: `${ISSUER[other]}/api` })));
       expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, iss: ISSUER[other] })));
       expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, aud: [claims.aud] as unknown as string })));

@@ -594,15 +594,17 @@ describe.each(BACKENDS)('authorize endpoint (%s)', (backend) => {
         expect(dup.body).not.toContain('<img');
       });
 
-      it('the consent page escapes state and scope it carries forward', async () => {
+      it('the consent page escapes the state it carries forward; unknown scopes never reach it', async () => {
         const { browser } = await signedInBrowser(server, side);
         const client = await server.createClient({ side });
         const state = '"><script>alert(1)</script>';
-        const scope = '<script>alert(2)</script> read';
+        const refused = await browser.get(authorizeUrl(side, { response_type: 'code', client_id: client.clientId, state, scope: '<script>alert(2)</script> read' }));
+        expectErrorRedirect(refused, { target: REGISTERED, error: 'invalid_scope', state, iss });
+        const scope = 'read';
         const page = await browser.get(authorizeUrl(side, { response_type: 'code', client_id: client.clientId, state, scope }));
         const fields = expectConsentPage(page);
         expect(page.body).not.toContain('<script>');
-        expect(page.body).toContain('&lt;script&gt;alert(2)&lt;/script&gt;');
+        expect(page.body).toContain('&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;');
         expect(fields.state).toBe(state);
         expect(fields.scope).toBe(scope);
         const approved = await browser.post(authorizePath(side), { ...fields, decision: 'allow' });

@@ -307,8 +307,9 @@ describe.each(BACKENDS)('login, consent and logout pages (%s)', (backend) => {
         expect(page.body).toContain(`<strong>${name.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</strong>`);
         expect(page.body).not.toContain('<Co>');
         expect(page.body).toContain(`<strong>${user.login}</strong>`);
-        expect(page.body).toContain('<li><code>orders:read</code></li>');
-        expect(page.body).toContain('<li><code>profile</code></li>');
+        // Each scope with the description configured for it (TEST_SCOPES).
+        expect(page.body).toContain('<li>See your orders <code>orders:read</code></li>');
+        expect(page.body).toContain('<li>See your profile <code>profile</code></li>');
         expect(page.body).toContain(`action="${authorizePath(side)}"`);
         expect(fields).toMatchObject({ response_type: 'code', client_id: client.clientId, state: 'c1', scope: 'orders:read profile' });
       });

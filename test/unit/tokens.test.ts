@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { SIGNING_ALGORITHMS } from '../../src/config/index.js';
 import { generatePrivateKeyPem, KeyError, signingKeyFromPem } from '../../src/oauth/keys.js';
+import { fixedKeySource } from '../../src/oauth/key-ring.js';
 import { AccessTokenCodec } from '../../src/oauth/tokens.js';
 
 const claims = { iss: 'https://i', sub: '1', aud: 'https://i/api', client_id: 'c', jti: 'j', iat: 1, nbf: 1, exp: 2 };
 
 describe.each(SIGNING_ALGORITHMS)('access token codec with %s', (alg) => {
   const key = signingKeyFromPem(generatePrivateKeyPem(alg), alg);
-  const codec = new AccessTokenCodec(key);
+  const codec = new AccessTokenCodec(fixedKeySource(key));
 
   it('signs an RFC 9068 header and verifies its own tokens', () => {
     const token = codec.sign(claims);
@@ -23,7 +24,7 @@ describe.each(SIGNING_ALGORITHMS)('access token codec with %s', (alg) => {
     expect(codec.verify(`${h}.${forged}.${s}`)).toBeUndefined();
     const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt', kid: key.kid })).toString('base64url');
     expect(codec.verify(`${none}.${p}.`)).toBeUndefined();
-    const other = new AccessTokenCodec(signingKeyFromPem(generatePrivateKeyPem(alg), alg));
+    const other = new AccessTokenCodec(fixedKeySource(signingKeyFromPem(generatePrivateKeyPem(alg), alg)));
     expect(codec.verify(other.sign(claims))).toBeUndefined();
     expect(codec.verify('not-a-jwt')).toBeUndefined();
   });

@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ValidatedAccessToken } from '../../oauth/access-tokens.js';
 import { OAuthError } from '../../oauth/errors.js';
+import { protectedResourceMetadataPath } from '../../oauth/metadata.js';
 import type { Side } from '../../oauth/sides.js';
 import type { HttpContext } from '../context.js';
 
@@ -24,15 +25,20 @@ export function sendApiError(reply: FastifyReply, status: number, title: string,
   return sendDocument(reply, status, { errors: [{ status: String(status), ...(code ? { code } : {}), title, detail }] });
 }
 
-/** RFC 6750 §3: the challenge, with the error code when a token was presented. */
-function challenge(error?: OAuthError): string {
-  if (!error) return 'Bearer realm="grantry"';
-  return `Bearer realm="grantry", error="${error.error}", error_description="${error.description.replace(/["\\]/g, '')}"`;
-}
-
-/** Registers the bearer guard, JSON:API errors and not-found handling on an API plugin scope. */
+/**
+ * Registers the bearer guard, JSON:API errors, not-found handling and CORS on an API plugin
+ * scope (registered with the side's API path as prefix).
+ */
 export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): void {
+  // RFC 6750 §3 challenge, pointing at the RFC 9728 metadata (§5.1), with the error when a token was presented.
+  const resourceMetadata = ctx.grantry.config.publicUrl + protectedResourceMetadataPath(side);
+  const challenge = (error?: OAuthError) =>
+    `Bearer realm="grantry", resource_metadata="${resourceMetadata}"` +
+    (error ? `, error="${error.error}", error_description="${error.description.replace(/["\\]/g, '')}"` : '');
+
+  ctx.cors.apply(app, ['/*'], 'GET');
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.method === 'OPTIONS') return;
     const query = request.query as Record<string, unknown>;
     // RFC 6750 §2.3 allows the query string; RFC 9700 §2.4.3 forbids it: URLs end up in logs.
     if (query && Object.hasOwn(query, 'access_token')) {

@@ -36,14 +36,14 @@ export function consentPage(input: {
   csrfToken: string;
   clientName: string;
   userName: string;
-  scopes: string[];
+  scopes: Array<{ name: string; description: string }>;
   hidden: Record<string, string>;
 }): string {
   return layout(
     'Authorize access',
     html`<p><strong>${input.clientName}</strong> wants to access your account <strong>${input.userName}</strong>.</p>
 ${input.scopes.length
-  ? html`<p>It asks for:</p><ul class="scopes">${input.scopes.map((s) => html`<li><code>${s}</code></li>`)}</ul>`
+  ? html`<p>It asks to:</p><ul class="scopes">${input.scopes.map((s) => html`<li>${s.description} <code>${s.name}</code></li>`)}</ul>`
   : html`<p class="muted">It asks for access to the API on your behalf.</p>`}
 <form method="post" action="${input.action}">
 <input type="hidden" name="csrf_token" value="${input.csrfToken}">

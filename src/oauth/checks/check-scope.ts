@@ -1,15 +1,9 @@
-// Scope syntax (RFC 6749 §3.3): space-separated tokens of printable ASCII without '"' or '\'.
-// Duplicates are dropped and the order kept, so the granted scope is stable.
-import { OAuthError } from '../errors.js';
+// The requested scope must be allowed for the client (invalid_scope, sent back to the client);
+// no scope means the default scope, limited to what the client may have.
+import type { Client } from '../../storage/repositories.js';
 import type { Params } from '../params.js';
+import type { ScopePolicy } from '../scopes.js';
 
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-
-export function checkScope(params: Params): string {
-  const scope = params.get('scope');
-  if (scope === undefined) return '';
-  if (scope.length > 1000) throw OAuthError.invalidScope('scope is too long');
-  const tokens = scope.split(' ').filter((t) => t !== '');
-  if (!tokens.every((t) => SCOPE_TOKEN.test(t))) throw OAuthError.invalidScope('scope contains characters that are not allowed');
-  return [...new Set(tokens)].join(' ');
+export function checkScope(params: Params, client: Client, scopes: ScopePolicy): string {
+  return scopes.grant(params.get('scope'), client);
 }

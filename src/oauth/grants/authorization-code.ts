@@ -5,11 +5,10 @@
  */
 import type { SecretHasher } from '../../security/tokens.js';
 import type { GrantRepository, UserRepository } from '../../storage/repositories.js';
-import type { AccessTokenService } from '../access-tokens.js';
 import { CODE_PURPOSE } from '../authorization-codes.js';
 import { OAuthError } from '../errors.js';
 import { isWellFormedVerifier, S256 } from '../pkce.js';
-import type { SideRegistry } from '../sides.js';
+import type { TokenIssuer } from '../token-issuer.js';
 import type { GrantContext, GrantHandler, TokenResponse } from './grant.js';
 
 export class AuthorizationCodeGrant implements GrantHandler {
@@ -19,8 +18,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     private readonly grants: GrantRepository,
     private readonly users: UserRepository,
     private readonly hasher: SecretHasher,
-    private readonly accessTokens: AccessTokenService,
-    private readonly sides: SideRegistry,
+    private readonly issuer: TokenIssuer,
   ) {}
 
   async handle({ client, params, now }: GrantContext): Promise<TokenResponse> {
@@ -58,24 +56,10 @@ export class AuthorizationCodeGrant implements GrantHandler {
     // one winner), and the token it gets is refused by the API because its grant is revoked.
     const grant = await this.grants.findGrant(consumed.grantId);
     if (!grant) throw OAuthError.invalidGrant('the authorization has been revoked');
-    if (grant.userId === null || !(await this.users.isActive(grant.side, grant.userId))) {
+    // Guests (storefront visitors) have no user to check.
+    if (grant.userId !== null && !(await this.users.isActive(grant.side, grant.userId))) {
       throw OAuthError.invalidGrant('the user account is disabled or locked');
     }
-    const side = this.sides.require(grant.side);
-    const issued = await this.accessTokens.issue({
-      side,
-      grantId: grant.id,
-      clientPk: client.pk,
-      clientId: client.clientId,
-      subject: String(grant.userId),
-      scope: grant.scope,
-      now,
-    });
-    return {
-      token_type: 'Bearer',
-      expires_in: issued.expiresIn,
-      access_token: issued.accessToken,
-      ...(grant.scope ? { scope: grant.scope } : {}),
-    };
+    return this.issuer.issue(client, grant, now);
   }
 }

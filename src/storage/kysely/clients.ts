@@ -1,6 +1,6 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { SideName } from '../../oauth/sides.js';
-import type { Client, ClientRepository, NewClient } from '../repositories.js';
+import type { Client, ClientChanges, ClientRepository, NewClient } from '../repositories.js';
 import type { ClientTable, Database } from '../schema.js';
 
 const toClient = (row: Selectable<ClientTable>): Client => ({
@@ -14,6 +14,9 @@ const toClient = (row: Selectable<ClientTable>): Client => ({
   redirectUris: JSON.parse(row.redirect_uris) as string[],
   skipConsent: row.skip_consent === 1,
   active: row.active === 1,
+  scopes: JSON.parse(row.scopes) as string[],
+  ownerUserId: row.owner_user_id,
+  allowGuests: row.allow_guests === 1,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
   lastUsedAt: row.last_used_at,
@@ -36,6 +39,9 @@ export class KyselyClientRepository implements ClientRepository {
         redirect_uris: JSON.stringify(client.redirectUris),
         skip_consent: client.skipConsent ? 1 : 0,
         active: client.active ? 1 : 0,
+        scopes: JSON.stringify(client.scopes),
+        owner_user_id: client.ownerUserId,
+        allow_guests: client.allowGuests ? 1 : 0,
         created_at: now,
         updated_at: now,
       })
@@ -46,6 +52,11 @@ export class KyselyClientRepository implements ClientRepository {
 
   async findByClientId(clientId: string): Promise<Client | undefined> {
     const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    return row && toClient(row);
+  }
+
+  async findByPk(pk: number): Promise<Client | undefined> {
+    const row = await this.db.selectFrom('clients').selectAll().where('id', '=', pk).executeTakeFirst();
     return row && toClient(row);
   }
 
@@ -61,6 +72,20 @@ export class KyselyClientRepository implements ClientRepository {
       .set({ active: active ? 1 : 0, updated_at: Math.floor(Date.now() / 1000) })
       .where('client_id', '=', clientId)
       .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async update(clientId: string, changes: ClientChanges): Promise<boolean> {
+    const values: Updateable<ClientTable> = { updated_at: Math.floor(Date.now() / 1000) };
+    if (changes.name !== undefined) values.name = changes.name;
+    if (changes.grants !== undefined) values.grants = JSON.stringify(changes.grants);
+    if (changes.redirectUris !== undefined) values.redirect_uris = JSON.stringify(changes.redirectUris);
+    if (changes.skipConsent !== undefined) values.skip_consent = changes.skipConsent ? 1 : 0;
+    if (changes.scopes !== undefined) values.scopes = JSON.stringify(changes.scopes);
+    if (changes.ownerUserId !== undefined) values.owner_user_id = changes.ownerUserId;
+    if (changes.allowGuests !== undefined) values.allow_guests = changes.allowGuests ? 1 : 0;
+    if (changes.secretHash !== undefined) values.secret_hash = changes.secretHash;
+    const result = await this.db.updateTable('clients').set(values).where('client_id', '=', clientId).executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
 

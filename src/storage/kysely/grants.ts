@@ -1,7 +1,7 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { SideName } from '../../oauth/sides.js';
-import type { AuthorizationCode, Grant, GrantRepository } from '../repositories.js';
-import type { AuthorizationCodeTable, Database } from '../schema.js';
+import type { AccessTokenRecord, AuthorizationCode, Grant, GrantRepository } from '../repositories.js';
+import type { AuthorizationCodeTable, Database, GrantTable } from '../schema.js';
 
 const toCode = (row: Selectable<AuthorizationCodeTable>): AuthorizationCode => ({
   codeHash: row.code_hash,
@@ -13,23 +13,49 @@ const toCode = (row: Selectable<AuthorizationCodeTable>): AuthorizationCode => (
   usedAt: row.used_at,
 });
 
+export const toGrant = (row: Selectable<GrantTable>): Grant & { revokedAt: number | null } => ({
+  id: row.id,
+  clientPk: row.client_pk,
+  side: row.side as SideName,
+  userId: row.user_id,
+  subject: row.subject,
+  scope: row.scope,
+  createdAt: row.created_at,
+  expiresAt: row.expires_at,
+  revokedAt: row.revoked_at,
+});
+
+const toGrantRow = (grant: Grant) => ({
+  id: grant.id,
+  client_pk: grant.clientPk,
+  side: grant.side,
+  user_id: grant.userId,
+  subject: grant.subject,
+  scope: grant.scope,
+  created_at: grant.createdAt,
+  expires_at: grant.expiresAt,
+});
+
+/** Inserts an access token record and stretches its grant's lifetime over it (also used inside transactions). */
+export async function recordAccessToken(db: Kysely<Database> | Transaction<Database>, token: AccessTokenRecord): Promise<void> {
+  await db
+    .insertInto('access_tokens')
+    .values({ jti: token.jti, grant_id: token.grantId, client_pk: token.clientPk, issued_at: token.issuedAt, expires_at: token.expiresAt })
+    .execute();
+  await extendGrant(db, token.grantId, token.expiresAt);
+}
+
+/** Grants live as long as the longest-lived thing issued from them; cleanup deletes them after. */
+export async function extendGrant(db: Kysely<Database> | Transaction<Database>, grantId: string, expiresAt: number): Promise<void> {
+  await db.updateTable('grants').set({ expires_at: expiresAt }).where('id', '=', grantId).where('expires_at', '<', expiresAt).execute();
+}
+
 export class KyselyGrantRepository implements GrantRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async createWithCode(grant: Grant, code: Omit<AuthorizationCode, 'grantId' | 'usedAt'>): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('grants')
-        .values({
-          id: grant.id,
-          client_pk: grant.clientPk,
-          side: grant.side,
-          user_id: grant.userId,
-          scope: grant.scope,
-          created_at: grant.createdAt,
-          expires_at: grant.expiresAt,
-        })
-        .execute();
+      await trx.insertInto('grants').values(toGrantRow(grant)).execute();
       await trx
         .insertInto('authorization_codes')
         .values({
@@ -45,20 +71,13 @@ export class KyselyGrantRepository implements GrantRepository {
     });
   }
 
+  async create(grant: Grant): Promise<void> {
+    await this.db.insertInto('grants').values(toGrantRow(grant)).execute();
+  }
+
   async findGrant(id: string) {
     const row = await this.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
-    return (
-      row && {
-        id: row.id,
-        clientPk: row.client_pk,
-        side: row.side as SideName,
-        userId: row.user_id,
-        scope: row.scope,
-        createdAt: row.created_at,
-        expiresAt: row.expires_at,
-        revokedAt: row.revoked_at,
-      }
-    );
+    return row && toGrant(row);
   }
 
   async consumeCode(codeHash: string, clientPk: number, now: number): Promise<AuthorizationCode | undefined> {
@@ -84,17 +103,25 @@ export class KyselyGrantRepository implements GrantRepository {
     await this.db.updateTable('grants').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).execute();
   }
 
-  async recordAccessToken(token: { jti: string; grantId: string; clientPk: number; issuedAt: number; expiresAt: number }): Promise<void> {
-    await this.db
-      .insertInto('access_tokens')
-      .values({ jti: token.jti, grant_id: token.grantId, client_pk: token.clientPk, issued_at: token.issuedAt, expires_at: token.expiresAt })
-      .execute();
-    await this.db
-      .updateTable('grants')
-      .set({ expires_at: token.expiresAt })
-      .where('id', '=', token.grantId)
-      .where('expires_at', '<', token.expiresAt)
-      .execute();
+  async revokeAllGrants(filter: { clientPk: number } | { side: SideName; userId: number }, now: number): Promise<number> {
+    let query = this.db.updateTable('grants').set({ revoked_at: now }).where('revoked_at', 'is', null);
+    query = 'clientPk' in filter ? query.where('client_pk', '=', filter.clientPk) : query.where('side', '=', filter.side).where('user_id', '=', filter.userId);
+    const result = await query.executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async recordAccessToken(token: AccessTokenRecord): Promise<void> {
+    await recordAccessToken(this.db, token);
+  }
+
+  async revokeAccessToken(jti: string, clientPk: number, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('access_tokens')
+      .set({ revoked_at: now })
+      .where('jti', '=', jti)
+      .where('client_pk', '=', clientPk)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   async checkAccessToken(jti: string, side: SideName) {

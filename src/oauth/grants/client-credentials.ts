@@ -1,0 +1,43 @@
+/**
+ * grant_type=client_credentials (RFC 6749 §4.4). As in the original product, the client has an
+ * owner user of its side and the token acts as that user. Confidential clients only; no
+ * refresh token (the client can always ask again).
+ */
+import { randomToken } from '../../security/tokens.js';
+import type { GrantRepository, UserRepository } from '../../storage/repositories.js';
+import { OAuthError } from '../errors.js';
+import type { ScopePolicy } from '../scopes.js';
+import { TokenIssuer } from '../token-issuer.js';
+import type { GrantContext, GrantHandler, TokenResponse } from './grant.js';
+
+export class ClientCredentialsGrant implements GrantHandler {
+  readonly type = 'client_credentials' as const;
+
+  constructor(
+    private readonly grants: GrantRepository,
+    private readonly users: UserRepository,
+    private readonly issuer: TokenIssuer,
+    private readonly scopes: ScopePolicy,
+  ) {}
+
+  async handle({ client, params, now }: GrantContext): Promise<TokenResponse> {
+    if (client.type !== 'confidential') throw OAuthError.unauthorizedClient('only confidential clients may use the client_credentials grant');
+    if (client.ownerUserId === null) throw OAuthError.unauthorizedClient('the client has no owner user to act as');
+    const scope = this.scopes.grant(params.get('scope'), client);
+    if (!(await this.users.isActive(client.side, client.ownerUserId))) throw OAuthError.invalidGrant('the owner user of the client is disabled or locked');
+    const grant = {
+      id: randomToken(16),
+      clientPk: client.pk,
+      side: client.side,
+      userId: client.ownerUserId,
+      subject: null,
+      scope,
+      createdAt: now,
+      expiresAt: now + this.issuer.accessTokens.ttl,
+    };
+    await this.grants.create(grant);
+    const access = this.issuer.mintAccess(client, grant, scope, now);
+    await this.issuer.accessTokens.record(access);
+    return TokenIssuer.response(access, scope);
+  }
+}

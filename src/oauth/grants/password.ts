@@ -1,0 +1,36 @@
+/**
+ * grant_type=password (RFC 6749 §4.3): legacy. RFC 9700 §2.4 says not to use it; the original
+ * product has it, so it exists here only when enabled globally and granted to the client.
+ */
+import { verifyPassword } from '../../security/passwords.js';
+import { randomToken } from '../../security/tokens.js';
+import type { GrantRepository, UserRepository } from '../../storage/repositories.js';
+import { OAuthError } from '../errors.js';
+import type { ScopePolicy } from '../scopes.js';
+import type { TokenIssuer } from '../token-issuer.js';
+import type { GrantContext, GrantHandler, TokenResponse } from './grant.js';
+
+export class PasswordGrant implements GrantHandler {
+  readonly type = 'password' as const;
+
+  constructor(
+    private readonly grants: GrantRepository,
+    private readonly users: UserRepository,
+    private readonly issuer: TokenIssuer,
+    private readonly scopes: ScopePolicy,
+  ) {}
+
+  async handle({ client, params, now }: GrantContext): Promise<TokenResponse> {
+    const username = params.require('username');
+    const password = params.require('password');
+    const scope = this.scopes.grant(params.get('scope'), client);
+    const account = username.length <= 255 && password.length <= 1024 ? await this.users.findLoginAccount(client.side, username) : undefined;
+    // Always verify, so timing does not tell whether the account exists.
+    const ok = await verifyPassword(password, account?.passwordHash);
+    if (!account || !ok) throw OAuthError.invalidGrant('invalid username or password');
+    if (account.refusal) throw OAuthError.invalidGrant(`the user account is ${account.refusal}`);
+    const grant = { id: randomToken(16), clientPk: client.pk, side: client.side, userId: account.id, subject: null, scope, createdAt: now, expiresAt: now };
+    await this.grants.create(grant);
+    return this.issuer.issue(client, grant, now);
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * grant_type=refresh_token (RFC 6749 §6) with rotation on every use (RFC 9700 §4.14): the old
+ * token is consumed atomically together with storing its successor, and the access token issued
+ * with it is revoked. Presenting a used token again means it leaked or a client misbehaves: the
+ * whole family is revoked, unless the retry falls within the grace period, which returns the
+ * pair already issued.
+ */
+import type { Sealer } from '../../security/encryption.js';
+import type { RefreshTokenRepository, UserRepository } from '../../storage/repositories.js';
+import { OAuthError } from '../errors.js';
+import type { GrantRepository } from '../../storage/repositories.js';
+import { ScopePolicy } from '../scopes.js';
+import { TokenIssuer } from '../token-issuer.js';
+import type { GrantContext, GrantHandler, TokenResponse } from './grant.js';
+
+export class RefreshTokenGrant implements GrantHandler {
+  readonly type = 'refresh_token' as const;
+
+  constructor(
+    private readonly refreshTokens: RefreshTokenRepository,
+    private readonly grants: GrantRepository,
+    private readonly users: UserRepository,
+    private readonly issuer: TokenIssuer,
+    /** Seals the successor response for the grace period; it holds live tokens. */
+    private readonly sealer: Sealer,
+    private readonly gracePeriod: number,
+  ) {}
+
+  async handle({ client, params, now }: GrantContext): Promise<TokenResponse> {
+    const presented = params.require('refresh_token');
+    const requestedScope = params.get('scope');
+    const hash = presented.length <= 256 ? this.issuer.hashRefresh(presented) : undefined;
+    const stored = hash ? await this.refreshTokens.find(hash) : undefined;
+    // Another client's token is treated as unknown: no detail, and no effect on its family.
+    if (!stored || stored.clientPk !== client.pk) throw OAuthError.invalidGrant('the refresh token is invalid');
+    const { grant } = stored;
+    if (stored.usedAt !== null) return this.replay(stored, now);
+    if (grant.revokedAt !== null) throw OAuthError.invalidGrant('the refresh token has been revoked');
+    if (stored.expiresAt <= now) throw OAuthError.invalidGrant('the refresh token has expired');
+    if (grant.userId !== null && !(await this.users.isActive(grant.side, grant.userId))) {
+      throw OAuthError.invalidGrant('the user account is disabled or locked');
+    }
+    const scope = ScopePolicy.narrow(requestedScope, stored.scope);
+
+    // Sign before the transaction so the rotation itself is a few short writes.
+    const access = this.issuer.mintAccess(client, grant, scope, now);
+    const next = this.issuer.mintRefresh(client, grant, stored.scope, access.record.jti, now);
+    const response = TokenIssuer.response(access, scope, next.token);
+    const replacement = this.gracePeriod > 0 ? this.sealer.seal(JSON.stringify(response)) : null;
+    const rotated = await this.refreshTokens.rotate({ oldHash: stored.tokenHash, clientPk: client.pk, now, replacement, next: next.row, nextAccess: access.record });
+    if (rotated) return response;
+    // Another request rotated (or revoked) it between our read and our write.
+    const latest = await this.refreshTokens.find(stored.tokenHash);
+    if (latest?.usedAt != null) return this.replay(latest, now);
+    throw OAuthError.invalidGrant('the refresh token has been revoked');
+  }
+
+  /** A used token again: within the grace period, the same successor pair; after it, the family dies. */
+  private async replay(stored: NonNullable<Awaited<ReturnType<RefreshTokenRepository['find']>>>, now: number): Promise<TokenResponse> {
+    if (stored.grant.revokedAt === null && stored.replacement && stored.usedAt !== null && now - stored.usedAt <= this.gracePeriod) {
+      const previous = this.sealer.open(stored.replacement);
+      if (previous) return JSON.parse(previous) as TokenResponse;
+    }
+    await this.grants.revokeGrant(stored.grantId, now);
+    throw OAuthError.invalidGrant('the refresh token was already used; every token of this authorization is now revoked');
+  }
+}

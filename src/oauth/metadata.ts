@@ -1,0 +1,53 @@
+/**
+ * Discovery documents: RFC 8414 authorization server metadata per side, RFC 9728 protected
+ * resource metadata per API, and the JWKS. They describe the configuration as it is.
+ */
+import type { KeyRing } from './key-ring.js';
+import type { ScopePolicy } from './scopes.js';
+import type { Side } from './sides.js';
+
+export const TOKEN_PATH = '/oauth2-token';
+export const REVOCATION_PATH = '/oauth2-token/revoke';
+export const INTROSPECTION_PATH = '/oauth2-token/introspect';
+export const JWKS_PATH = '/.well-known/jwks.json';
+export const VISITOR_AUTHORIZE_PATH = '/oauth2-token/authorize-visitor';
+
+/** RFC 8414 §3: the well-known segment goes between the host and the issuer's path. */
+export const authorizationServerMetadataPath = (side: Side) => `/.well-known/oauth-authorization-server${side.prefix}`;
+/** RFC 9728 §3: likewise for the resource identifier's path. */
+export const protectedResourceMetadataPath = (side: Side) => `/.well-known/oauth-protected-resource${side.apiPath}`;
+
+export function authorizationServerMetadata(side: Side, publicUrl: string, grantTypes: string[], scopes: ScopePolicy) {
+  const authMethods = ['client_secret_basic', 'client_secret_post', 'none'];
+  return {
+    issuer: side.issuer,
+    authorization_endpoint: publicUrl + side.authorizePath,
+    token_endpoint: publicUrl + TOKEN_PATH,
+    jwks_uri: publicUrl + JWKS_PATH,
+    scopes_supported: Object.keys(scopes.known),
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: grantTypes,
+    token_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint: publicUrl + REVOCATION_PATH,
+    revocation_endpoint_auth_methods_supported: authMethods,
+    introspection_endpoint: publicUrl + INTROSPECTION_PATH,
+    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    code_challenge_methods_supported: ['S256'],
+    authorization_response_iss_parameter_supported: true,
+  };
+}
+
+export function protectedResourceMetadata(side: Side, publicUrl: string, scopes: ScopePolicy) {
+  return {
+    resource: side.audience,
+    authorization_servers: [side.issuer],
+    jwks_uri: publicUrl + JWKS_PATH,
+    scopes_supported: Object.keys(scopes.known),
+    bearer_methods_supported: ['header'],
+  };
+}
+
+export function jwks(keys: KeyRing) {
+  return { keys: keys.published().map((k) => k.publicJwk) };
+}

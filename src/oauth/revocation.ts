@@ -1,0 +1,46 @@
+/**
+ * Token revocation (RFC 7009). A refresh token takes its whole family with it; an access token
+ * is revoked by its jti. Unknown tokens answer 200 (§2.2); a token of another client is refused
+ * and left alone (§2.1).
+ */
+import type { GrantRepository, RefreshTokenRepository } from '../storage/repositories.js';
+import type { AccessTokenService } from './access-tokens.js';
+import { OAuthError } from './errors.js';
+import type { Params } from './params.js';
+import type { TokenIssuer } from './token-issuer.js';
+import type { Client } from '../storage/repositories.js';
+
+const looksLikeJwt = (token: string) => token.split('.').length === 3;
+
+export class Revocation {
+  constructor(
+    private readonly accessTokens: AccessTokenService,
+    private readonly refreshTokens: RefreshTokenRepository,
+    private readonly grants: GrantRepository,
+    private readonly issuer: TokenIssuer,
+  ) {}
+
+  async revoke(client: Client, params: Params, now = Math.floor(Date.now() / 1000)): Promise<void> {
+    const token = params.require('token');
+    // The hint only orders the search; an unknown hint is ignored (§2.1).
+    params.get('token_type_hint');
+    if (token.length > 8192) return;
+    if (looksLikeJwt(token)) await this.revokeAccessToken(client, token, now);
+    else await this.revokeRefreshToken(client, token, now);
+  }
+
+  private async revokeRefreshToken(client: Client, token: string, now: number): Promise<void> {
+    const stored = token.length <= 256 ? await this.refreshTokens.find(this.issuer.hashRefresh(token)) : undefined;
+    if (!stored) return;
+    if (stored.clientPk !== client.pk) throw OAuthError.unauthorizedClient('the token was not issued to this client');
+    await this.grants.revokeGrant(stored.grantId, now);
+  }
+
+  private async revokeAccessToken(client: Client, token: string, now: number): Promise<void> {
+    // Expired tokens still have a valid signature for this purpose; revoking them is harmless.
+    const claims = await this.accessTokens.verifySignature(token, now);
+    if (!claims || typeof claims.jti !== 'string') return;
+    if (claims.client_id !== client.clientId) throw OAuthError.unauthorizedClient('the token was not issued to this client');
+    await this.grants.revokeAccessToken(claims.jti, client.pk, now);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Scope policy: the server's known scopes (with the descriptions the consent page shows), the
+ * default scope, and what each client may be granted. Requests may narrow, never widen.
+ */
+import type { Client } from '../storage/repositories.js';
+import { OAuthError } from './errors.js';
+
+/** RFC 6749 §3.3 scope-token characters. */
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/** Splits a scope string into its distinct tokens, in order; invalid_scope on bad syntax. */
+export function parseScope(scope: string | undefined): string[] {
+  if (scope === undefined) return [];
+  if (scope.length > 1000) throw OAuthError.invalidScope('scope is too long');
+  const tokens = scope.split(' ').filter((t) => t !== '');
+  if (!tokens.every((t) => SCOPE_TOKEN.test(t))) throw OAuthError.invalidScope('scope contains characters that are not allowed');
+  return [...new Set(tokens)];
+}
+
+export class ScopePolicy {
+  private readonly defaults: string[];
+
+  constructor(
+    readonly known: Readonly<Record<string, string>>,
+    defaultScope: string,
+  ) {
+    this.defaults = parseScope(defaultScope);
+  }
+
+  isKnown(name: string): boolean {
+    return Object.hasOwn(this.known, name);
+  }
+
+  describe(name: string): string {
+    return this.isKnown(name) ? (this.known[name] as string) : name;
+  }
+
+  /** Scopes a new client gets when none are named: the default scope. */
+  get defaultClientScopes(): string[] {
+    return [...this.defaults];
+  }
+
+  /**
+   * The scope to grant for a request: what it names, each allowed for the client, or the default
+   * scope limited to what the client may have when it names none (RFC 6749 §3.3).
+   */
+  grant(requested: string | undefined, client: Client): string {
+    const tokens = parseScope(requested);
+    if (tokens.length === 0) return this.defaults.filter((s) => client.scopes.includes(s)).join(' ');
+    const refused = tokens.filter((s) => !client.scopes.includes(s) || !this.isKnown(s));
+    if (refused.length) throw OAuthError.invalidScope(`the client may not request: ${refused.join(' ').slice(0, 200)}`);
+    return tokens.join(' ');
+  }
+
+  /** A narrower scope of an existing grant; never wider (RFC 6749 §6). */
+  static narrow(requested: string | undefined, granted: string): string {
+    const tokens = parseScope(requested);
+    if (tokens.length === 0) return granted;
+    const have = granted.split(' ');
+    const extra = tokens.filter((s) => !have.includes(s));
+    if (extra.length) throw OAuthError.invalidScope(`scope may only narrow the original grant; not granted: ${extra.join(' ').slice(0, 200)}`);
+    return tokens.join(' ');
+  }
+}

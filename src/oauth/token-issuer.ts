@@ -1,0 +1,69 @@
+/**
+ * Turns a grant into a token response: an access token, and a refresh token when the client
+ * may refresh. Shared by every grant type so their responses cannot drift apart.
+ */
+import { randomToken, type SecretHasher } from '../security/tokens.js';
+import type { Client, Grant, RefreshToken, RefreshTokenRepository } from '../storage/repositories.js';
+import type { AccessTokenService, MintedAccessToken } from './access-tokens.js';
+import type { TokenResponse } from './grants/grant.js';
+import type { SideRegistry } from './sides.js';
+
+export const REFRESH_TOKEN_PURPOSE = 'refresh-token';
+
+/** The `sub` of tokens of a grant: the user id, or the guest subject. */
+export const subjectOf = (grant: Pick<Grant, 'userId' | 'subject'>): string => (grant.userId !== null ? String(grant.userId) : (grant.subject ?? ''));
+
+export class TokenIssuer {
+  constructor(
+    readonly accessTokens: AccessTokenService,
+    private readonly refreshTokens: RefreshTokenRepository,
+    private readonly hasher: SecretHasher,
+    readonly sides: SideRegistry,
+    private readonly refreshTtl: number,
+  ) {}
+
+  mintAccess(client: Client, grant: Grant, scope: string, now: number): MintedAccessToken {
+    return this.accessTokens.mint({
+      side: this.sides.require(grant.side),
+      grantId: grant.id,
+      clientPk: client.pk,
+      clientId: client.clientId,
+      subject: subjectOf(grant),
+      scope,
+      now,
+    });
+  }
+
+  /** A new refresh token (returned once, stored hashed) carrying the grant's scope. */
+  mintRefresh(client: Client, grant: Grant, scope: string, accessJti: string, now: number): { token: string; row: Omit<RefreshToken, 'usedAt' | 'replacement'> } {
+    const token = randomToken(32);
+    return {
+      token,
+      row: { tokenHash: this.hashRefresh(token), grantId: grant.id, clientPk: client.pk, scope, accessJti, createdAt: now, expiresAt: now + this.refreshTtl },
+    };
+  }
+
+  hashRefresh(token: string): string {
+    return this.hasher.hash(REFRESH_TOKEN_PURPOSE, token);
+  }
+
+  static response(access: MintedAccessToken, scope: string, refreshToken?: string): TokenResponse {
+    return {
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+      access_token: access.accessToken,
+      ...(refreshToken ? { refresh_token: refreshToken } : {}),
+      ...(scope ? { scope } : {}),
+    };
+  }
+
+  /** Issues and stores the tokens of a fresh grant. */
+  async issue(client: Client, grant: Grant, now: number): Promise<TokenResponse> {
+    const access = this.mintAccess(client, grant, grant.scope, now);
+    await this.accessTokens.record(access);
+    if (!client.grants.includes('refresh_token')) return TokenIssuer.response(access, grant.scope);
+    const refresh = this.mintRefresh(client, grant, grant.scope, access.record.jti, now);
+    await this.refreshTokens.add(refresh.row);
+    return TokenIssuer.response(access, grant.scope, refresh.token);
+  }
+}
