@@ -29,6 +29,22 @@ export class Revocation {
     else await this.revokeRefreshToken(client, token, now);
   }
 
+  /**
+   * Operator revocation (grantry token revoke): any client's token. Returns what it was, or
+   * undefined when the token is unknown.
+   */
+  async revokeAny(token: string, now = Math.floor(Date.now() / 1000)): Promise<'access_token' | 'refresh_token' | undefined> {
+    if (looksLikeJwt(token)) {
+      const claims = await this.accessTokens.verifySignature(token, now);
+      if (typeof claims?.jti !== 'string') return undefined;
+      return (await this.grants.revokeAccessToken(claims.jti, null, now)) ? 'access_token' : undefined;
+    }
+    const stored = token.length <= 256 ? await this.refreshTokens.find(this.issuer.hashRefresh(token)) : undefined;
+    if (!stored) return undefined;
+    await this.grants.revokeGrant(stored.grantId, now);
+    return 'refresh_token';
+  }
+
   private async revokeRefreshToken(client: Client, token: string, now: number): Promise<void> {
     const stored = token.length <= 256 ? await this.refreshTokens.find(this.issuer.hashRefresh(token)) : undefined;
     if (!stored) return;

@@ -142,8 +142,8 @@ export interface GrantRepository {
   revokeAllGrants(filter: { clientPk: number } | { side: SideName; userId: number }, now: number): Promise<number>;
   /** Records an issued access token and extends the grant's lifetime to cover it. */
   recordAccessToken(token: AccessTokenRecord): Promise<void>;
-  /** Revokes one access token of the client; false when the client has no such token. */
-  revokeAccessToken(jti: string, clientPk: number, now: number): Promise<boolean>;
+  /** Revokes one access token of the client (any client when null); false when there is no such token. */
+  revokeAccessToken(jti: string, clientPk: number | null, now: number): Promise<boolean>;
   /**
    * Whether a token is still good beyond its signature: not revoked, grant not revoked,
    * client active, user enabled and not locked. Undefined when the jti is unknown.

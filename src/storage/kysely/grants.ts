@@ -114,13 +114,10 @@ export class KyselyGrantRepository implements GrantRepository {
     await recordAccessToken(this.db, token);
   }
 
-  async revokeAccessToken(jti: string, clientPk: number, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('access_tokens')
-      .set({ revoked_at: now })
-      .where('jti', '=', jti)
-      .where('client_pk', '=', clientPk)
-      .executeTakeFirst();
+  async revokeAccessToken(jti: string, clientPk: number | null, now: number): Promise<boolean> {
+    let query = this.db.updateTable('access_tokens').set({ revoked_at: now }).where('jti', '=', jti);
+    if (clientPk !== null) query = query.where('client_pk', '=', clientPk);
+    const result = await query.executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
 
