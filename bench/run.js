@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
- * Load runs for the two hot paths, against a real server process:
+ * Load runs for the hot paths, against a real server process:
  *   1. token issuance: POST /oauth2-token with the authorization code grant (one fresh code per request);
- *   2. bearer validation: GET /admin/api/users/{id} with an access token.
+ *   2. refresh: POST /oauth2-token with grant_type=refresh_token (one fresh refresh token per request);
+ *   3. bearer validation: GET /admin/api/users/{id} with an access token.
  * Each is compared with its floor, the cost of one RS256 signature (or verification) on one
  * core, measured here too. Uses the compiled build (npm run bench builds first).
  *
- * Environment: BENCH_DATABASE_URL (default: a fresh SQLite file), BENCH_SECONDS (default 8),
- * BENCH_CONNECTIONS (default 16).
+ * Environment: BENCH_DATABASE_URL (default: a fresh SQLite file), BENCH_REQUESTS (token requests
+ * per run, default 5000), BENCH_SECONDS (validation run, default 8), BENCH_CONNECTIONS (default 16).
  */
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
@@ -22,6 +23,7 @@ import { loadConfig } from '../dist/config/index.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
+const requests = Number(process.env.BENCH_REQUESTS ?? 5000);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 16);
 
 const freePort = () =>
@@ -67,7 +69,7 @@ const { client, clientSecret } = await grantry.clients.create({
   side: 'backoffice',
   name: `bench ${Date.now()}`,
   type: 'confidential',
-  grants: ['authorization_code'],
+  grants: ['authorization_code', 'refresh_token'],
   redirectUris: ['https://bench.example/cb'],
 });
 const user = await grantry.users.createBackofficeUser({ username: `bench${Date.now()}`, email: `bench${Date.now()}@example.com`, password: 'bench-password' });
@@ -81,23 +83,27 @@ await new Promise((resolve, reject) => {
 const base = `http://127.0.0.1:${port}`;
 
 try {
-  // Enough fresh codes for the whole run at a generous rate.
-  const codeCount = Math.max(2000, seconds * 3000);
+  // One fresh code, and one fresh refresh token, per request: both are single-use.
   const request = { side, client, redirectUri: 'https://bench.example/cb', state: undefined, scope: '', codeChallenge: undefined };
   const codes = [];
-  for (let i = 0; i < codeCount; i++) codes.push(await grantry.codes.issue(request, user.id));
-  let next = 0;
-  const bodyFor = (code) =>
+  for (let i = 0; i < requests; i++) codes.push(await grantry.codes.issue(request, user.id));
+  const codeBody = (code) =>
     JSON.stringify({ grant_type: 'authorization_code', client_id: client.clientId, client_secret: clientSecret, redirect_uri: 'https://bench.example/cb', code });
+  const refreshTokens = [];
+  for (let i = 0; i < requests; i++) {
+    const exchanged = await grantry.tokenEndpoint.handle(JSON.parse(codeBody(await grantry.codes.issue(request, user.id))), undefined);
+    refreshTokens.push(exchanged.refresh_token);
+  }
+  const refreshBody = (token) => JSON.stringify({ grant_type: 'refresh_token', client_id: client.clientId, client_secret: clientSecret, refresh_token: token });
 
-  const issuance = await run({
-    url: `${base}/oauth2-token`,
-    connections,
-    duration: seconds,
-    requests: [{ method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: bodyFor(codes[next++ % codes.length]) }) }],
-  });
+  const postEach = (bodies) => {
+    let next = 0;
+    return { method: 'POST', headers: { 'content-type': 'application/json' }, setupRequest: (req) => ({ ...req, body: bodies[next++] }) };
+  };
+  const issuance = await run({ url: `${base}/oauth2-token`, connections, amount: requests, requests: [postEach(codes.map(codeBody))] });
+  const refresh = await run({ url: `${base}/oauth2-token`, connections, amount: requests, requests: [postEach(refreshTokens.map(refreshBody))] });
 
-  const tokenResponse = await fetch(`${base}/oauth2-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodyFor(await grantry.codes.issue(request, user.id)) });
+  const tokenResponse = await fetch(`${base}/oauth2-token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: codeBody(await grantry.codes.issue(request, user.id)) });
   const { access_token: accessToken } = await tokenResponse.json();
   const validation = await run({
     url: `${base}/admin/api/users/${user.id}`,
@@ -118,11 +124,12 @@ try {
     const bad = r.non2xx + r.errors;
     return `${name.padEnd(34)} ${r.requests.average.toFixed(0).padStart(7)} req/s  p50 ${String(r.latency.p50).padStart(4)} ms  p99 ${String(r.latency.p99).padStart(4)} ms  ${ok} ok / ${bad} failed  = ${((r.requests.average / floor) * 100).toFixed(0)}% of one core's ${floor.toFixed(0)} ops/s floor`;
   };
-  console.log(`\nGrantry benchmark (${grantry.database.dialect}, ${connections} connections, ${seconds} s each, server in one process)`);
+  console.log(`\nGrantry benchmark (${grantry.database.dialect}, ${connections} connections, ${requests} token requests per run, ${seconds} s of API calls, server in one process)`);
   console.log(row('token issuance (authorization_code)', issuance, signsPerSecond));
+  console.log(row('token refresh (refresh_token)', refresh, signsPerSecond));
   console.log(row('bearer validation (GET users/{id})', validation, verifiesPerSecond));
   console.log(`RS256 on this machine, one thread: ${signsPerSecond.toFixed(0)} signatures/s, ${verifiesPerSecond.toFixed(0)} verifications/s`);
-  if (issuance.non2xx || validation.non2xx) process.exitCode = 1;
+  if (issuance.non2xx || refresh.non2xx || validation.non2xx) process.exitCode = 1;
 } finally {
   server.kill('SIGTERM');
   await grantry.close();

@@ -200,7 +200,6 @@ export interface SigningKeyRepository {
   list(): Promise<StoredSigningKey[]>;
   /** Adds a key; when retireOthersAt is set, every key not yet retired is published until then. */
   add(key: StoredSigningKey, retireOthersAt: number | null): Promise<void>;
-  deleteUnpublished(now: number): Promise<number>;
 }
 
 export interface CleanupRepository {

@@ -39,9 +39,4 @@ export class KyselySigningKeyRepository implements SigningKeyRepository {
         .execute();
     });
   }
-
-  async deleteUnpublished(now: number): Promise<number> {
-    const result = await this.db.deleteFrom('signing_keys').where('published_until', '<', now).executeTakeFirst();
-    return Number(result.numDeletedRows);
-  }
 }
