@@ -76,14 +76,20 @@ export class KeyRing implements KeySource {
     return stored;
   }
 
-  signingKey(now = nowSeconds()): SigningKey {
+  /** The newest published key whose activation time has come. */
+  private current(now: number): RingEntry | undefined {
     let best: RingEntry | undefined;
     for (const e of this.entries) {
       if (e.stored.activatesAt > now || !isPublished(e.stored, now)) continue;
       if (!best || e.stored.activatesAt > best.stored.activatesAt) best = e;
     }
-    if (!best) throw new KeyError('no signing key is active; run grantry keys rotate with --delay 0');
-    return best.key;
+    return best;
+  }
+
+  signingKey(now = nowSeconds()): SigningKey {
+    const current = this.current(now);
+    if (!current) throw new KeyError('no signing key is active; run grantry keys rotate with --delay 0');
+    return current.key;
   }
 
   verificationKey(kid: string, now = nowSeconds()): SigningKey | undefined {
@@ -93,7 +99,7 @@ export class KeyRing implements KeySource {
 
   /** What the JWKS shows: every published key, the upcoming one included. */
   published(now = nowSeconds()): Array<StoredSigningKey & { signing: boolean }> {
-    const signing = this.entries.length ? this.signingKey(now).kid : undefined;
+    const signing = this.current(now)?.stored.kid;
     return this.entries.filter((e) => isPublished(e.stored, now)).map((e) => ({ ...e.stored, signing: e.stored.kid === signing }));
   }
 
