@@ -5,11 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerCleanupCommand } from './commands/cleanup.js';
 import { registerClientCommands } from './commands/clients.js';
 import { registerConfigCommand } from './commands/config.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerStartCommand } from './commands/start.js';
+import { registerTokenCommands } from './commands/tokens.js';
 import { registerUserCommands } from './commands/users.js';
 import { describeError, EXIT_USAGE } from './output.js';
 
@@ -40,6 +42,8 @@ function buildProgram(): Command {
   registerKeysCommands(program);
   registerUserCommands(program);
   registerClientCommands(program);
+  registerTokenCommands(program);
+  registerCleanupCommand(program);
   registerConfigCommand(program);
   return program;
 }

@@ -1,7 +1,7 @@
 /**
- * Reading a new user's password. Never from the command line (it would land in the shell
- * history and in `ps`): from the first line of standard input when it is a pipe or a file,
- * otherwise from a terminal prompt, twice, without echo.
+ * Reading a new user's password, or a token to revoke. Never from the command line (it would
+ * land in the shell history and in `ps`): from the first line of standard input when it is a pipe
+ * or a file, otherwise from a terminal prompt without echo (a new password twice).
  */
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
@@ -15,10 +15,19 @@ export async function readNewPassword(input: NodeJS.ReadStream = process.stdin):
     }
     return line;
   }
-  const first = await promptHidden(input, 'Password: ');
-  const second = await promptHidden(input, 'Repeat the password: ');
+  const first = await promptHidden(input, 'Password: ', 'no password entered');
+  const second = await promptHidden(input, 'Repeat the password: ', 'no password entered');
   if (first !== second) throw new CliError('the two passwords do not match');
   return first;
+}
+
+/**
+ * A secret that is not new (e.g. a token to revoke): the first line of standard input when it is
+ * a pipe or a file, otherwise typed once at a prompt, without echo. Undefined when empty.
+ */
+export async function readSecretLine(prompt: string, input: NodeJS.ReadStream = process.stdin): Promise<string | undefined> {
+  const line = input.isTTY ? await promptHidden(input, prompt, 'nothing entered') : await readFirstLine(input);
+  return line === undefined || line === '' ? undefined : line;
 }
 
 /** The first line of a stream (without its line ending), or undefined when it is empty. */
@@ -38,7 +47,7 @@ export async function readFirstLine(stream: NodeJS.ReadableStream): Promise<stri
 }
 
 /** Prompts on stderr (stdout may be JSON) and reads one line from the terminal without echo. */
-function promptHidden(input: NodeJS.ReadStream, prompt: string): Promise<string> {
+function promptHidden(input: NodeJS.ReadStream, prompt: string, nothing: string): Promise<string> {
   return new Promise((resolve, reject) => {
     let muted = false;
     let settled = false;
@@ -59,7 +68,7 @@ function promptHidden(input: NodeJS.ReadStream, prompt: string): Promise<string>
     };
     rl.on('SIGINT', () => finish(() => reject(new CliError('cancelled', 'cancelled', 130))));
     // Ctrl-D before Enter.
-    rl.on('close', () => finish(() => reject(new CliError('cancelled: no password entered', 'cancelled', 130))));
+    rl.on('close', () => finish(() => reject(new CliError(`cancelled: ${nothing}`, 'cancelled', 130))));
     process.stderr.write(prompt);
     muted = true;
     rl.question('', (answer) => finish(() => resolve(answer)));

@@ -21,6 +21,8 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
   const { config } = grantry;
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    // Two log lines per request would cost more than the token endpoint's own work.
+    disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
     // No implicit HEAD routes: a HEAD on the authorize endpoint must not issue a code.

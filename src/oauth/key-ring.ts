@@ -82,6 +82,9 @@ export class KeyRing implements KeySource {
     for (const e of this.entries) {
       if (e.stored.activatesAt > now || !isPublished(e.stored, now)) continue;
       if (!best || e.stored.activatesAt > best.stored.activatesAt) best = e;
+      // Same activation second (keys rotate --delay 0 in the second the previous key started):
+      // the newer key wins; a rotation gives every older key an end of publication.
+      else if (e.stored.activatesAt === best.stored.activatesAt && (e.stored.publishedUntil ?? Infinity) > (best.stored.publishedUntil ?? Infinity)) best = e;
     }
     return best;
   }

@@ -1,12 +1,17 @@
-/** `grantry client ...`: OAuth clients. Secrets are shown once, at creation, and never again. */
+/**
+ * `grantry client ...`: OAuth clients. Secrets are shown once, at creation or rotation, and
+ * never again.
+ */
 import { type Command, Option } from 'commander';
 import type { Grantry } from '../../app.js';
 import { SIDE_NAMES, type SideName } from '../../oauth/sides.js';
+import type { ClientUpdate } from '../../management/clients.js';
 import { type Client, type ClientType, GRANT_TYPES } from '../../storage/repositories.js';
 import { loadCliConfig, warnIfSideDisabled, withGrantry } from '../context.js';
-import { action, isoTime, isoTimeOrNull, type JsonObject, table, usageError } from '../output.js';
+import { action, isoTime, isoTimeOrNull, type JsonObject, type Output, table, usageError } from '../output.js';
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+/** Repeatable options: every occurrence is added to the list (undefined until the first one). */
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 const jsonOption = (what: string) => new Option('--json', `print ${what} as one JSON object on stdout`);
 
 /** The client without its secret hash: that never leaves the database. */
@@ -18,6 +23,9 @@ export function clientJson(client: Client): JsonObject {
     type: client.type,
     grants: [...client.grants],
     redirect_uris: [...client.redirectUris],
+    scopes: [...client.scopes],
+    owner_user_id: client.ownerUserId,
+    allow_guests: client.allowGuests,
     skip_consent: client.skipConsent,
     active: client.active,
     created_at: isoTime(client.createdAt),
@@ -34,6 +42,9 @@ function describeClient(client: Client): string[] {
     `type           ${client.type}`,
     `grants         ${client.grants.join(', ')}`,
     `redirect URIs  ${client.redirectUris.join('\n               ') || '(none)'}`,
+    `scopes         ${client.scopes.join(' ') || '(none)'}`,
+    `owner user     ${client.ownerUserId ?? '(none)'}`,
+    `allow guests   ${client.allowGuests ? 'yes' : 'no'}`,
     `skip consent   ${client.skipConsent ? 'yes' : 'no'}`,
     `active         ${client.active ? 'yes' : 'no'}`,
     `created        ${isoTime(client.createdAt)}`,
@@ -50,14 +61,33 @@ export function registerClientCommands(program: Command): void {
     .addOption(new Option('--side <side>', 'the side whose users and API the client reaches').choices(SIDE_NAMES).makeOptionMandatory())
     .requiredOption('--name <name>', 'display name, unique per side')
     .addOption(new Option('--type <type>', 'confidential (has a secret) or public (PKCE only)').choices(['confidential', 'public']).makeOptionMandatory())
-    .option('--grant <grant>', `grant type, repeatable (${GRANT_TYPES.join(', ')})`, collect, [])
-    .option('--redirect-uri <uri>', 'redirect URI, repeatable; https, loopback http or a private-use scheme', collect, [])
+    .option('--grant <grant>', `grant type, repeatable: ${GRANT_TYPES.join(', ')}`, collect)
+    .option('--redirect-uri <uri>', 'redirect URI, repeatable; https, loopback http or a private-use scheme (required with authorization_code)', collect)
+    .option('--scope <scope>', 'a scope the client may be granted, repeatable (default: the configured default_scope)', collect)
+    .option('--owner <user>', 'owner user the client acts as with client_credentials (required there): id, username (back office) or email of a user of the side')
+    .option('--allow-guests', 'storefront, authorization_code only: may get guest tokens without login')
     .option('--skip-consent', 'do not ask users to consent (first-party clients)')
     .addOption(jsonOption('the client, with client_secret for a confidential client,'))
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  grantry client create --side backoffice --name Console --type confidential --grant authorization_code --grant refresh_token --redirect-uri https://console.example/cb\n' +
+        '  grantry client create --side backoffice --name Importer --type confidential --grant client_credentials --owner ops --scope api',
+    )
     .action(
       action(async (out, cmd) => {
-        const o = cmd.opts<{ side: SideName; name: string; type: ClientType; grant: string[]; redirectUri: string[]; skipConsent?: boolean }>();
-        if (o.grant.length === 0) throw usageError(`give at least one --grant (${GRANT_TYPES.join(', ')})`);
+        const o = cmd.opts<{
+          side: SideName;
+          name: string;
+          type: ClientType;
+          grant?: string[];
+          redirectUri?: string[];
+          scope?: string[];
+          owner?: string;
+          allowGuests?: boolean;
+          skipConsent?: boolean;
+        }>();
+        if (!o.grant) throw usageError(`give at least one --grant (${GRANT_TYPES.join(', ')})`);
         const config = loadCliConfig(cmd);
         await withGrantry(config, async (grantry) => {
           warnIfSideDisabled(out, grantry, o.side);
@@ -65,19 +95,68 @@ export function registerClientCommands(program: Command): void {
             side: o.side,
             name: o.name,
             type: o.type,
-            grants: o.grant,
-            redirectUris: o.redirectUri,
+            grants: o.grant as string[],
+            redirectUris: o.redirectUri ?? [],
             skipConsent: o.skipConsent ?? false,
+            scopes: o.scope,
+            owner: o.owner,
+            allowGuests: o.allowGuests ?? false,
           });
-          if (clientSecret) out.warn('the client secret is shown only this once; store it now, it cannot be retrieved later');
-          const base = clientJson(created);
-          // client_secret right after client_id; spreading keeps that key order.
-          const json: JsonObject = clientSecret ? { client_id: created.clientId, client_secret: clientSecret, ...base } : base;
-          out.result(json, () => [
-            `Created ${created.type} ${created.side} client "${created.name}".`,
-            `  client_id      ${created.clientId}`,
-            ...(clientSecret ? [`  client_secret  ${clientSecret}   (shown only this once)`] : []),
-          ]);
+          printWithSecret(out, created, clientSecret, `Created ${created.type} ${created.side} client "${created.name}".`);
+        });
+      }),
+    );
+
+  client
+    .command('update')
+    .description('change a client\'s settings; options not given keep their value, a repeatable option given replaces the whole list')
+    .argument('<client_id>')
+    .option('--name <name>', 'display name, unique per side')
+    .option('--grant <grant>', `grant type, repeatable: ${GRANT_TYPES.join(', ')}`, collect)
+    .option('--redirect-uri <uri>', 'redirect URI, repeatable', collect)
+    .option('--scope <scope>', 'a scope the client may be granted, repeatable', collect)
+    .option('--owner <user>', 'owner user for client_credentials: id, username (back office) or email')
+    .option('--skip-consent', 'do not ask users to consent')
+    .option('--no-skip-consent', 'ask users to consent')
+    .option('--allow-guests', 'storefront only: may get guest tokens without login')
+    .option('--no-allow-guests', 'no guest tokens')
+    .addOption(jsonOption('the updated client'))
+    .action(
+      action(async (out, cmd) => {
+        const clientId = cmd.processedArgs[0] as string;
+        const o = cmd.opts<{ name?: string; grant?: string[]; redirectUri?: string[]; scope?: string[]; owner?: string; skipConsent?: boolean; allowGuests?: boolean }>();
+        const changes: ClientUpdate = {
+          name: o.name,
+          grants: o.grant,
+          redirectUris: o.redirectUri,
+          scopes: o.scope,
+          owner: o.owner,
+          skipConsent: o.skipConsent,
+          allowGuests: o.allowGuests,
+        };
+        if (Object.values(changes).every((v) => v === undefined)) {
+          throw usageError('nothing to change: give at least one of --name, --grant, --redirect-uri, --scope, --owner, --[no-]skip-consent, --[no-]allow-guests');
+        }
+        const config = loadCliConfig(cmd);
+        await withGrantry(config, async (grantry) => {
+          const updated = await grantry.clients.update(clientId, changes);
+          out.result(clientJson(updated), () => [`Updated client ${updated.clientId}.`, '', ...describeClient(updated)]);
+        });
+      }),
+    );
+
+  client
+    .command('rotate-secret')
+    .description('give a confidential client a new secret, printed once; the old secret stops working at once')
+    .argument('<client_id>')
+    .addOption(jsonOption('the client with its new client_secret'))
+    .action(
+      action(async (out, cmd) => {
+        const clientId = cmd.processedArgs[0] as string;
+        const config = loadCliConfig(cmd);
+        await withGrantry(config, async (grantry) => {
+          const { client: rotated, clientSecret } = await grantry.clients.rotateSecret(clientId);
+          printWithSecret(out, rotated, clientSecret, `New secret for ${rotated.side} client "${rotated.name}"; the previous one no longer works.`);
         });
       }),
     );
@@ -96,8 +175,8 @@ export function registerClientCommands(program: Command): void {
           out.result({ clients: clients.map(clientJson) }, () => {
             if (clients.length === 0) return 'No clients.';
             return table(
-              ['CLIENT_ID', 'SIDE', 'TYPE', 'ACTIVE', 'NAME'],
-              clients.map((c) => [c.clientId, c.side, c.type, c.active ? 'yes' : 'no', c.name]),
+              ['CLIENT_ID', 'SIDE', 'TYPE', 'ACTIVE', 'SCOPES', 'OWNER', 'GUESTS', 'NAME'],
+              clients.map((c) => [c.clientId, c.side, c.type, yesNo(c.active), c.scopes.join(',') || '-', c.ownerUserId === null ? '-' : String(c.ownerUserId), yesNo(c.allowGuests), c.name]),
             );
           });
         });
@@ -140,4 +219,23 @@ export function registerClientCommands(program: Command): void {
         });
       }),
     );
+}
+
+const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+
+/** create and rotate-secret: the client with its secret (if any), which is never shown again. */
+function printWithSecret(out: Output, client: Client, clientSecret: string | undefined, headline: string): void {
+  if (clientSecret) out.warn('the client secret is shown only this once; store it now, it cannot be retrieved later');
+  const base = clientJson(client);
+  // client_secret right after client_id; spreading keeps that key order.
+  const json: JsonObject = clientSecret ? { client_id: client.clientId, client_secret: clientSecret, ...base } : base;
+  out.result(json, () => [
+    headline,
+    `  client_id      ${client.clientId}`,
+    ...(clientSecret ? [`  client_secret  ${clientSecret}   (shown only this once)`] : []),
+    `  grants         ${client.grants.join(', ')}`,
+    `  scopes         ${client.scopes.join(' ') || '(none)'}`,
+    `  owner user     ${client.ownerUserId ?? '(none)'}`,
+    `  allow guests   ${yesNo(client.allowGuests)}`,
+  ]);
 }

@@ -1,18 +1,120 @@
-/** `grantry keys generate`: a new private signing key at the configured key file. */
+/**
+ * `grantry keys ...`: the access-token signing keys. They live in the database (`rotate`, `list`);
+ * `generate` only writes the seed key file that an empty database starts from.
+ */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../../config/index.js';
+import type { KeyRing } from '../../oauth/key-ring.js';
 import { signingKeyFromPem, writeNewKey } from '../../oauth/keys.js';
-import { loadCliConfig } from '../context.js';
-import { action, CliError } from '../output.js';
+import type { StoredSigningKey } from '../../storage/repositories.js';
+import { loadCliConfig, withGrantry } from '../context.js';
+import { action, CliError, isoTime, isoTimeOrNull, type JsonObject, table } from '../output.js';
+
+/**
+ * signing: signs new tokens now; pending: published, signs from activates_at; retiring: replaced,
+ * still published until the tokens it signed have expired; expired: no longer published (the
+ * cleanup deletes it).
+ */
+export type KeyState = 'signing' | 'pending' | 'retiring' | 'expired';
+
+const MAX_DELAY = 2_592_000; // 30 days, as key_rotation_delay
+
+const delaySeconds = (raw: string): number => {
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_DELAY) throw new InvalidArgumentError(`must be a whole number of seconds from 0 to ${MAX_DELAY}`);
+  return n;
+};
+
+const algorithm = (raw: string): SigningAlgorithm => {
+  const found = SIGNING_ALGORITHMS.find((a) => a.toLowerCase() === raw.toLowerCase());
+  if (!found) throw new InvalidArgumentError(`must be one of ${SIGNING_ALGORITHMS.join(', ')}`);
+  return found;
+};
+
+/** Every key of the ring with its state at `now`, oldest activation first. */
+export function keyStates(ring: KeyRing, now: number): Array<{ key: StoredSigningKey; state: KeyState }> {
+  let signingKid: string | undefined;
+  try {
+    signingKid = ring.signingKey(now).kid;
+  } catch {
+    signingKid = undefined; // every key is pending or expired; the list shows it
+  }
+  return ring.all().map((key) => {
+    let state: KeyState;
+    if (key.kid === signingKid) state = 'signing';
+    else if (key.publishedUntil !== null && key.publishedUntil <= now) state = 'expired';
+    else if (key.activatesAt > now) state = 'pending';
+    else state = 'retiring';
+    return { key, state };
+  });
+}
+
+const keyJson = ({ key, state }: { key: StoredSigningKey; state: KeyState }): JsonObject => ({
+  kid: key.kid,
+  alg: key.alg,
+  created_at: isoTime(key.createdAt),
+  activates_at: isoTime(key.activatesAt),
+  published_until: isoTimeOrNull(key.publishedUntil),
+  state,
+});
+
+function keyTable(keys: Array<{ key: StoredSigningKey; state: KeyState }>): string[] {
+  return table(
+    ['KID', 'ALG', 'STATE', 'CREATED', 'ACTIVATES', 'PUBLISHED_UNTIL'],
+    keys.map(({ key, state }) => [key.kid, key.alg, state, isoTime(key.createdAt), isoTime(key.activatesAt), isoTimeOrNull(key.publishedUntil) ?? '-']),
+  );
+}
 
 export function registerKeysCommands(program: Command): void {
-  const keys = program.command('keys').description('manage the access-token signing key');
+  const keys = program.command('keys').description('manage the access-token signing keys');
+
+  keys
+    .command('rotate')
+    .description('add a new signing key: published in the JWKS at once, signing after --delay; the current keys stay published until their tokens expire')
+    .option('--delay <seconds>', 'seconds before the new key signs (default: key_rotation_delay); 0 signs at once', delaySeconds)
+    .addOption(new Option('--algorithm <alg>', `algorithm of the new key: ${SIGNING_ALGORITHMS.join(', ')} (default: signing_algorithm)`).argParser(algorithm))
+    .option('--json', 'print {"kid", "alg", "activates_at", "keys": [...]} on stdout')
+    .action(
+      action(async (out, cmd) => {
+        const o = cmd.opts<{ delay?: number; algorithm?: SigningAlgorithm }>();
+        const config = loadCliConfig(cmd);
+        await withGrantry(config, async (grantry) => {
+          const alg = o.algorithm ?? config.signingAlgorithm;
+          const delay = o.delay ?? config.keyRotationDelay;
+          const added = await grantry.keys.rotate(alg, delay);
+          const all = keyStates(grantry.keys, Math.floor(Date.now() / 1000));
+          out.result({ kid: added.kid, alg: added.alg, activates_at: isoTime(added.activatesAt), keys: all.map(keyJson) }, () => [
+            `Added a ${added.alg} signing key ${added.kid}, published now; ${delay === 0 ? 'it signs new tokens at once' : `it signs new tokens from ${isoTime(added.activatesAt)} (in ${delay} s)`}.`,
+            `Running servers load it within key_refresh_interval (${config.keyRefreshInterval} s).`,
+            '',
+            ...keyTable(all),
+          ]);
+        });
+      }),
+    );
+
+  keys
+    .command('list')
+    .description('list the signing keys with their state: signing, pending, retiring or expired')
+    .option('--json', 'print {"keys": [{"kid", "alg", "created_at", "activates_at", "published_until", "state"}]} on stdout')
+    .action(
+      action(async (out, cmd) => {
+        const config = loadCliConfig(cmd);
+        await withGrantry(config, async (grantry) => {
+          const all = keyStates(grantry.keys, Math.floor(Date.now() / 1000));
+          out.result({ keys: all.map(keyJson) }, () => (all.length === 0 ? 'No signing keys.' : keyTable(all)));
+        });
+      }),
+    );
 
   keys
     .command('generate')
-    .description('write a new private key for the configured signing algorithm to the configured key file (mode 0600)')
-    .option('--force', 'replace an existing key file (tokens signed with the old key stop verifying once the server restarts)')
+    .description(
+      'write a new private key for the configured signing algorithm to the configured key file (mode 0600): the seed key, used only when the database has no signing key yet; use keys rotate to change the key of a deployment',
+    )
+    .option('--force', 'replace an existing key file (it matters only for a database without keys)')
     .option('--json', 'print {"kid", "alg", "file"} on stdout')
     .action(
       action(async (out, cmd) => {
@@ -31,7 +133,7 @@ export function registerKeysCommands(program: Command): void {
           throw e;
         }
         const key = signingKeyFromPem(pem, config.signingAlgorithm);
-        if (existed) out.warn(`replaced the previous key in ${file}: access tokens it signed stop verifying once the server restarts`);
+        if (existed) out.warn(`replaced the previous key in ${file}; a database that already has signing keys does not use it (see keys rotate)`);
         if (config.signingKey) out.warn('GRANTRY_SIGNING_KEY / signing_key is set and takes precedence: the server will not use this file');
         out.result({ kid: key.kid, alg: key.alg, file }, () => [`Wrote a new ${key.alg} signing key to ${file} (mode 0600).`, `  kid ${key.kid}`]);
       }),

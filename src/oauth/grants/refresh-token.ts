@@ -58,6 +58,9 @@ export class RefreshTokenGrant implements GrantHandler {
   /** A used token again: within the grace period, the same successor pair; after it, the family dies. */
   private async replay(stored: NonNullable<Awaited<ReturnType<RefreshTokenRepository['find']>>>, now: number): Promise<TokenResponse> {
     if (stored.grant.revokedAt === null && stored.replacement && stored.usedAt !== null && now - stored.usedAt <= this.gracePeriod) {
+      // A retry is a refresh too: the user is checked again before the stored pair is handed out.
+      const { grant } = stored;
+      if (grant.userId !== null && !(await this.users.isActive(grant.side, grant.userId))) throw OAuthError.invalidGrant('the user account is disabled or locked');
       const previous = this.sealer.open(stored.replacement);
       if (previous) return JSON.parse(previous) as TokenResponse;
     }
