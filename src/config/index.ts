@@ -209,7 +209,7 @@ export const SETTINGS = [
   setting('adminEmail', 'admin_email', 'GRANTRY_ADMIN_EMAIL', 'admin@example.com', text, 'Email of the back-office admin created on first start.'),
   setting('adminPassword', 'admin_password', 'GRANTRY_ADMIN_PASSWORD', undefined, optionalText, 'Password of the admin created on first start; a random one is generated and printed once if unset.'),
   setting('trustProxy', 'trust_proxy', 'GRANTRY_TRUST_PROXY', false, boolean, 'Trust X-Forwarded-* headers from a reverse proxy.'),
-  setting('logLevel', 'log_level', 'GRANTRY_LOG_LEVEL', 'info', logLevel, 'Log level: fatal, error, warn, info, debug, trace or silent.'),
+  setting('logLevel', 'log_level', 'GRANTRY_LOG_LEVEL', 'info', logLevel, 'Log level: fatal, error, warn, info, debug, trace or silent. Each request is logged only at debug and trace.'),
   setting('refreshTokenTtl', 'refresh_token_ttl', 'GRANTRY_REFRESH_TOKEN_TTL', 2592000, integer(60, 31536000), 'Refresh token lifetime in seconds (30 days by default). Each refresh rotates the token.'),
   setting('refreshGracePeriod', 'refresh_grace_period', 'GRANTRY_REFRESH_GRACE_PERIOD', 0, integer(0, 300), 'Seconds during which presenting an already-rotated refresh token again returns the pair it was exchanged for, instead of revoking the family (browsers with several tabs). 0 turns it off.'),
   setting('passwordGrantEnabled', 'password_grant_enabled', 'GRANTRY_PASSWORD_GRANT_ENABLED', false, boolean, 'Legacy: allow the resource owner password grant (RFC 9700 forbids it) for clients that also have the password grant.'),
