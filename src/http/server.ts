@@ -3,7 +3,7 @@
  * live here; every decision is the protocol core's.
  */
 import cookie from '@fastify/cookie';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { Grantry } from '../app.js';
 import { backofficeApiRoutes } from './api/backoffice.js';
 import { storefrontApiRoutes } from './api/storefront.js';
@@ -22,7 +22,8 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     // Two log lines per request would cost more than the token endpoint's own work.
-    disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+    // (Through a LogController: the top-level disableRequestLogging option prints a deprecation warning.)
+    logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
     // No implicit HEAD routes: a HEAD on the authorize endpoint must not issue a code.

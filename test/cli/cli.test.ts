@@ -2,7 +2,7 @@
  * The `grantry` command without a database: help, usage and configuration errors, `config`,
  * `keys generate`. The database commands are in manage.test.ts, `start` in start.test.ts.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ describe('help and usage', () => {
     const r = await runCli(['--help'], cliEnv(freshDir('help'), undefined));
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
-    for (const command of ['start', 'migrate', 'keys', 'user', 'client', 'config']) expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['start', 'migrate', 'keys', 'user', 'client', 'token', 'cleanup', 'config']) expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     expect(r.stdout).toContain('--config <file>');
     expect(r.stdout).toContain('Exit codes');
   });
@@ -54,6 +54,31 @@ describe('help and usage', () => {
     expectFailure(missing, 2, "required option '--name <name>' not specified");
     expectFailure(noSubcommand, 2, 'Usage: grantry client');
     for (const r of [unknownCommand, unknownOption, badChoice, missing]) expect(r.stdout).toBe('');
+  });
+
+  it('token revoke takes exactly one of TOKEN, --client and --user (with --side); keys rotate checks its options: else exit 2 before touching the database', async () => {
+    // No database configured: a usage error must come first (the default SQLite file is never created).
+    const data = freshDir('usage');
+    const env = cliEnv(data, undefined);
+    const [tokenAndClient, clientAndUser, userWithoutSide, sideWithoutUser, badDelay, badAlgorithm, help] = await Promise.all([
+      runCli(['token', 'revoke', 'some-token', '--client', 'abc', '--json'], env),
+      runCli(['token', 'revoke', '--client', 'abc', '--user', 'alice', '--side', 'backoffice'], env),
+      runCli(['token', 'revoke', '--user', 'alice'], env),
+      runCli(['token', 'revoke', '--client', 'abc', '--side', 'storefront'], env),
+      runCli(['keys', 'rotate', '--delay', '-5'], env),
+      runCli(['keys', 'rotate', '--algorithm', 'HS256'], env),
+      runCli(['keys', 'generate', '--help'], env),
+    ]);
+    expectFailure(tokenAndClient, 2, 'grantry: give exactly one of TOKEN');
+    expect(onlyJson(tokenAndClient)).toEqual({ error: 'usage', message: expect.stringContaining('exactly one of') });
+    expectFailure(clientAndUser, 2, 'grantry: give exactly one of TOKEN');
+    expectFailure(userWithoutSide, 2, 'grantry: --user needs --side');
+    expectFailure(sideWithoutUser, 2, 'grantry: --side goes with --user');
+    expectFailure(badDelay, 2, "option '--delay <seconds>' argument '-5' is invalid");
+    expectFailure(badAlgorithm, 2, "option '--algorithm <alg>' argument 'HS256' is invalid. must be one of RS256, PS256, ES256, EdDSA");
+    expect(existsSync(path.join(data, 'grantry.sqlite'))).toBe(false);
+    expect(help.code).toBe(0);
+    expect(help.stdout.replace(/\s+/g, ' ')).toContain('used only when the database has no signing key yet');
   });
 
   it('options that do not fit the side are usage errors (exit 2), before any password is read', async () => {

@@ -156,6 +156,9 @@ describe.each(BACKENDS)('grantry migrate, user and client commands (%s)', (backe
         type: 'confidential',
         grants: ['authorization_code'],
         redirect_uris: ['https://console.example/cb', 'http://127.0.0.1/cb'],
+        scopes: ['api'],
+        owner_user_id: null,
+        allow_guests: false,
         skip_consent: false,
         active: true,
         created_at: expect.stringMatching(ISO),
@@ -190,7 +193,7 @@ describe.each(BACKENDS)('grantry migrate, user and client commands (%s)', (backe
     it('creates a public client without a secret, readable output', async () => {
       const r = await cli(['client', 'create', '--side', 'storefront', '--name', 'Mobile app', '--type', 'public', '--grant', 'authorization_code', '--redirect-uri', 'com.example.app:/callback', '--skip-consent']);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/^Created public storefront client "Mobile app"\.\n  client_id\s+[A-Za-z0-9_-]{32}\n$/);
+      expect(r.stdout).toMatch(/^Created public storefront client "Mobile app"\.\n  client_id\s+[A-Za-z0-9_-]{32}\n  grants\s+authorization_code\n  scopes\s+api\n  owner user\s+\(none\)\n  allow guests\s+no\n$/);
       expect(r.stdout).not.toMatch(/secret/i);
       expect(r.stderr).toBe('');
       const clientId = /client_id\s+(\S+)/.exec(r.stdout)?.[1] as string;
