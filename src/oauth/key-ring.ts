@@ -76,15 +76,22 @@ export class KeyRing implements KeySource {
     return stored;
   }
 
-  /** The newest published key whose activation time has come. */
+  /**
+   * The key to sign with: among published keys whose activation time has come, the one no
+   * rotation has replaced yet; failing that (its successor is still pending), the most recently
+   * created. A key replaced before it ever activated therefore never signs.
+   */
   private current(now: number): RingEntry | undefined {
+    const rank = (e: RingEntry) => [e.stored.publishedUntil === null ? 1 : 0, e.stored.createdAt, e.stored.activatesAt];
     let best: RingEntry | undefined;
     for (const e of this.entries) {
       if (e.stored.activatesAt > now || !isPublished(e.stored, now)) continue;
-      if (!best || e.stored.activatesAt > best.stored.activatesAt) best = e;
-      // Same activation second (keys rotate --delay 0 in the second the previous key started):
-      // the newer key wins; a rotation gives every older key an end of publication.
-      else if (e.stored.activatesAt === best.stored.activatesAt && (e.stored.publishedUntil ?? Infinity) > (best.stored.publishedUntil ?? Infinity)) best = e;
+      if (!best) best = e;
+      else {
+        const [a, b] = [rank(e), rank(best)];
+        const i = a.findIndex((v, k) => v !== b[k]);
+        if (i >= 0 && (a[i] as number) > (b[i] as number)) best = e;
+      }
     }
     return best;
   }

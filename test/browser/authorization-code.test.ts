@@ -46,7 +46,8 @@ describe.runIf(available)('the authorization code flow in Chromium', () => {
     await page.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: client.clientId, state: 'st-1', scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256' }));
     expect(await page.title()).toBe('Sign in · Grantry');
     // The stylesheet is allowed by the CSP and applied.
-    expect(await page.locator('main.card').evaluate((el) => getComputedStyle(el).borderRadius)).toBe('12px');
+    const radius = await page.locator('main.card').evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { borderRadius: string } }).getComputedStyle(el).borderRadius);
+    expect(radius).toBe('12px');
     await page.fill('#login', customer.email);
     await page.fill('#password', customer.password);
     await Promise.all([page.waitForURL(/\/oauth2-token\/authorize\?/), page.click('button[type=submit]')]);
