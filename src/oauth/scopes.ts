@@ -52,13 +52,16 @@ export class ScopePolicy {
     return tokens.join(' ');
   }
 
-  /** A narrower scope of an existing grant; never wider (RFC 6749 §6). */
-  static narrow(requested: string | undefined, granted: string): string {
+  /**
+   * A narrower scope of an existing grant; never wider (RFC 6749 §6), and never beyond what the
+   * client is allowed now: scopes taken away from a client leave its refreshed tokens too.
+   */
+  static narrow(requested: string | undefined, granted: string, client: Client): string {
+    const have = granted.split(' ').filter((s) => s !== '' && client.scopes.includes(s));
     const tokens = parseScope(requested);
-    if (tokens.length === 0) return granted;
-    const have = granted.split(' ');
+    if (tokens.length === 0) return have.join(' ');
     const extra = tokens.filter((s) => !have.includes(s));
-    if (extra.length) throw OAuthError.invalidScope(`scope may only narrow the original grant; not granted: ${extra.join(' ').slice(0, 200)}`);
+    if (extra.length) throw OAuthError.invalidScope(`scope may only narrow the original grant; not granted or no longer allowed: ${extra.join(' ').slice(0, 200)}`);
     return tokens.join(' ');
   }
 }

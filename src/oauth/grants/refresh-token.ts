@@ -40,7 +40,7 @@ export class RefreshTokenGrant implements GrantHandler {
     if (grant.userId !== null && !(await this.users.isActive(grant.side, grant.userId))) {
       throw OAuthError.invalidGrant('the user account is disabled or locked');
     }
-    const scope = ScopePolicy.narrow(requestedScope, stored.scope);
+    const scope = ScopePolicy.narrow(requestedScope, stored.scope, client);
 
     // Sign before the transaction so the rotation itself is a few short writes.
     const access = this.issuer.mintAccess(client, grant, scope, now);
