@@ -22,6 +22,7 @@ import { TokenEndpoint } from './oauth/token-endpoint.js';
 import { TokenIssuer } from './oauth/token-issuer.js';
 import { Sealer } from './security/encryption.js';
 import { loadOrCreateSecret } from './security/server-secret.js';
+import { Throttle } from './security/throttle.js';
 import { SecretHasher } from './security/tokens.js';
 import { openDatabase, type OpenDatabase } from './storage/database.js';
 import { createRepositories } from './storage/index.js';
@@ -43,6 +44,8 @@ export interface Grantry {
   tokenEndpoint: TokenEndpoint;
   revocation: Revocation;
   introspection: Introspection;
+  /** Brute-force protection of passwords and client secrets, shared through the database. */
+  throttle: Throttle;
   users: UserManager;
   clients: ClientManager;
   close(): Promise<void>;
@@ -57,10 +60,11 @@ export async function createGrantry(config: Config, options: { migrate?: boolean
     await database.close();
     throw e;
   }
-  const repos = createRepositories(database.db);
+  const repos = createRepositories(database.db, { bruteForceWindow: config.bruteForceWindow });
   const sides = new SideRegistry(config);
   const scopes = new ScopePolicy(config.scopes, config.defaultScope);
   const hasher = new SecretHasher(secret);
+  const throttle = new Throttle(repos.throttle, hasher, { maxFailures: config.bruteForceMaxFailures, window: config.bruteForceWindow });
 
   // Keys live in the database; the configured (or generated) key only seeds an empty one.
   const keys = new KeyRing(repos.signingKeys, new Sealer(secret, 'signing-keys'), config.accessTokenTtl);
@@ -85,7 +89,7 @@ export async function createGrantry(config: Config, options: { migrate?: boolean
     new ClientCredentialsGrant(repos.grants, repos.users, issuer, scopes),
   ];
   // Legacy and off by default (RFC 9700 §2.4): without the setting, grant_type=password is unsupported.
-  if (config.passwordGrantEnabled) grants.push(new PasswordGrant(repos.grants, repos.users, issuer, scopes));
+  if (config.passwordGrantEnabled) grants.push(new PasswordGrant(repos.grants, repos.users, issuer, scopes, throttle));
   const users = new UserManager(repos.users);
   return {
     config,
@@ -98,9 +102,10 @@ export async function createGrantry(config: Config, options: { migrate?: boolean
     signingKeyCreated,
     accessTokens,
     codes,
-    tokenEndpoint: new TokenEndpoint(repos.clients, hasher, sides, grants),
+    tokenEndpoint: new TokenEndpoint(repos.clients, hasher, sides, grants, throttle),
     revocation: new Revocation(accessTokens, repos.refreshTokens, repos.grants, issuer),
     introspection: new Introspection(accessTokens, repos.refreshTokens, repos.clients, repos.users, issuer, sides),
+    throttle,
     users,
     clients: new ClientManager(repos.clients, users, hasher, scopes),
     async close() {

@@ -43,6 +43,8 @@ export interface Config {
   cleanupBatchSize: number;
   keyRotationDelay: number;
   keyRefreshInterval: number;
+  bruteForceMaxFailures: number;
+  bruteForceWindow: number;
 }
 
 type Parser<T> = (raw: unknown) => T;
@@ -222,6 +224,8 @@ export const SETTINGS = [
   setting('cleanupBatchSize', 'cleanup_batch_size', 'GRANTRY_CLEANUP_BATCH_SIZE', 1000, integer(1, 100000), 'Rows the cleanup deletes per statement, so it never holds long locks.'),
   setting('keyRotationDelay', 'key_rotation_delay', 'GRANTRY_KEY_ROTATION_DELAY', 3600, integer(0, 2592000), 'Seconds between publishing a new signing key in the JWKS (grantry keys rotate) and signing with it, so that resource servers caching the JWKS learn it first.'),
   setting('keyRefreshInterval', 'key_refresh_interval', 'GRANTRY_KEY_REFRESH_INTERVAL', 30, integer(1, 3600), 'Seconds between reloads of the signing keys from the database by each server process.'),
+  setting('bruteForceMaxFailures', 'brute_force_max_failures', 'GRANTRY_BRUTE_FORCE_MAX_FAILURES', 5, integer(1, 1000), 'Failed sign-ins (login form and password grant) allowed per account and client IP address within brute_force_window; after that, the account is refused from that address until the window ends. One IP address may fail 20 times this over all accounts, and a client_id twice this per address (wrong client secrets).'),
+  setting('bruteForceWindow', 'brute_force_window', 'GRANTRY_BRUTE_FORCE_WINDOW', 900, integer(10, 86400), 'Seconds during which failed attempts are counted, from the first failure; a key that reached its limit stays blocked until its window ends. The counters live in the database, shared by every server process.'),
 ] as const;
 
 export interface LoadOptions {

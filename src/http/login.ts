@@ -6,11 +6,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Side } from '../oauth/sides.js';
 import { verifyPassword } from '../security/passwords.js';
+import { Throttle } from '../security/throttle.js';
 import type { HttpContext } from './context.js';
 import { redirectAfterPost, sendPage } from './page-headers.js';
 import { errorPage, loginPage, signedInPage } from './views/pages.js';
 
 const GENERIC_FAILURE = 'Invalid credentials.';
+
+/** The same for every account, known or not, so it tells nothing about the account. */
+export function tooManyAttemptsMessage(retryAfter: number): string {
+  const minutes = Math.max(1, Math.ceil(retryAfter / 60));
+  return `Too many failed sign-in attempts. Try again in ${minutes} ${minutes === 1 ? 'minute' : 'minutes'}.`;
+}
 
 export function safeReturnTo(side: Side, value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 4096) return undefined;
@@ -53,11 +60,25 @@ export function loginRoutes(ctx: HttpContext, side: Side) {
       if (login === '' || password === '' || login.length > 255 || password.length > 1024) {
         return renderForm(request, reply, 401, returnTo, GENERIC_FAILURE, login.slice(0, 255));
       }
+      // Brute-force protection: per account and address, and per address. While blocked, the
+      // password is not even checked, so a right guess cannot be told from a wrong one.
+      const { throttle } = ctx.grantry;
+      const keys = Throttle.loginKeys(side.name, login, request.ip);
+      const now = Math.floor(Date.now() / 1000);
+      const verdict = await throttle.check(keys, now);
+      if (verdict.retryAfter > 0) {
+        reply.header('Retry-After', String(verdict.retryAfter));
+        return renderForm(request, reply, 429, returnTo, tooManyAttemptsMessage(verdict.retryAfter), login);
+      }
       const account = await ctx.grantry.repos.users.findLoginAccount(side.name, login);
-      // Verify even for unknown accounts, and answer disabled or locked ones the same way,
-      // so neither timing nor wording tells whether an account exists.
+      // Verify even for unknown accounts, and answer disabled or locked ones the same way (and
+      // count them the same), so neither timing nor wording tells whether an account exists.
       const passwordOk = await verifyPassword(password, account?.passwordHash);
-      if (!account || !passwordOk || account.refusal) return renderForm(request, reply, 401, returnTo, GENERIC_FAILURE, login);
+      if (!account || !passwordOk || account.refusal) {
+        await throttle.fail(keys, now);
+        return renderForm(request, reply, 401, returnTo, GENERIC_FAILURE, login);
+      }
+      await throttle.succeed(keys, verdict);
       await browser.start(request, reply, side, account.id);
       return redirectAfterPost(reply, returnTo ?? side.loginPath);
     });

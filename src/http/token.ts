@@ -30,6 +30,7 @@ export function sendOAuthError(reply: FastifyReply, error: OAuthError): FastifyR
     // RFC 6749 §5.2: a client that tried HTTP authentication must get the challenge back.
     reply.header('WWW-Authenticate', 'Basic realm="grantry", charset="UTF-8"');
   }
+  if (error.retryAfter !== undefined) reply.header('Retry-After', String(error.retryAfter));
   return reply.type('application/json').send(error.toJSON());
 }
 
@@ -48,7 +49,8 @@ const noStore = (reply: FastifyReply) => reply.header('Cache-Control', 'no-store
 
 export function tokenRoutes(ctx: HttpContext) {
   const { grantry } = ctx;
-  const authenticate = (request: FastifyRequest) => grantry.tokenEndpoint.authenticate(bodyParams(request), parseBasicAuthorization(request.headers.authorization));
+  // request.ip is the peer, or the client named by X-Forwarded-For when trust_proxy is on.
+  const authenticate = (request: FastifyRequest) => grantry.tokenEndpoint.authenticate(bodyParams(request), parseBasicAuthorization(request.headers.authorization), request.ip);
 
   return async function plugin(app: FastifyInstance) {
     // Any other content type reaches the handler as a marker and is refused there as invalid_request.
@@ -68,7 +70,7 @@ export function tokenRoutes(ctx: HttpContext) {
     });
 
     app.post(TOKEN_PATH, { schema: { response: tokenResponseSchema } }, async (request, reply) => {
-      const response = await grantry.tokenEndpoint.handle(bodyParams(request), parseBasicAuthorization(request.headers.authorization));
+      const response = await grantry.tokenEndpoint.handle(bodyParams(request), parseBasicAuthorization(request.headers.authorization), request.ip);
       return noStore(reply).send(response);
     });
 

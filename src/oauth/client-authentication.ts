@@ -2,6 +2,7 @@
  * Client authentication at the token endpoint (RFC 6749 §2.3): client_secret_basic,
  * client_secret_post, or none for public clients. Exactly one method per request.
  */
+import { Throttle } from '../security/throttle.js';
 import type { SecretHasher } from '../security/tokens.js';
 import type { Client, ClientRepository } from '../storage/repositories.js';
 import { OAuthError } from './errors.js';
@@ -28,11 +29,24 @@ export function parseBasicAuthorization(header: string | undefined): BasicCreden
   }
 }
 
+/** Brute-force protection of client secrets: the throttle and the caller's IP address. */
+export interface ThrottleContext {
+  throttle: Throttle;
+  ip: string;
+  now: number;
+}
+
+/**
+ * With a throttle context, every wrong client secret (of a known client or not) counts against
+ * the client_id and the address; once either reached its limit, the request is refused with
+ * 429 before the secret is looked at, and a right secret resets the client's count.
+ */
 export async function authenticateClient(
   params: Params,
   basic: BasicCredentials | undefined,
   clients: ClientRepository,
   hasher: SecretHasher,
+  throttle?: ThrottleContext,
 ): Promise<Client> {
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');
@@ -45,8 +59,16 @@ export async function authenticateClient(
   const client = clientId.length <= 128 ? await clients.findByClientId(clientId) : undefined;
   if (client?.type === 'public') {
     if (secret !== undefined) throw OAuthError.invalidRequest('public clients must not send a client_secret');
-  } else if (!client?.secretHash || secret === undefined || !hasher.verify(CLIENT_SECRET_PURPOSE, secret, client.secretHash)) {
-    throw OAuthError.invalidClient(secret === undefined && client ? 'the client secret is required' : 'client authentication failed');
+  } else {
+    // Only a presented secret is a guess worth counting.
+    const keys = throttle && secret !== undefined ? Throttle.clientKeys(clientId, throttle.ip) : [];
+    const verdict = throttle && keys.length > 0 ? await throttle.throttle.check(keys, throttle.now) : undefined;
+    if (verdict && verdict.retryAfter > 0) throw OAuthError.tooManyAttempts(verdict.retryAfter);
+    if (!client?.secretHash || secret === undefined || !hasher.verify(CLIENT_SECRET_PURPOSE, secret, client.secretHash)) {
+      if (throttle && keys.length > 0) await throttle.throttle.fail(keys, throttle.now);
+      throw OAuthError.invalidClient(secret === undefined && client ? 'the client secret is required' : 'client authentication failed');
+    }
+    if (throttle && verdict) await throttle.throttle.succeed(keys, verdict);
   }
   if (!client || !client.active) throw OAuthError.invalidClient('client authentication failed');
   return client;

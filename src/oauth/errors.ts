@@ -20,6 +20,8 @@ export class OAuthError extends Error {
     readonly error: OAuthErrorCode,
     readonly description: string,
     readonly status: number,
+    /** Seconds the client should wait before trying again (sent as Retry-After). */
+    readonly retryAfter?: number,
   ) {
     super(`${error}: ${description}`);
     this.name = 'OAuthError';
@@ -31,6 +33,13 @@ export class OAuthError extends Error {
   /** 401: the client could not be authenticated (RFC 6749 §5.2). */
   static invalidClient(description = 'client authentication failed') {
     return new OAuthError('invalid_client', description, 401);
+  }
+  /**
+   * 429: too many failed attempts at a client secret (invalid_client) or a password
+   * (invalid_grant) from this address; nothing is checked until `retryAfter` seconds have passed.
+   */
+  static tooManyAttempts(retryAfter: number, error: 'invalid_client' | 'invalid_grant' = 'invalid_client') {
+    return new OAuthError(error, 'too many failed attempts; try again later', 429, retryAfter);
   }
   static invalidGrant(description: string) {
     return new OAuthError('invalid_grant', description, 400);

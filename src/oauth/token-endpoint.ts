@@ -2,6 +2,7 @@
  * POST /oauth2-token (RFC 6749 §3.2): authenticates the client, picks the grant handler by
  * grant_type, and checks that the client may use it. The client decides the side.
  */
+import type { Throttle } from '../security/throttle.js';
 import type { SecretHasher } from '../security/tokens.js';
 import type { Client, ClientRepository } from '../storage/repositories.js';
 import { authenticateClient, type BasicCredentials } from './client-authentication.js';
@@ -18,6 +19,7 @@ export class TokenEndpoint {
     private readonly hasher: SecretHasher,
     private readonly sides: SideRegistry,
     handlers: GrantHandler[],
+    private readonly throttle: Throttle,
   ) {
     this.handlers = new Map(handlers.map((h) => [h.type, h]));
   }
@@ -26,22 +28,26 @@ export class TokenEndpoint {
     return [...this.handlers.keys()];
   }
 
-  /** Client authentication shared with the revocation and introspection endpoints. */
-  async authenticate(raw: RawParams, basic: BasicCredentials | undefined): Promise<{ params: Params; client: Client }> {
+  /**
+   * Client authentication shared with the revocation and introspection endpoints. With the
+   * caller's IP address, wrong client secrets are throttled (brute-force protection); callers
+   * without one (benchmarks, tools in process) are not.
+   */
+  async authenticate(raw: RawParams, basic: BasicCredentials | undefined, ip?: string, now = Math.floor(Date.now() / 1000)): Promise<{ params: Params; client: Client }> {
     const params = new Params(raw);
-    const client = await authenticateClient(params, basic, this.clients, this.hasher);
+    const client = await authenticateClient(params, basic, this.clients, this.hasher, ip === undefined ? undefined : { throttle: this.throttle, ip, now });
     if (!this.sides.get(client.side)) throw OAuthError.invalidClient(`the ${client.side} side is disabled on this server`);
     return { params, client };
   }
 
-  async handle(raw: RawParams, basic: BasicCredentials | undefined, now = Math.floor(Date.now() / 1000)): Promise<TokenResponse> {
-    const { params, client } = await this.authenticate(raw, basic);
+  async handle(raw: RawParams, basic: BasicCredentials | undefined, ip?: string, now = Math.floor(Date.now() / 1000)): Promise<TokenResponse> {
+    const { params, client } = await this.authenticate(raw, basic, ip, now);
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw OAuthError.invalidRequest('the grant_type parameter is required');
     const handler = this.handlers.get(grantType);
     if (!handler) throw OAuthError.unsupportedGrantType(`grant_type ${JSON.stringify(grantType.slice(0, 64))} is not supported`);
     if (!client.grants.includes(handler.type)) throw OAuthError.unauthorizedClient(`the client is not allowed to use the ${handler.type} grant`);
-    const response = await handler.handle({ client, params, now });
+    const response = await handler.handle({ client, params, now, ip });
     if (client.lastUsedAt === null || client.lastUsedAt < now - 60) await this.clients.touchLastUsed(client.pk, now);
     return response;
   }

@@ -5,11 +5,18 @@ import { KyselyGrantRepository } from './kysely/grants.js';
 import { KyselyRefreshTokenRepository } from './kysely/refresh-tokens.js';
 import { KyselySessionRepository } from './kysely/sessions.js';
 import { KyselySigningKeyRepository } from './kysely/signing-keys.js';
+import { KyselyThrottleRepository } from './kysely/throttle.js';
 import { KyselyUserRepository } from './kysely/users.js';
 import type { Repositories } from './repositories.js';
 import type { Database } from './schema.js';
 
-export function createRepositories(db: Kysely<Database>): Repositories {
+export interface RepositoryOptions {
+  /** Seconds of the brute-force window: the cleanup deletes failed attempts older than that. */
+  bruteForceWindow?: number;
+}
+
+/** Without options, failed attempts are kept for the longest window the configuration allows. */
+export function createRepositories(db: Kysely<Database>, options: RepositoryOptions = {}): Repositories {
   const users = new KyselyUserRepository(db);
   return {
     clients: new KyselyClientRepository(db),
@@ -18,6 +25,7 @@ export function createRepositories(db: Kysely<Database>): Repositories {
     sessions: new KyselySessionRepository(db, users),
     refreshTokens: new KyselyRefreshTokenRepository(db),
     signingKeys: new KyselySigningKeyRepository(db),
-    cleanup: new KyselyCleanupRepository(db),
+    cleanup: new KyselyCleanupRepository(db, options.bruteForceWindow ?? 86400),
+    throttle: new KyselyThrottleRepository(db),
   };
 }

@@ -210,6 +210,29 @@ export interface CleanupRepository {
   deleteExpired(now: number, batchSize: number): Promise<Record<string, number>>;
 }
 
+/** The current window of failures of one key. */
+export interface FailureWindow {
+  key: string;
+  failures: number;
+  /** Epoch seconds of the first failure of the window. */
+  windowStart: number;
+}
+
+/**
+ * Failed password and client-secret attempts, counted per key in a fixed window that starts at
+ * the first failure. Keys are opaque (keyed hashes); the rows are shared by every process.
+ */
+export interface ThrottleRepository {
+  /** The windows of those keys that started after `since` (keys with no such window are absent). */
+  failures(keys: string[], since: number): Promise<FailureWindow[]>;
+  /**
+   * Counts one failure in one atomic statement: starts a new window at `now` (failures = 1) when
+   * there is none or the last one is over, else adds one. Returns the failures of the window.
+   */
+  recordFailure(key: string, now: number, windowSeconds: number): Promise<number>;
+  reset(key: string): Promise<void>;
+}
+
 export interface Session {
   side: SideName;
   userId: number;
@@ -231,4 +254,5 @@ export interface Repositories {
   refreshTokens: RefreshTokenRepository;
   signingKeys: SigningKeyRepository;
   cleanup: CleanupRepository;
+  throttle: ThrottleRepository;
 }

@@ -114,6 +114,15 @@ export interface SigningKeyTable {
   published_until: number | null;
 }
 
+/** Failed password or client-secret attempts per (hashed) key, in a fixed window. */
+export interface FailedAttemptTable {
+  /** Keyed hash of what is counted, e.g. "login:<side>:<login>:<ip>"; never the raw value. */
+  key: string;
+  failures: number;
+  /** Epoch seconds of the first failure of the current window. */
+  window_start: number;
+}
+
 export interface Database {
   backoffice_users: BackofficeUserTable;
   customer_users: CustomerUserTable;
@@ -124,4 +133,5 @@ export interface Database {
   sessions: SessionTable;
   refresh_tokens: RefreshTokenTable;
   signing_keys: SigningKeyTable;
+  failed_attempts: FailedAttemptTable;
 }

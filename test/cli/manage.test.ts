@@ -33,7 +33,7 @@ describe.each(BACKENDS)('grantry migrate, user and client commands (%s)', (backe
   });
 
   it('migrate applies the migrations once and reports them', async () => {
-    expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: ['001-initial', '002-token-lifecycle'] });
+    expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: ['001-initial', '002-token-lifecycle', '003-brute-force'] });
     expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: [] });
     const text = await cli(['migrate']);
     expect(text.code).toBe(0);

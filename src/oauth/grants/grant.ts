@@ -14,6 +14,8 @@ export interface GrantContext {
   client: Client;
   params: Params;
   now: number;
+  /** The caller's IP address, for brute-force protection; undefined outside HTTP. */
+  ip?: string;
 }
 
 export interface GrantHandler {

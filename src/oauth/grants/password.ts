@@ -3,6 +3,7 @@
  * product has it, so it exists here only when enabled globally and granted to the client.
  */
 import { verifyPassword } from '../../security/passwords.js';
+import { Throttle } from '../../security/throttle.js';
 import { randomToken } from '../../security/tokens.js';
 import type { GrantRepository, UserRepository } from '../../storage/repositories.js';
 import { OAuthError } from '../errors.js';
@@ -18,16 +19,25 @@ export class PasswordGrant implements GrantHandler {
     private readonly users: UserRepository,
     private readonly issuer: TokenIssuer,
     private readonly scopes: ScopePolicy,
+    private readonly throttle: Throttle,
   ) {}
 
-  async handle({ client, params, now }: GrantContext): Promise<TokenResponse> {
+  async handle({ client, params, now, ip }: GrantContext): Promise<TokenResponse> {
     const username = params.require('username');
     const password = params.require('password');
     const scope = this.scopes.grant(params.get('scope'), client);
+    // Counted like the login form of the side (same keys): per account and address, and per address.
+    const keys = ip === undefined ? [] : Throttle.loginKeys(client.side, username.slice(0, 255), ip);
+    const verdict = keys.length > 0 ? await this.throttle.check(keys, now) : undefined;
+    if (verdict && verdict.retryAfter > 0) throw OAuthError.tooManyAttempts(verdict.retryAfter, 'invalid_grant');
     const account = username.length <= 255 && password.length <= 1024 ? await this.users.findLoginAccount(client.side, username) : undefined;
     // Always verify, so timing does not tell whether the account exists.
     const ok = await verifyPassword(password, account?.passwordHash);
-    if (!account || !ok) throw OAuthError.invalidGrant('invalid username or password');
+    if (!account || !ok) {
+      if (keys.length > 0) await this.throttle.fail(keys, now);
+      throw OAuthError.invalidGrant('invalid username or password');
+    }
+    if (verdict) await this.throttle.succeed(keys, verdict);
     if (account.refusal) throw OAuthError.invalidGrant(`the user account is ${account.refusal}`);
     const grant = { id: randomToken(16), clientPk: client.pk, side: client.side, userId: account.id, subject: null, scope, createdAt: now, expiresAt: now };
     await this.grants.create(grant);

@@ -6,7 +6,8 @@ import type { Database } from '../schema.js';
 /**
  * What is garbage, per table: rows whose `column` is in the past. Used refresh tokens stay until
  * they expire, because reuse is detected only while the row exists. Deleting a grant cascades
- * to whatever is left of its codes and tokens.
+ * to whatever is left of its codes and tokens. Failed attempts go when their window is over
+ * (`window` marks the column as the window's start).
  */
 const EXPIRING = [
   { table: 'authorization_codes', key: 'code_hash', column: 'expires_at' },
@@ -15,20 +16,29 @@ const EXPIRING = [
   { table: 'grants', key: 'id', column: 'expires_at' },
   { table: 'sessions', key: 'id_hash', column: 'expires_at' },
   { table: 'signing_keys', key: 'kid', column: 'published_until' },
+  { table: 'failed_attempts', key: 'key', column: 'window_start', window: true },
 ] as const;
 
 export class KyselyCleanupRepository implements CleanupRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** Seconds of the brute-force window. */
+    private readonly bruteForceWindow: number,
+  ) {}
 
   async deleteExpired(now: number, batchSize: number): Promise<Record<string, number>> {
     const db = this.db as Kysely<any>;
     const deleted: Record<string, number> = {};
-    for (const { table, key, column } of EXPIRING) {
+    for (const entry of EXPIRING) {
+      const { table, key, column } = entry;
+      const before = 'window' in entry ? now - this.bruteForceWindow : now;
       deleted[table] = 0;
       // Small batches keep each statement's locks short; concurrent runs just find less to do.
       for (;;) {
-        const batch = db.selectFrom(table).select(key).where(column, '<', now).limit(batchSize);
-        const result = await db.deleteFrom(table).where(key, 'in', batch).executeTakeFirst();
+        const batch = db.selectFrom(table).select(key).where(column, '<', before).limit(batchSize);
+        // The condition is repeated outside the subquery so that a row changed meanwhile (a new
+        // window of failed attempts) is checked again by PostgreSQL and kept.
+        const result = await db.deleteFrom(table).where(key, 'in', batch).where(column, '<', before).executeTakeFirst();
         const n = Number(result.numDeletedRows);
         deleted[table] += n;
         if (n < batchSize) break;

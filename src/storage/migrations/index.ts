@@ -7,6 +7,7 @@
 import { Migrator, type ColumnDefinitionBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as initial from './001-initial.js';
 import * as tokenLifecycle from './002-token-lifecycle.js';
+import * as bruteForce from './003-brute-force.js';
 
 export interface MigrationContext {
   /** Auto-incrementing integer primary key, spelled the way each database wants it. */
@@ -14,7 +15,7 @@ export interface MigrationContext {
 }
 
 type Step = { up: (db: Kysely<any>, ctx: MigrationContext) => Promise<void> };
-const STEPS: Record<string, Step> = { '001-initial': initial, '002-token-lifecycle': tokenLifecycle };
+const STEPS: Record<string, Step> = { '001-initial': initial, '002-token-lifecycle': tokenLifecycle, '003-brute-force': bruteForce };
 
 export function createMigrator(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Migrator {
   const ctx: MigrationContext = {

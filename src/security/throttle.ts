@@ -1,0 +1,115 @@
+/**
+ * Brute-force protection for passwords and client secrets: failures are counted per key in a
+ * fixed window (from the first failure, `window` seconds long) in the database, so every server
+ * process sees the same counts. A key that reached its limit is blocked until its window ends,
+ * whatever is presented meanwhile, even the right password.
+ *
+ * Keys name what is counted; the limit follows from the kind of key:
+ * - `login:<side>:<login>:<ip>`: one account from one address, `maxFailures`. Per address, so
+ *   an attacker elsewhere cannot lock the user out.
+ * - `client:<client_id>:<ip>`: one client's secret from one address, 2 × `maxFailures`.
+ * - `ip:<ip>`: everything failed from one address, 20 × `maxFailures`; never reset by a
+ *   success, or one good account would let an address guess at all the others.
+ * Stored keys are keyed hashes (purpose "throttle"), never a raw login or address.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import type { ThrottleRepository } from '../storage/repositories.js';
+import type { SecretHasher } from './tokens.js';
+
+export const THROTTLE_PURPOSE = 'throttle';
+
+export interface ThrottleLimits {
+  /** Failures allowed per login and address (client secrets: twice, addresses: 20 times). */
+  maxFailures: number;
+  /** Seconds of a window. */
+  window: number;
+}
+
+export interface ThrottleVerdict {
+  /** Seconds until the caller may try again; 0 when it may try now. */
+  retryAfter: number;
+  /** Whether a key that a success resets has failures on record (else succeed() has nothing to do). */
+  resettable: boolean;
+}
+
+/**
+ * The part of a client address that identifies one attacker: an IPv4 address (IPv4-mapped IPv6
+ * included) as is, an IPv6 address by its /64 prefix, since one host usually gets a whole /64.
+ */
+export function addressKey(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped?.[1] && isIPv4(mapped[1])) return mapped[1];
+  if (!isIPv6(ip)) return ip.toLowerCase();
+  // Expand to eight groups; an embedded IPv4 tail is in the last 64 bits, which are dropped.
+  const address = (ip.toLowerCase().split('%')[0] ?? '').replace(/\d+\.\d+\.\d+\.\d+$/, '0:0');
+  const [head = '', tail] = address.split('::');
+  const headGroups = head ? head.split(':') : [];
+  const tailGroups = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
+}
+
+const isAddressKey = (key: string) => key.startsWith('ip:');
+
+export class Throttle {
+  constructor(
+    private readonly repo: ThrottleRepository,
+    private readonly hasher: SecretHasher,
+    readonly limits: ThrottleLimits,
+  ) {}
+
+  /** Keys of a password attempt (login form or password grant) for `login` from `ip`. */
+  static loginKeys(side: string, login: string, ip: string): string[] {
+    const address = addressKey(ip);
+    return [`login:${side}:${login.trim().toLowerCase()}:${address}`, `ip:${address}`];
+  }
+
+  /** Keys of a client-secret attempt for `clientId` from `ip`. */
+  static clientKeys(clientId: string, ip: string): string[] {
+    const address = addressKey(ip);
+    return [`client:${clientId}:${address}`, `ip:${address}`];
+  }
+
+  /** The failures a key may have in one window. */
+  limitOf(key: string): number {
+    const { maxFailures } = this.limits;
+    if (isAddressKey(key)) return 20 * maxFailures;
+    if (key.startsWith('client:')) return 2 * maxFailures;
+    return maxFailures;
+  }
+
+  /** Whether an attempt under `keys` may go ahead now: blocked when any key reached its limit. */
+  async check(keys: string[], now: number): Promise<ThrottleVerdict> {
+    const stored = new Map(keys.map((key) => [this.stored(key), key]));
+    const windows = await this.repo.failures([...stored.keys()], now - this.limits.window);
+    let retryAfter = 0;
+    let resettable = false;
+    for (const w of windows) {
+      const key = stored.get(w.key) as string;
+      if (w.failures >= this.limitOf(key)) retryAfter = Math.max(retryAfter, w.windowStart + this.limits.window - now, 1);
+      if (!isAddressKey(key)) resettable = true;
+    }
+    return { retryAfter, resettable };
+  }
+
+  /** Counts a failed attempt under every key. */
+  async fail(keys: string[], now: number): Promise<void> {
+    for (const key of keys) await this.repo.recordFailure(this.stored(key), now, this.limits.window);
+  }
+
+  /**
+   * A successful attempt: forgets the failures of the login or client at that address (the
+   * address-wide count stays). `verdict` is the check made before the attempt.
+   */
+  async succeed(keys: string[], verdict: ThrottleVerdict): Promise<void> {
+    if (!verdict.resettable) return;
+    for (const key of keys) if (!isAddressKey(key)) await this.repo.reset(this.stored(key));
+  }
+
+  private stored(key: string): string {
+    return this.hasher.hash(THROTTLE_PURPOSE, key);
+  }
+}

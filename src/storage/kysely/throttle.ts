@@ -1,0 +1,45 @@
+import type { Kysely } from 'kysely';
+import type { FailureWindow, ThrottleRepository } from '../repositories.js';
+import type { Database } from '../schema.js';
+
+export class KyselyThrottleRepository implements ThrottleRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async failures(keys: string[], since: number): Promise<FailureWindow[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('failed_attempts')
+      .select(['key', 'failures', 'window_start'])
+      .where('key', 'in', keys)
+      .where('window_start', '>', since)
+      .execute();
+    return rows.map((r) => ({ key: r.key, failures: Number(r.failures), windowStart: Number(r.window_start) }));
+  }
+
+  async recordFailure(key: string, now: number, windowSeconds: number): Promise<number> {
+    const over = now - windowSeconds;
+    // One upsert, so concurrent failures in any number of processes are all counted. Columns
+    // are qualified: PostgreSQL would find a bare name ambiguous beside `excluded`.
+    const row = await this.db
+      .insertInto('failed_attempts')
+      .values({ key, failures: 1, window_start: now })
+      .onConflict((oc) =>
+        oc.column('key').doUpdateSet((eb) => ({
+          failures: eb
+            .case()
+            .when('failed_attempts.window_start', '<=', over)
+            .then(1)
+            .else(eb('failed_attempts.failures', '+', 1))
+            .end(),
+          window_start: eb.case().when('failed_attempts.window_start', '<=', over).then(now).else(eb.ref('failed_attempts.window_start')).end(),
+        })),
+      )
+      .returning('failures')
+      .executeTakeFirstOrThrow();
+    return Number(row.failures);
+  }
+
+  async reset(key: string): Promise<void> {
+    await this.db.deleteFrom('failed_attempts').where('key', '=', key).execute();
+  }
+}
