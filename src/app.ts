@@ -81,7 +81,7 @@ export async function createGrantry(config: Config, options: { migrate?: boolean
   }
 
   const accessTokens = new AccessTokenService(keys, repos.grants, config.accessTokenTtl);
-  const issuer = new TokenIssuer(accessTokens, repos.refreshTokens, hasher, sides, config.refreshTokenTtl);
+  const issuer = new TokenIssuer(accessTokens, repos.grants, hasher, sides, config.refreshTokenTtl);
   const codes = new AuthorizationCodeIssuer(repos.grants, hasher, config.authorizationCodeTtl);
   const grants: GrantHandler[] = [
     new AuthorizationCodeGrant(repos.grants, repos.users, hasher, issuer),

@@ -50,7 +50,7 @@ export class AccessTokenService {
     this.codec = new AccessTokenCodec(keys);
   }
 
-  /** Signs a token without storing it (for callers that store it inside their own transaction). */
+  /** Signs a token; storing its record (before handing it out) is the caller's, with whatever is issued beside it. */
   mint(input: MintInput): MintedAccessToken {
     const jti = newJti();
     const exp = input.now + this.ttl;
@@ -66,10 +66,6 @@ export class AccessTokenService {
       exp,
     }, input.now);
     return { accessToken, expiresIn: this.ttl, record: { jti, grantId: input.grantId, clientPk: input.clientPk, issuedAt: input.now, expiresAt: exp } };
-  }
-
-  record(minted: MintedAccessToken): Promise<void> {
-    return this.grants.recordAccessToken(minted.record);
   }
 
   /** Verifies signature and header; a token signed by a key this process has not loaded yet triggers one reload. */

@@ -3,7 +3,7 @@
  * may refresh. Shared by every grant type so their responses cannot drift apart.
  */
 import { randomToken, type SecretHasher } from '../security/tokens.js';
-import type { Client, Grant, RefreshToken, RefreshTokenRepository } from '../storage/repositories.js';
+import type { Client, Grant, GrantRepository, NewRefreshToken } from '../storage/repositories.js';
 import type { AccessTokenService, MintedAccessToken } from './access-tokens.js';
 import type { TokenResponse } from './grants/grant.js';
 import type { SideRegistry } from './sides.js';
@@ -16,7 +16,7 @@ export const subjectOf = (grant: Pick<Grant, 'userId' | 'subject'>): string => (
 export class TokenIssuer {
   constructor(
     readonly accessTokens: AccessTokenService,
-    private readonly refreshTokens: RefreshTokenRepository,
+    private readonly grants: GrantRepository,
     private readonly hasher: SecretHasher,
     readonly sides: SideRegistry,
     private readonly refreshTtl: number,
@@ -35,7 +35,7 @@ export class TokenIssuer {
   }
 
   /** A new refresh token (returned once, stored hashed) carrying the grant's scope. */
-  mintRefresh(client: Client, grant: Grant, scope: string, accessJti: string, now: number): { token: string; row: Omit<RefreshToken, 'usedAt' | 'replacement'> } {
+  mintRefresh(client: Client, grant: Grant, scope: string, accessJti: string, now: number): { token: string; row: NewRefreshToken } {
     const token = randomToken(32);
     return {
       token,
@@ -57,13 +57,14 @@ export class TokenIssuer {
     };
   }
 
-  /** Issues and stores the tokens of a fresh grant. */
-  async issue(client: Client, grant: Grant, now: number): Promise<TokenResponse> {
+  /**
+   * Issues and stores the tokens of a fresh grant: an access token, and a refresh token when the
+   * client may refresh (never for client credentials, which can simply ask again).
+   */
+  async issue(client: Client, grant: Grant, now: number, withRefresh = client.grants.includes('refresh_token')): Promise<TokenResponse> {
     const access = this.mintAccess(client, grant, grant.scope, now);
-    await this.accessTokens.record(access);
-    if (!client.grants.includes('refresh_token')) return TokenIssuer.response(access, grant.scope);
-    const refresh = this.mintRefresh(client, grant, grant.scope, access.record.jti, now);
-    await this.refreshTokens.add(refresh.row);
-    return TokenIssuer.response(access, grant.scope, refresh.token);
+    const refresh = withRefresh ? this.mintRefresh(client, grant, grant.scope, access.record.jti, now) : undefined;
+    await this.grants.recordIssued(access.record, refresh?.row);
+    return TokenIssuer.response(access, grant.scope, refresh?.token);
   }
 }

@@ -140,8 +140,11 @@ export interface GrantRepository {
   revokeGrant(id: string, now: number): Promise<void>;
   /** Revokes every grant of a client, or of a user of one side; returns how many. */
   revokeAllGrants(filter: { clientPk: number } | { side: SideName; userId: number }, now: number): Promise<number>;
-  /** Records an issued access token and extends the grant's lifetime to cover it. */
-  recordAccessToken(token: AccessTokenRecord): Promise<void>;
+  /**
+   * Records an issued access token (and the refresh token issued with it) in one transaction,
+   * and extends the grant's lifetime to cover them.
+   */
+  recordIssued(access: AccessTokenRecord, refresh?: NewRefreshToken): Promise<void>;
   /** Revokes one access token of the client (any client when null); false when there is no such token. */
   revokeAccessToken(jti: string, clientPk: number | null, now: number): Promise<boolean>;
   /**
@@ -172,9 +175,9 @@ export interface RefreshToken {
   replacement: string | null;
 }
 
+export type NewRefreshToken = Omit<RefreshToken, 'usedAt' | 'replacement'>;
+
 export interface RefreshTokenRepository {
-  /** Stores a new refresh token (with the access token issued beside it already recorded). */
-  add(token: Omit<RefreshToken, 'usedAt' | 'replacement'>): Promise<void>;
   /** The token with its grant, whatever its state. */
   find(tokenHash: string): Promise<(RefreshToken & { grant: Grant & { revokedAt: number | null } }) | undefined>;
   /**
@@ -182,7 +185,7 @@ export interface RefreshTokenRepository {
    * the client and its grant is live), stores the new access and refresh tokens, and revokes
    * the access token issued with the old one. False when another request rotated it first.
    */
-  rotate(input: { oldHash: string; clientPk: number; now: number; replacement: string | null; next: Omit<RefreshToken, 'usedAt' | 'replacement'>; nextAccess: AccessTokenRecord }): Promise<boolean>;
+  rotate(input: { oldHash: string; clientPk: number; now: number; replacement: string | null; next: NewRefreshToken; nextAccess: AccessTokenRecord }): Promise<boolean>;
 }
 
 export interface StoredSigningKey {

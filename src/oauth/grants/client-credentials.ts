@@ -7,7 +7,7 @@ import { randomToken } from '../../security/tokens.js';
 import type { GrantRepository, UserRepository } from '../../storage/repositories.js';
 import { OAuthError } from '../errors.js';
 import type { ScopePolicy } from '../scopes.js';
-import { TokenIssuer } from '../token-issuer.js';
+import type { TokenIssuer } from '../token-issuer.js';
 import type { GrantContext, GrantHandler, TokenResponse } from './grant.js';
 
 export class ClientCredentialsGrant implements GrantHandler {
@@ -33,11 +33,9 @@ export class ClientCredentialsGrant implements GrantHandler {
       subject: null,
       scope,
       createdAt: now,
-      expiresAt: now + this.issuer.accessTokens.ttl,
+      expiresAt: now,
     };
     await this.grants.create(grant);
-    const access = this.issuer.mintAccess(client, grant, scope, now);
-    await this.issuer.accessTokens.record(access);
-    return TokenIssuer.response(access, scope);
+    return this.issuer.issue(client, grant, now, false);
   }
 }

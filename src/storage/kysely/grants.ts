@@ -1,6 +1,6 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { SideName } from '../../oauth/sides.js';
-import type { AccessTokenRecord, AuthorizationCode, Grant, GrantRepository } from '../repositories.js';
+import type { AccessTokenRecord, AuthorizationCode, Grant, GrantRepository, NewRefreshToken } from '../repositories.js';
 import type { AuthorizationCodeTable, Database, GrantTable } from '../schema.js';
 
 const toCode = (row: Selectable<AuthorizationCodeTable>): AuthorizationCode => ({
@@ -36,19 +36,40 @@ const toGrantRow = (grant: Grant) => ({
   expires_at: grant.expiresAt,
 });
 
-/** Inserts an access token record and stretches its grant's lifetime over it (also used inside transactions). */
-export async function recordAccessToken(db: Kysely<Database> | Transaction<Database>, token: AccessTokenRecord): Promise<void> {
-  await db
+/**
+ * Inserts an issued access token and the refresh token issued with it, and stretches their
+ * grant's lifetime over both; the caller runs it inside a transaction.
+ */
+export async function insertIssued(trx: Transaction<Database>, access: AccessTokenRecord, refresh?: NewRefreshToken): Promise<void> {
+  await trx
     .insertInto('access_tokens')
-    .values({ jti: token.jti, grant_id: token.grantId, client_pk: token.clientPk, issued_at: token.issuedAt, expires_at: token.expiresAt })
+    .values({ jti: access.jti, grant_id: access.grantId, client_pk: access.clientPk, issued_at: access.issuedAt, expires_at: access.expiresAt })
     .execute();
-  await extendGrant(db, token.grantId, token.expiresAt);
+  if (refresh) {
+    await trx
+      .insertInto('refresh_tokens')
+      .values({
+        token_hash: refresh.tokenHash,
+        grant_id: refresh.grantId,
+        client_pk: refresh.clientPk,
+        scope: refresh.scope,
+        access_jti: refresh.accessJti,
+        created_at: refresh.createdAt,
+        expires_at: refresh.expiresAt,
+      })
+      .execute();
+  }
+  // Grants live as long as the longest-lived thing issued from them; cleanup deletes them after.
+  const expiresAt = Math.max(access.expiresAt, refresh?.expiresAt ?? 0);
+  await trx.updateTable('grants').set({ expires_at: expiresAt }).where('id', '=', access.grantId).where('expires_at', '<', expiresAt).execute();
 }
 
-/** Grants live as long as the longest-lived thing issued from them; cleanup deletes them after. */
-export async function extendGrant(db: Kysely<Database> | Transaction<Database>, grantId: string, expiresAt: number): Promise<void> {
-  await db.updateTable('grants').set({ expires_at: expiresAt }).where('id', '=', grantId).where('expires_at', '<', expiresAt).execute();
-}
+/**
+ * "The row's grant is not revoked", as a correlated EXISTS on the grant's primary key: an
+ * `IN (SELECT id FROM grants WHERE revoked_at IS NULL)` would scan every grant on SQLite.
+ */
+export const liveGrant = (table: 'authorization_codes' | 'refresh_tokens') =>
+  sql<boolean>`exists (select 1 from grants where grants.id = ${sql.ref(`${table}.grant_id`)} and grants.revoked_at is null)`;
 
 export class KyselyGrantRepository implements GrantRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -88,7 +109,7 @@ export class KyselyGrantRepository implements GrantRepository {
       .where('client_pk', '=', clientPk)
       .where('used_at', 'is', null)
       // A revoked grant's codes cannot be consumed; checked here, atomically with the consumption.
-      .where('grant_id', 'in', (eb) => eb.selectFrom('grants').select('id').where('revoked_at', 'is', null))
+      .where(liveGrant('authorization_codes'))
       .returningAll()
       .executeTakeFirst();
     return row && toCode(row);
@@ -110,8 +131,9 @@ export class KyselyGrantRepository implements GrantRepository {
     return Number(result.numUpdatedRows);
   }
 
-  async recordAccessToken(token: AccessTokenRecord): Promise<void> {
-    await recordAccessToken(this.db, token);
+  async recordIssued(access: AccessTokenRecord, refresh?: NewRefreshToken): Promise<void> {
+    // One transaction: one commit (one WAL write on SQLite, one fsync on PostgreSQL) per token response.
+    await this.db.transaction().execute((trx) => insertIssued(trx, access, refresh));
   }
 
   async revokeAccessToken(jti: string, clientPk: number | null, now: number): Promise<boolean> {
