@@ -81,7 +81,7 @@ export async function createGrantry(config: Config, options: { migrate?: boolean
   }
 
   const accessTokens = new AccessTokenService(keys, repos.grants, config.accessTokenTtl);
-  const issuer = new TokenIssuer(accessTokens, repos.grants, hasher, sides, config.refreshTokenTtl);
+  const issuer = new TokenIssuer(accessTokens, repos.grants, repos.refreshTokens, hasher, sides, config.refreshTokenTtl);
   const codes = new AuthorizationCodeIssuer(repos.grants, hasher, config.authorizationCodeTtl);
   const grants: GrantHandler[] = [
     new AuthorizationCodeGrant(repos.grants, repos.users, hasher, issuer),
@@ -103,8 +103,8 @@ export async function createGrantry(config: Config, options: { migrate?: boolean
     accessTokens,
     codes,
     tokenEndpoint: new TokenEndpoint(repos.clients, hasher, sides, grants, throttle),
-    revocation: new Revocation(accessTokens, repos.refreshTokens, repos.grants, issuer),
-    introspection: new Introspection(accessTokens, repos.refreshTokens, repos.clients, repos.users, issuer, sides),
+    revocation: new Revocation(accessTokens, repos.grants, issuer),
+    introspection: new Introspection(accessTokens, repos.clients, repos.users, issuer, sides),
     throttle,
     users,
     clients: new ClientManager(repos.clients, users, hasher, scopes),

@@ -3,7 +3,7 @@
  * about tokens of that side. Anything expired, revoked, foreign or unreadable is just
  * {"active": false}, with no reason given (§2.2).
  */
-import type { Client, ClientRepository, RefreshTokenRepository, UserRepository } from '../storage/repositories.js';
+import type { Client, ClientRepository, UserRepository } from '../storage/repositories.js';
 import type { AccessTokenService } from './access-tokens.js';
 import { OAuthError } from './errors.js';
 import type { Params } from './params.js';
@@ -17,7 +17,6 @@ const INACTIVE: IntrospectionResponse = { active: false };
 export class Introspection {
   constructor(
     private readonly accessTokens: AccessTokenService,
-    private readonly refreshTokens: RefreshTokenRepository,
     private readonly clients: ClientRepository,
     private readonly users: UserRepository,
     private readonly issuer: TokenIssuer,
@@ -40,7 +39,7 @@ export class Introspection {
         throw e;
       }
     }
-    const stored = token.length <= 256 ? await this.refreshTokens.find(this.issuer.hashRefresh(token)) : undefined;
+    const stored = await this.issuer.findRefresh(token);
     if (!stored || stored.grant.side !== side.name || stored.usedAt !== null || stored.grant.revokedAt !== null || stored.expiresAt <= now) return INACTIVE;
     const owner = await this.clients.findByPk(stored.clientPk);
     if (!owner?.active) return INACTIVE;

@@ -3,19 +3,17 @@
  * is revoked by its jti. Unknown tokens answer 200 (§2.2); a token of another client is refused
  * and left alone (§2.1).
  */
-import type { GrantRepository, RefreshTokenRepository } from '../storage/repositories.js';
+import type { Client, GrantRepository } from '../storage/repositories.js';
 import type { AccessTokenService } from './access-tokens.js';
 import { OAuthError } from './errors.js';
 import type { Params } from './params.js';
 import type { TokenIssuer } from './token-issuer.js';
-import type { Client } from '../storage/repositories.js';
 
 const looksLikeJwt = (token: string) => token.split('.').length === 3;
 
 export class Revocation {
   constructor(
     private readonly accessTokens: AccessTokenService,
-    private readonly refreshTokens: RefreshTokenRepository,
     private readonly grants: GrantRepository,
     private readonly issuer: TokenIssuer,
   ) {}
@@ -39,14 +37,14 @@ export class Revocation {
       if (typeof claims?.jti !== 'string') return undefined;
       return (await this.grants.revokeAccessToken(claims.jti, null, now)) ? 'access_token' : undefined;
     }
-    const stored = token.length <= 256 ? await this.refreshTokens.find(this.issuer.hashRefresh(token)) : undefined;
+    const stored = await this.issuer.findRefresh(token);
     if (!stored) return undefined;
     await this.grants.revokeGrant(stored.grantId, now);
     return 'refresh_token';
   }
 
   private async revokeRefreshToken(client: Client, token: string, now: number): Promise<void> {
-    const stored = token.length <= 256 ? await this.refreshTokens.find(this.issuer.hashRefresh(token)) : undefined;
+    const stored = await this.issuer.findRefresh(token);
     if (!stored) return;
     if (stored.clientPk !== client.pk) throw OAuthError.unauthorizedClient('the token was not issued to this client');
     await this.grants.revokeGrant(stored.grantId, now);

@@ -3,7 +3,7 @@
  * may refresh. Shared by every grant type so their responses cannot drift apart.
  */
 import { randomToken, type SecretHasher } from '../security/tokens.js';
-import type { Client, Grant, GrantRepository, NewRefreshToken } from '../storage/repositories.js';
+import type { Client, Grant, GrantRepository, NewRefreshToken, RefreshTokenRepository } from '../storage/repositories.js';
 import type { AccessTokenService, MintedAccessToken } from './access-tokens.js';
 import type { TokenResponse } from './grants/grant.js';
 import type { SideRegistry } from './sides.js';
@@ -17,6 +17,7 @@ export class TokenIssuer {
   constructor(
     readonly accessTokens: AccessTokenService,
     private readonly grants: GrantRepository,
+    private readonly refreshTokens: RefreshTokenRepository,
     private readonly hasher: SecretHasher,
     readonly sides: SideRegistry,
     private readonly refreshTtl: number,
@@ -45,6 +46,12 @@ export class TokenIssuer {
 
   hashRefresh(token: string): string {
     return this.hasher.hash(REFRESH_TOKEN_PURPOSE, token);
+  }
+
+  /** The stored refresh token a client presented (with its grant), whatever its state. */
+  findRefresh(token: string) {
+    // Ours are 43 characters; anything much longer is not worth hashing.
+    return token.length <= 256 ? this.refreshTokens.find(this.hashRefresh(token)) : Promise.resolve(undefined);
   }
 
   static response(access: MintedAccessToken, scope: string, refreshToken?: string): TokenResponse {

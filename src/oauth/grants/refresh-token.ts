@@ -6,9 +6,8 @@
  * pair already issued.
  */
 import type { Sealer } from '../../security/encryption.js';
-import type { RefreshTokenRepository, UserRepository } from '../../storage/repositories.js';
+import type { GrantRepository, RefreshTokenRepository, UserRepository } from '../../storage/repositories.js';
 import { OAuthError } from '../errors.js';
-import type { GrantRepository } from '../../storage/repositories.js';
 import { ScopePolicy } from '../scopes.js';
 import { TokenIssuer } from '../token-issuer.js';
 import type { GrantContext, GrantHandler, TokenResponse } from './grant.js';
@@ -29,8 +28,7 @@ export class RefreshTokenGrant implements GrantHandler {
   async handle({ client, params, now }: GrantContext): Promise<TokenResponse> {
     const presented = params.require('refresh_token');
     const requestedScope = params.get('scope');
-    const hash = presented.length <= 256 ? this.issuer.hashRefresh(presented) : undefined;
-    const stored = hash ? await this.refreshTokens.find(hash) : undefined;
+    const stored = await this.issuer.findRefresh(presented);
     // Another client's token is treated as unknown: no detail, and no effect on its family.
     if (!stored || stored.clientPk !== client.pk) throw OAuthError.invalidGrant('the refresh token is invalid');
     const { grant } = stored;
