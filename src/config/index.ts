@@ -203,7 +203,7 @@ export const SETTINGS = [
   setting('accessTokenTtl', 'access_token_ttl', 'GRANTRY_ACCESS_TOKEN_TTL', 3600, integer(60, 86400), 'Access token lifetime in seconds (expires_in).'),
   setting('authorizationCodeTtl', 'authorization_code_ttl', 'GRANTRY_AUTHORIZATION_CODE_TTL', 600, integer(10, 600), 'Authorization code lifetime in seconds (RFC 6749 recommends at most 10 minutes).'),
   setting('sessionTtl', 'session_ttl', 'GRANTRY_SESSION_TTL', 28800, integer(60, 2592000), 'Login session lifetime in seconds on the authorization server.'),
-  setting('signingAlgorithm', 'signing_algorithm', 'GRANTRY_SIGNING_ALGORITHM', 'RS256', algorithm, 'JWT signing algorithm of access tokens: RS256, PS256, ES256 or EdDSA.'),
+  setting('signingAlgorithm', 'signing_algorithm', 'GRANTRY_SIGNING_ALGORITHM', 'RS256', algorithm, 'JWT signing algorithm of access tokens: RS256, PS256, ES256 or EdDSA. It applies to the first key and to keys made by grantry keys rotate; changing it later takes a rotation.'),
   setting('signingKeyFile', 'signing_key_file', 'GRANTRY_SIGNING_KEY_FILE', DERIVED, text, 'PEM file of the private signing key (PKCS#8). Generated with mode 0600 on first start if missing.', '{data_dir}/signing-key.{algorithm}.pem'),
   setting('signingKey', 'signing_key', 'GRANTRY_SIGNING_KEY', undefined, optionalText, 'The private signing key itself, as PEM text; takes precedence over signing_key_file.'),
   setting('secret', 'secret', 'GRANTRY_SECRET', undefined, optionalText, 'Server secret for keyed hashes of client secrets and codes and for CSRF tokens (at least 32 characters). Generated into {data_dir}/secret if unset; every server process of one deployment must share it.'),
