@@ -27,6 +27,17 @@ export interface NewClientInput {
 
 export type ClientUpdate = Partial<Omit<NewClientInput, 'side' | 'type'>>;
 
+/**
+ * 192 random bits, URL-safe; never starting with "-", so that `grantry client show ID` cannot
+ * mistake an id for an option.
+ */
+function newClientId(): string {
+  for (;;) {
+    const id = randomToken(24);
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export class ClientManager {
   constructor(
     private readonly clients: ClientRepository,
@@ -45,7 +56,7 @@ export class ClientManager {
     const clientSecret = input.type === 'confidential' ? randomToken(32) : undefined;
     try {
       const client = await this.clients.create({
-        clientId: randomToken(24),
+        clientId: newClientId(),
         side: input.side,
         type: input.type,
         secretHash: clientSecret ? this.hasher.hash(CLIENT_SECRET_PURPOSE, clientSecret) : null,

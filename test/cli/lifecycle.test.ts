@@ -6,19 +6,14 @@
  * token endpoint and the APIs make of the CLI's changes.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { apiGet, tokenRequest } from '../helpers/oauth.js';
-import { freshDatabase } from '../helpers/server.js';
+import { type DataDir, freshDataDir, PUBLIC_URL, testConfig } from '../helpers/server.js';
 import { type CliResult, cliEnv, expectFailure, okJson, onlyJson, runCli } from './run.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-const PUBLIC_URL = 'http://grantry.test';
 const SCOPES = { api: 'Use the API', read: 'Read your data', write: 'Change your data' };
 const OPS_PASSWORD = 'ops-password-1';
 const CUSTOMER_PASSWORD = 'customer-password-1';
@@ -28,8 +23,7 @@ const STOREFRONT_API = '/api/customerusers/mine';
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the token lifecycle (%s)', (backend) => {
-  let dir: string;
-  let drop: () => Promise<void>;
+  let data: DataDir;
   let env: Record<string, string>;
   let server: RunningServer;
   let ops: { id: number };
@@ -58,26 +52,9 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
   const apiStatus = async (path: string, token: string) => (await apiGet(server.url, path, token)).status;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'grantry-cli-lifecycle-'));
-    const database = await freshDatabase(backend, dir);
-    drop = database.drop;
-    env = cliEnv(dir, database.url, { GRANTRY_SCOPES: Object.keys(SCOPES).join(','), PUBLIC_URL });
-    const config = loadConfig({
-      env: {},
-      overrides: {
-        port: 0,
-        host: '127.0.0.1',
-        publicUrl: PUBLIC_URL,
-        dataDir: dir,
-        databaseUrl: database.url,
-        logLevel: 'silent',
-        adminPassword: 'admin-password-1',
-        scopes: SCOPES,
-        passwordGrantEnabled: true,
-        cleanupInterval: 0,
-      },
-    });
-    server = await startServer(config, () => {});
+    data = await freshDataDir(backend, 'grantry-cli-lifecycle-');
+    env = cliEnv(data.dir, data.databaseUrl, { GRANTRY_SCOPES: Object.keys(SCOPES).join(','), PUBLIC_URL });
+    server = await startServer(testConfig(data.dir, data.databaseUrl, { scopes: SCOPES, passwordGrantEnabled: true, cleanupInterval: 0 }), () => {});
     const users = server.grantry.users;
     [ops, auditor, customer] = await Promise.all([
       users.createBackofficeUser({ username: 'ops', email: 'ops@example.com', password: OPS_PASSWORD }),
@@ -87,8 +64,7 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
   });
   afterAll(async () => {
     await server?.close();
-    await drop?.();
-    rmSync(dir, { recursive: true, force: true });
+    await data?.remove();
   });
 
   it('client create takes grants, --owner, --scope and --allow-guests, and shows them in create, show and list', async () => {

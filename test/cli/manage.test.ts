@@ -2,35 +2,26 @@
  * `grantry migrate`, `grantry user ...` and `grantry client ...` against a real database, on
  * SQLite and on PostgreSQL. Every call spawns the compiled CLI.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/storage/database.js';
 import { createRepositories } from '../../src/storage/index.js';
 import { BACKENDS } from '../helpers/backends.js';
-import { freshDatabase } from '../helpers/server.js';
+import { type DataDir, freshDataDir } from '../helpers/server.js';
 import { type CliResult, cliEnv, expectFailure, okJson, onlyJson, runCli } from './run.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const PASSWORD = 'correct-horse-battery';
 
 describe.each(BACKENDS)('grantry migrate, user and client commands (%s)', (backend) => {
-  let dir: string;
-  let databaseUrl: string;
-  let drop: () => Promise<void>;
+  let data: DataDir;
   let env: Record<string, string>;
   const cli = (args: string[], input?: string): Promise<CliResult> => runCli(args, env, input);
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'grantry-cli-'));
-    ({ url: databaseUrl, drop } = await freshDatabase(backend, dir));
-    env = cliEnv(dir, databaseUrl);
+    data = await freshDataDir(backend, 'grantry-cli-');
+    env = cliEnv(data.dir, data.databaseUrl);
   });
-  afterAll(async () => {
-    await drop?.();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => data?.remove());
 
   it('migrate applies the migrations once and reports them', async () => {
     expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: ['001-initial', '002-token-lifecycle', '003-brute-force'] });
@@ -59,7 +50,7 @@ describe.each(BACKENDS)('grantry migrate, user and client commands (%s)', (backe
       expect(r.stderr).toBe('');
       expect(r.stdout).not.toContain(PASSWORD);
       // The stored password is the one from stdin (and only its first line).
-      const database = openDatabase(databaseUrl);
+      const database = openDatabase(data.databaseUrl);
       try {
         const account = await createRepositories(database.db).users.findLoginAccount('backoffice', 'alice');
         const { verifyPassword } = await import('../../src/security/passwords.js');
@@ -167,7 +158,7 @@ describe.each(BACKENDS)('grantry migrate, user and client commands (%s)', (backe
       });
       expect(created.stderr).toContain('the client secret is shown only this once');
 
-      const database = openDatabase(databaseUrl);
+      const database = openDatabase(data.databaseUrl);
       const secretHash = (await createRepositories(database.db).clients.findByClientId(json.client_id))?.secretHash;
       await database.close();
       expect(secretHash).toBeTruthy();

@@ -9,26 +9,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { apiGet, obtainCode, tokenRequest } from '../helpers/oauth.js';
-import { freshDatabase } from '../helpers/server.js';
+import { type DataDir, freshDataDir } from '../helpers/server.js';
 import { CliProcess, cliEnv, okJson, runCli } from './run.js';
 
 const LISTENING = /^Grantry listening on (http:\/\/127\.0\.0\.1:(\d+)) \(public URL [^)]+\)$/m;
 
 describe.each(BACKENDS)('grantry start (%s)', (backend) => {
-  let dir: string;
-  let drop: () => Promise<void>;
+  let data: DataDir;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), 'grantry-cli-start-'));
-    const database = await freshDatabase(backend, dir);
-    drop = database.drop;
-    env = cliEnv(dir, database.url, { PORT: '0' });
+    data = await freshDataDir(backend, 'grantry-cli-start-');
+    env = cliEnv(data.dir, data.databaseUrl, { PORT: '0' });
   });
-  afterAll(async () => {
-    await drop?.();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => data?.remove());
 
   it('serves the authorization code flow for a user and client created with the CLI, then stops on SIGTERM with exit 0', async () => {
     const password = 'operator-chosen-1';

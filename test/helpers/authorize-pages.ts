@@ -7,14 +7,11 @@ import type { SideName } from '../../src/oauth/sides.js';
 import { formField, type PageResponse, sidePrefix, signIn, TestBrowser } from './browser.js';
 import { PUBLIC_URL, type TestServer } from './server.js';
 
-export const SIDES: readonly SideName[] = ['backoffice', 'storefront'];
-
 export const issuerOf = (side: SideName, publicUrl = PUBLIC_URL) => publicUrl + sidePrefix(side);
 export const loginPathOf = (side: SideName) => `${sidePrefix(side)}/oauth2-token/login`;
 export const logoutPathOf = (side: SideName) => `${sidePrefix(side)}/oauth2-token/logout`;
 export const sessionCookieOf = (side: SideName, secure = false) =>
   `${secure ? '__Host-' : ''}${side === 'backoffice' ? 'grantry_bo_session' : 'grantry_sf_session'}`;
-export const otherSide = (side: SideName): SideName => (side === 'backoffice' ? 'storefront' : 'backoffice');
 
 let counter = 0;
 /** A name no other test of this process uses. */

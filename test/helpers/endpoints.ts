@@ -5,9 +5,9 @@
  */
 import { expect } from 'vitest';
 import type { SideName } from '../../src/oauth/sides.js';
-import { pkcePair, tokenRequest } from './oauth.js';
+import { basicHeader } from './oauth.js';
 import type { TestServer } from './server.js';
-import { codeFor, createSideUser, expectTokenSuccess, type SideUser, type TestClient } from './tokens.js';
+import { createSideUser, exchangeCode, expectTokenSuccess, type SideUser, type TestClient } from './tokens.js';
 
 export const REVOCATION_PATH = '/oauth2-token/revoke';
 export const INTROSPECTION_PATH = '/oauth2-token/introspect';
@@ -28,9 +28,6 @@ const parse = (text: string): Record<string, unknown> => {
     return {};
   }
 };
-
-export const basicHeader = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 /** Any request with exact headers; never follows redirects. */
 export async function call(baseUrl: string, method: string, path: string, options: { headers?: Record<string, string>; body?: string } = {}): Promise<HttpCall> {
@@ -124,24 +121,11 @@ export async function issueRefreshable(
 ): Promise<RefreshableToken> {
   const user = options.user ?? (await createSideUser(server, side));
   const client = options.client ?? (await server.createClient({ side, type: options.type ?? 'confidential', grants: ['authorization_code', 'refresh_token'] }));
-  const pkce = client.clientSecret === undefined ? pkcePair() : undefined;
-  const code = await codeFor(user, client, { scope: options.scope, ...(pkce ? { code_challenge: pkce.challenge, code_challenge_method: 'S256' } : {}) });
-  const result = await tokenRequest(server.url, {
-    grant_type: 'authorization_code',
-    client_id: client.clientId,
-    client_secret: client.clientSecret,
-    redirect_uri: client.redirectUri,
-    code,
-    code_verifier: pkce?.verifier,
-  });
+  const result = await exchangeCode(user, client, server, { scope: options.scope });
   const accessToken = expectTokenSuccess(result, server.config.accessTokenTtl);
   expect(typeof result.json.refresh_token).toBe('string');
   return { user, client, accessToken, refreshToken: result.json.refresh_token as string };
 }
-
-/** grant_type=refresh_token for `client`. */
-export const refresh = (server: TestServer, client: TestClient, refreshToken: string) =>
-  tokenRequest(server.url, { grant_type: 'refresh_token', client_id: client.clientId, client_secret: client.clientSecret, refresh_token: refreshToken });
 
 /** The query of a redirect's Location, or fails when the response is no redirect. */
 export function redirectQuery(result: { status: number; headers: Headers }, expectedStatus = 302): URL {

@@ -6,19 +6,14 @@
 import { expect } from 'vitest';
 import type { SideName } from '../../src/oauth/sides.js';
 import { REFRESH_TOKEN_PURPOSE } from '../../src/oauth/token-issuer.js';
-import { apiGet, pkcePair, type TokenCall, tokenRequest } from './oauth.js';
+import { apiGet, type TokenCall, tokenRequest } from './oauth.js';
 import type { TestServer } from './server.js';
-import { API_PATH, codeFor, expectTokenError, expectTokenSuccess, type SideUser, type TestClient } from './tokens.js';
-
-export const otherSideOf = (side: SideName): SideName => (side === 'backoffice' ? 'storefront' : 'backoffice');
+import { API_PATH, clientAuth, exchangeCode, expectTokenError, expectTokenSuccess, type SideUser, type TestClient } from './tokens.js';
 
 /** A client of `side` that may use the code grant and refresh tokens (confidential unless told). */
 export function refreshClient(server: TestServer, side: SideName, options: { type?: 'confidential' | 'public'; scopes?: string[] } = {}): Promise<TestClient> {
   return server.createClient({ side, type: options.type ?? 'confidential', grants: ['authorization_code', 'refresh_token'], ...(options.scopes ? { scopes: options.scopes } : {}) });
 }
-
-/** The client authentication part of a token request body (client_secret_post, or client_id alone for public clients). */
-export const clientAuth = (client: TestClient) => ({ client_id: client.clientId, client_secret: client.clientSecret });
 
 export interface Pair {
   call: TokenCall;
@@ -31,19 +26,6 @@ export function pairOf(call: TokenCall): Pair {
   const accessToken = expectTokenSuccess(call);
   expect(typeof call.json.refresh_token, JSON.stringify(call.json)).toBe('string');
   return { call, accessToken, refreshToken: call.json.refresh_token as string };
-}
-
-/** Runs authorize (with PKCE for public clients) and exchanges the code; returns the raw token response. */
-export async function exchangeCode(user: SideUser, client: TestClient, server: TestServer, params: Record<string, string | undefined> = {}): Promise<TokenCall> {
-  const pkce = client.clientSecret === undefined ? pkcePair() : undefined;
-  const code = await codeFor(user, client, { ...params, ...(pkce ? { code_challenge: pkce.challenge, code_challenge_method: 'S256' } : {}) });
-  return tokenRequest(server.url, {
-    grant_type: 'authorization_code',
-    ...clientAuth(client),
-    redirect_uri: client.redirectUri,
-    code,
-    code_verifier: pkce?.verifier,
-  });
 }
 
 /** The first pair of a new authorization of `user` for `client`. */

@@ -9,6 +9,10 @@ export function pkcePair() {
   return { verifier, challenge: s256Challenge(verifier) };
 }
 
+/** An HTTP Basic Authorization header for a client (RFC 6749 §2.3.1: id and secret form-encoded first). */
+export const basicHeader = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
 export const authorizePath = (side: SideName) => `${sidePrefix(side)}/oauth2-token/authorize`;
 
 export function authorizeUrl(side: SideName, params: Record<string, string | undefined>): string {
@@ -80,10 +84,7 @@ export async function tokenRequest(
     headers['content-type'] = 'application/json';
     payload = JSON.stringify(defined);
   }
-  if (options.basic) {
-    const enc = (s: string) => encodeURIComponent(s);
-    headers.authorization = `Basic ${Buffer.from(`${enc(options.basic.id)}:${enc(options.basic.secret)}`).toString('base64')}`;
-  }
+  if (options.basic) headers.authorization = basicHeader(options.basic.id, options.basic.secret);
   const response = await fetch(`${baseUrl}/oauth2-token`, { method: 'POST', headers, body: payload });
   const text = await response.text();
   return { status: response.status, headers: response.headers, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };

@@ -18,6 +18,8 @@ export const PUBLIC_URL = 'http://grantry.test';
 /** Known scopes of test servers; test clients may have them all unless a test says otherwise. */
 export const TEST_SCOPES = { api: 'Use the API on your behalf', read: 'Read your data', write: 'Change your data', profile: 'See your profile', 'orders:read': 'See your orders' };
 export const ADMIN_PASSWORD = 'admin-password-1';
+/** The one redirect URI of a test client created without redirectUris. */
+export const DEFAULT_REDIRECT_URI = 'https://app.example/callback';
 
 /** Creates an empty PostgreSQL database and returns its URL and a function that drops it. */
 export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
@@ -47,6 +49,42 @@ export async function freshDatabase(backend: Backend, dir: string): Promise<{ ur
   return createPostgresDatabase();
 }
 
+export interface DataDir {
+  dir: string;
+  databaseUrl: string;
+  /** Drops the database and deletes the folder. */
+  remove(): Promise<void>;
+}
+
+/** A new temporary data folder (named `prefix`…) with a fresh database for `backend`. */
+export async function freshDataDir(backend: Backend, prefix: string): Promise<DataDir> {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  let database: Awaited<ReturnType<typeof freshDatabase>>;
+  try {
+    database = await freshDatabase(backend, dir);
+  } catch (e) {
+    removeDir();
+    throw e;
+  }
+  return {
+    dir,
+    databaseUrl: database.url,
+    async remove() {
+      await database.drop();
+      removeDir();
+    },
+  };
+}
+
+/** The configuration of an in-process test server on `databaseUrl`, with `dir` as its data folder. */
+export function testConfig(dir: string, databaseUrl: string, overrides: Partial<Config> = {}): Config {
+  return loadConfig({
+    env: {},
+    overrides: { port: 0, host: '127.0.0.1', publicUrl: PUBLIC_URL, dataDir: dir, databaseUrl, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, ...overrides },
+  });
+}
+
 export interface TestServer extends RunningServer {
   config: Config;
   backend: Backend;
@@ -57,23 +95,12 @@ export interface TestServer extends RunningServer {
 }
 
 export async function startTestServer(backend: Backend, overrides: Partial<Config> = {}): Promise<TestServer> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'grantry-test-'));
-  const database = await freshDatabase(backend, dir);
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      port: 0,
-      host: '127.0.0.1',
-      publicUrl: PUBLIC_URL,
-      dataDir: dir,
-      databaseUrl: database.url,
-      logLevel: 'silent',
-      adminPassword: ADMIN_PASSWORD,
-      scopes: TEST_SCOPES,
-      // No default scope, so a request without scope is granted none (tests of defaults set one).
-      defaultScope: '',
-      ...overrides,
-    },
+  const data = await freshDataDir(backend, 'grantry-test-');
+  const config = testConfig(data.dir, data.databaseUrl, {
+    scopes: TEST_SCOPES,
+    // No default scope, so a request without scope is granted none (tests of defaults set one).
+    defaultScope: '',
+    ...overrides,
   });
   const server = await startServer(config, () => {});
   let clientCount = 0;
@@ -81,11 +108,10 @@ export async function startTestServer(backend: Backend, overrides: Partial<Confi
     ...server,
     config,
     backend,
-    dir,
+    dir: data.dir,
     async close() {
       await server.close();
-      await database.drop();
-      rmSync(dir, { recursive: true, force: true });
+      await data.remove();
     },
     async createBackofficeUser(username, password = 'correct-horse-1', options = {}) {
       const user = await server.grantry.users.createBackofficeUser({ username, email: `${username}@example.com`, password, isAdmin: options.isAdmin });
@@ -97,7 +123,7 @@ export async function startTestServer(backend: Backend, overrides: Partial<Confi
     },
     async createClient(input) {
       clientCount += 1;
-      const redirectUris = input.redirectUris ?? ['https://app.example/callback'];
+      const redirectUris = input.redirectUris ?? [DEFAULT_REDIRECT_URI];
       const { client, clientSecret } = await server.grantry.clients.create({
         name: `Test client ${clientCount}`,
         type: 'confidential',

@@ -1,23 +1,26 @@
 /**
  * Helpers for token-endpoint and API tests: raw HTTP calls (for bodies the tidy helpers cannot
- * send), JWT decoding, and a one-call "user + client + code + token" fixture per side.
+ * send), JWT decoding, a server with one user per side, and a one-call "user + client + code +
+ * token" fixture per side.
  */
 import { expect } from 'vitest';
+import type { Config } from '../../src/config/index.js';
 import { CODE_PURPOSE } from '../../src/oauth/authorization-codes.js';
 import type { SideName } from '../../src/oauth/sides.js';
+import type { Backend } from './backends.js';
 import { TestBrowser } from './browser.js';
 import { obtainCode, pkcePair, type TokenCall, tokenRequest } from './oauth.js';
-import type { TestServer } from './server.js';
+import { startTestServer, type TestServer } from './server.js';
 
 export const SIDES: readonly SideName[] = ['backoffice', 'storefront'];
+export const otherSide = (side: SideName): SideName => (side === 'backoffice' ? 'storefront' : 'backoffice');
 
 /** The issuer and the API audience of each side on a test server (public URL http://grantry.test). */
 export const ISSUER: Record<SideName, string> = { backoffice: 'http://grantry.test/admin', storefront: 'http://grantry.test' };
 export const API_PATH: Record<SideName, string> = { backoffice: '/admin/api/users', storefront: '/api/customerusers/mine' };
 
-/** POST /oauth2-token with an exact body and headers; the body is parsed as JSON when possible. */
-export async function rawTokenPost(baseUrl: string, body: string | Uint8Array | undefined, headers: Record<string, string> = {}): Promise<TokenCall & { text: string }> {
-  const response = await fetch(`${baseUrl}/oauth2-token`, { method: 'POST', headers, body });
+/** Status, headers and text of a response, and its body parsed as JSON when possible. */
+async function readRawResponse(response: Response): Promise<TokenCall & { text: string }> {
   const text = await response.text();
   let json: Record<string, unknown> = {};
   try {
@@ -26,6 +29,11 @@ export async function rawTokenPost(baseUrl: string, body: string | Uint8Array | 
     // Leave json empty: the assertions on it will fail and show the text.
   }
   return { status: response.status, headers: response.headers, json, text };
+}
+
+/** POST /oauth2-token with an exact body and headers; the body is parsed as JSON when possible. */
+export async function rawTokenPost(baseUrl: string, body: string | Uint8Array | undefined, headers: Record<string, string> = {}): Promise<TokenCall & { text: string }> {
+  return readRawResponse(await fetch(`${baseUrl}/oauth2-token`, { method: 'POST', headers, body }));
 }
 
 /** Asserts an RFC 6749 §5.2 error response from the token endpoint. */
@@ -107,11 +115,40 @@ export async function createSideUser(server: TestServer, side: SideName): Promis
   return { side, id: u.id, login: u.email, password: u.password, browser: new TestBrowser(server.url) };
 }
 
+/** A test server for `backend` with one new user per side (created in SIDES order). */
+export async function startServerWithSideUsers(backend: Backend, overrides: Partial<Config> = {}): Promise<{ server: TestServer; users: Record<SideName, SideUser> }> {
+  const server = await startTestServer(backend, overrides);
+  const users = {} as Record<SideName, SideUser>;
+  try {
+    for (const side of SIDES) users[side] = await createSideUser(server, side);
+  } catch (e) {
+    await server.close();
+    throw e;
+  }
+  return { server, users };
+}
+
 export type TestClient = Awaited<ReturnType<TestServer['createClient']>>;
 
 /** Runs authorize for `user` and `client` (consent allowed) and returns the code. */
 export function codeFor(user: SideUser, client: TestClient, params: Record<string, string | undefined> = {}): Promise<string> {
   return obtainCode(user.browser, user.side, { response_type: 'code', client_id: client.clientId, ...params }, { login: user.login, password: user.password });
+}
+
+/** The client authentication part of a token request body (client_secret_post, or client_id alone for public clients). */
+export const clientAuth = (client: TestClient) => ({ client_id: client.clientId, client_secret: client.clientSecret });
+
+/** Runs authorize (with PKCE for public clients) and exchanges the code; returns the raw token response. */
+export async function exchangeCode(user: SideUser, client: TestClient, server: TestServer, params: Record<string, string | undefined> = {}): Promise<TokenCall> {
+  const pkce = client.clientSecret === undefined ? pkcePair() : undefined;
+  const code = await codeFor(user, client, { ...params, ...(pkce ? { code_challenge: pkce.challenge, code_challenge_method: 'S256' } : {}) });
+  return tokenRequest(server.url, {
+    grant_type: 'authorization_code',
+    ...clientAuth(client),
+    redirect_uri: client.redirectUri,
+    code,
+    code_verifier: pkce?.verifier,
+  });
 }
 
 export interface IssuedToken {
@@ -132,29 +169,12 @@ export async function issueToken(
 ): Promise<IssuedToken> {
   const user = options.user ?? (await createSideUser(server, side));
   const client = options.client ?? (await server.createClient({ side, type: options.type ?? 'confidential' }));
-  const pkce = client.clientSecret === undefined ? pkcePair() : undefined;
-  const code = await codeFor(user, client, pkce ? { code_challenge: pkce.challenge, code_challenge_method: 'S256' } : {});
-  const call = await tokenRequest(server.url, {
-    grant_type: 'authorization_code',
-    client_id: client.clientId,
-    client_secret: client.clientSecret,
-    redirect_uri: client.redirectUri,
-    code,
-    code_verifier: pkce?.verifier,
-  });
+  const call = await exchangeCode(user, client, server);
   const accessToken = expectTokenSuccess(call, server.config.accessTokenTtl);
   return { user, client, accessToken, call };
 }
 
 /** GET with exact headers, for the API's guard. */
 export async function rawGet(baseUrl: string, path: string, headers: Record<string, string> = {}) {
-  const response = await fetch(baseUrl + path, { headers });
-  const text = await response.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // Left empty on purpose.
-  }
-  return { status: response.status, headers: response.headers, json, text };
+  return readRawResponse(await fetch(baseUrl + path, { headers }));
 }

@@ -9,8 +9,8 @@ import { fixedKeySource } from '../../src/oauth/key-ring.js';
 import { AccessTokenCodec, type AccessTokenClaims } from '../../src/oauth/tokens.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { apiGet } from '../helpers/oauth.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { API_PATH, createSideUser, decodeJwt, flipChar, ISSUER, issueToken, rawGet, SIDES, type SideUser, withPayload } from '../helpers/tokens.js';
+import type { TestServer } from '../helpers/server.js';
+import { API_PATH, decodeJwt, flipChar, ISSUER, issueToken, rawGet, SIDES, type SideUser, startServerWithSideUsers, withPayload } from '../helpers/tokens.js';
 
 const JSON_API = 'application/vnd.api+json';
 
@@ -54,16 +54,13 @@ type UserResource = { type: string; id: string; attributes: Record<string, unkno
 
 describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
   let server: TestServer;
-  const users = {} as Record<SideName, SideUser>;
+  let users: Record<SideName, SideUser>;
   /** A token of each side that no test revokes. */
   const tokens = {} as Record<SideName, string>;
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
-    for (const side of SIDES) {
-      users[side] = await createSideUser(server, side);
-      tokens[side] = (await issueToken(server, side, { user: users[side] })).accessToken;
-    }
+    ({ server, users } = await startServerWithSideUsers(backend));
+    for (const side of SIDES) tokens[side] = (await issueToken(server, side, { user: users[side] })).accessToken;
     // Enough back-office users for several pages of two.
     for (let i = 0; i < 5; i += 1) await server.createBackofficeUser(`listed-${i}`);
   });

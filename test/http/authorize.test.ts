@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
 import { signIn, TestBrowser } from '../helpers/browser.js';
 import { authorizePath, authorizeUrl, obtainCode, pkcePair, tokenRequest } from '../helpers/oauth.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DEFAULT_REDIRECT_URI as REGISTERED, startTestServer, type TestServer } from '../helpers/server.js';
 import {
   createUser,
   expectCodeRedirect,
@@ -16,13 +16,10 @@ import {
   expectErrorRedirect,
   expectLoginRedirect,
   issuerOf,
-  otherSide,
   rawRequest,
-  SIDES,
   signedInBrowser,
 } from '../helpers/authorize-pages.js';
-
-const REGISTERED = 'https://app.example/callback';
+import { otherSide, SIDES } from '../helpers/tokens.js';
 
 describe.each(BACKENDS)('authorize endpoint (%s)', (backend) => {
   let server: TestServer;

@@ -10,12 +10,12 @@ import { runCleanup } from '../../src/management/cleanup.js';
 import type { SideName } from '../../src/oauth/sides.js';
 import { THROTTLE_PURPOSE } from '../../src/security/throttle.js';
 import { type RunningServer, startServer } from '../../src/server.js';
-import { alertText, createUser, expectPage, loginPathOf, sessionCookieOf, SIDES, type TestUser, unique } from '../helpers/authorize-pages.js';
+import { alertText, createUser, expectPage, loginPathOf, sessionCookieOf, type TestUser, unique } from '../helpers/authorize-pages.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { formField, type PageResponse } from '../helpers/browser.js';
 import { obtainCode, pkcePair, type TokenCall } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createSideUser, expectTokenError, expectTokenSuccess, type TestClient } from '../helpers/tokens.js';
+import { createSideUser, expectTokenError, expectTokenSuccess, SIDES, type TestClient } from '../helpers/tokens.js';
 
 const MAX = 3;
 const WINDOW = 60;

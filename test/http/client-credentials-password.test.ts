@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SideName } from '../../src/oauth/sides.js';
 import { BACKENDS } from '../helpers/backends.js';
-import { expectApiAccepts, expectApiRefuses, otherSideOf, pairOf, refresh } from '../helpers/lifecycle.js';
+import { expectApiAccepts, expectApiRefuses, pairOf, refresh } from '../helpers/lifecycle.js';
 import { apiGet, type TokenCall, tokenRequest } from '../helpers/oauth.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { API_PATH, createSideUser, decodeJwt, expectTokenError, expectTokenSuccess, ISSUER, SIDES, type SideUser, type TestClient } from '../helpers/tokens.js';
+import type { TestServer } from '../helpers/server.js';
+import { API_PATH, createSideUser, decodeJwt, expectTokenError, expectTokenSuccess, ISSUER, otherSide, SIDES, type SideUser, startServerWithSideUsers, type TestClient } from '../helpers/tokens.js';
 
 const metadataPath = (side: SideName) => `/.well-known/oauth-authorization-server${side === 'backoffice' ? '/admin' : ''}`;
 
@@ -29,11 +29,10 @@ function expectAccessOnly(call: TokenCall): string {
 
 describe.each(BACKENDS)('client credentials, and the password grant off by default (%s)', (backend) => {
   let server: TestServer;
-  const owners = {} as Record<SideName, SideUser>;
+  let owners: Record<SideName, SideUser>;
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
-    for (const side of SIDES) owners[side] = await createSideUser(server, side);
+    ({ server, users: owners } = await startServerWithSideUsers(backend));
   });
   afterAll(() => server?.close());
 
@@ -69,7 +68,7 @@ describe.each(BACKENDS)('client credentials, and the password grant off by defau
     it('the token is refused by the other side API', async () => {
       const client = await ccClient(side, owners[side]);
       const token = expectAccessOnly(await cc(client));
-      await expectApiRefuses(server, otherSideOf(side), token);
+      await expectApiRefuses(server, otherSide(side), token);
     });
 
     it('HTTP Basic and a form body work too; each request gets a new token and both stay valid', async () => {
@@ -116,7 +115,7 @@ describe.each(BACKENDS)('client credentials, and the password grant off by defau
 
     it('the management layer requires an owner of the same side', async () => {
       await expect(server.createClient({ side, grants: ['client_credentials'] })).rejects.toThrow(/owner/);
-      await expect(server.createClient({ side, grants: ['client_credentials'], owner: owners[otherSideOf(side)].login })).rejects.toThrow();
+      await expect(server.createClient({ side, grants: ['client_credentials'], owner: owners[otherSide(side)].login })).rejects.toThrow();
     });
 
     it('a wrong or missing secret: 401 invalid_client', async () => {
@@ -197,11 +196,10 @@ describe.each(BACKENDS)('client credentials, and the password grant off by defau
 
 describe.each(BACKENDS)('password grant enabled (%s)', (backend) => {
   let server: TestServer;
-  const users = {} as Record<SideName, SideUser>;
+  let users: Record<SideName, SideUser>;
 
   beforeAll(async () => {
-    server = await startTestServer(backend, { passwordGrantEnabled: true });
-    for (const side of SIDES) users[side] = await createSideUser(server, side);
+    ({ server, users } = await startServerWithSideUsers(backend, { passwordGrantEnabled: true }));
   });
   afterAll(() => server?.close());
 
@@ -272,7 +270,7 @@ describe.each(BACKENDS)('password grant enabled (%s)', (backend) => {
 
     it('the credentials of a user of the other side: invalid_grant, same answer as an unknown user', async () => {
       const client = await pwClient(side);
-      const stranger = users[otherSideOf(side)];
+      const stranger = users[otherSide(side)];
       const call = await pw(client, stranger.login, stranger.password);
       expectTokenError(call, 400, 'invalid_grant');
       const unknown = await pw(client, 'nobody-else@example.com', 'whatever-password-1');

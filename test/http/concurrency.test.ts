@@ -7,8 +7,8 @@ import type { SideName } from '../../src/oauth/sides.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { apiGet, pkcePair, type TokenCall, tokenRequest } from '../helpers/oauth.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { API_PATH, codeFor, createSideUser, expectTokenError, expectTokenSuccess, SIDES, type SideUser, type TestClient } from '../helpers/tokens.js';
+import type { TestServer } from '../helpers/server.js';
+import { API_PATH, codeFor, expectTokenError, expectTokenSuccess, SIDES, type SideUser, startServerWithSideUsers, type TestClient } from '../helpers/tokens.js';
 
 const RACERS = 50;
 
@@ -27,12 +27,11 @@ describe.each(BACKENDS)('concurrent code exchanges (%s)', (backend) => {
   let server: TestServer;
   /** A second server instance on the same database, secret and signing key. */
   let twin: RunningServer;
-  const users = {} as Record<SideName, SideUser>;
+  let users: Record<SideName, SideUser>;
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
+    ({ server, users } = await startServerWithSideUsers(backend));
     twin = await startServer(server.config, () => {});
-    for (const side of SIDES) users[side] = await createSideUser(server, side);
   });
   afterAll(async () => {
     await twin?.close();

@@ -8,7 +8,7 @@ import type { SideName } from '../../src/oauth/sides.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { call, type HttpCall, INTROSPECTION_PATH, REVOCATION_PATH, VISITOR_PATH } from '../helpers/endpoints.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { API_PATH, createSideUser, issueToken, type SideUser, SIDES } from '../helpers/tokens.js';
+import { API_PATH, issueToken, type SideUser, SIDES, startServerWithSideUsers } from '../helpers/tokens.js';
 
 const ALLOWED = 'https://spa.example';
 const ALSO_ALLOWED = 'http://localhost:3000';
@@ -63,11 +63,10 @@ function expectNoCors(result: HttpCall): void {
 
 describe.each(BACKENDS)('CORS with a list of allowed origins (%s)', (backend) => {
   let server: TestServer;
-  const users = {} as Record<SideName, SideUser>;
+  let users: Record<SideName, SideUser>;
 
   beforeAll(async () => {
-    server = await startTestServer(backend, { corsAllowedOrigins: [ALLOWED, ALSO_ALLOWED], corsAllowedHeaders: ['X-Request-Id', 'DPoP'] });
-    for (const side of SIDES) users[side] = await createSideUser(server, side);
+    ({ server, users } = await startServerWithSideUsers(backend, { corsAllowedOrigins: [ALLOWED, ALSO_ALLOWED], corsAllowedHeaders: ['X-Request-Id', 'DPoP'] }));
   });
   afterAll(() => server?.close());
 

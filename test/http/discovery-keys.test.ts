@@ -13,7 +13,7 @@ import { TestBrowser } from '../helpers/browser.js';
 import { call, introspect, type HttpCall } from '../helpers/endpoints.js';
 import { apiGet, runAuthorize } from '../helpers/oauth.js';
 import { PUBLIC_URL, startTestServer, TEST_SCOPES, type TestServer } from '../helpers/server.js';
-import { API_PATH, createSideUser, decodeJwt, ISSUER, issueToken, SIDES, type SideUser, type TestClient } from '../helpers/tokens.js';
+import { API_PATH, createSideUser, decodeJwt, ISSUER, issueToken, SIDES, type SideUser, startServerWithSideUsers, type TestClient } from '../helpers/tokens.js';
 
 /** RFC 8414 §2 (with §2.1 signed_metadata) and RFC 9207 §3: every registered metadata name. */
 const RFC8414_NAMES = new Set([
@@ -137,11 +137,10 @@ const expectApiRefuses = (result: Awaited<ReturnType<typeof apiGet>>) => {
 
 describe.each(BACKENDS)('discovery metadata (%s)', (backend) => {
   let server: TestServer;
-  const users = {} as Record<SideName, SideUser>;
+  let users: Record<SideName, SideUser>;
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
-    for (const side of SIDES) users[side] = await createSideUser(server, side);
+    ({ server, users } = await startServerWithSideUsers(backend));
   });
   afterAll(() => server?.close());
 
@@ -306,17 +305,14 @@ describe.each(BACKENDS)('discovery metadata with the storefront disabled (%s)', 
 describe.each(BACKENDS)('signing key rotation (%s)', (backend) => {
   let server: TestServer;
   let twin: RunningServer | undefined;
-  const users = {} as Record<SideName, SideUser>;
+  let users: Record<SideName, SideUser>;
   const clients = {} as Record<SideName, TestClient>;
   /** Introspecting client of the storefront. */
   let resourceServer: TestClient;
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
-    for (const side of SIDES) {
-      users[side] = await createSideUser(server, side);
-      clients[side] = await server.createClient({ side });
-    }
+    ({ server, users } = await startServerWithSideUsers(backend));
+    for (const side of SIDES) clients[side] = await server.createClient({ side });
     resourceServer = await server.createClient({ side: 'storefront' });
   });
   afterAll(async () => {

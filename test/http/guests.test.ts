@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
 import { TestBrowser } from '../helpers/browser.js';
-import { call, type HttpCall, introspect, redirectQuery, refresh, revoke, VISITOR_PATH } from '../helpers/endpoints.js';
+import { call, type HttpCall, introspect, redirectQuery, revoke, VISITOR_PATH } from '../helpers/endpoints.js';
+import { refresh } from '../helpers/lifecycle.js';
 import { apiGet, pkcePair, tokenRequest } from '../helpers/oauth.js';
 import { PUBLIC_URL, startTestServer, type TestServer } from '../helpers/server.js';
 import { createSideUser, decodeJwt, expectTokenError, expectTokenSuccess, issueToken, type TestClient } from '../helpers/tokens.js';

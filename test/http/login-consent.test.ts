@@ -8,7 +8,7 @@ import type { SideName } from '../../src/oauth/sides.js';
 import { formField, type PageResponse, signIn, TestBrowser } from '../helpers/browser.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { authorizePath, authorizeUrl, runAuthorize } from '../helpers/oauth.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DEFAULT_REDIRECT_URI as REGISTERED, startTestServer, type TestServer } from '../helpers/server.js';
 import {
   alertText,
   createUser,
@@ -23,15 +23,13 @@ import {
   issuerOf,
   loginPathOf,
   logoutPathOf,
-  otherSide,
   sessionCookieOf,
-  SIDES,
   signedInBrowser,
   type TestUser,
   unique,
 } from '../helpers/authorize-pages.js';
+import { otherSide, SIDES } from '../helpers/tokens.js';
 
-const REGISTERED = 'https://app.example/callback';
 const GENERIC = 'Invalid credentials.';
 
 /** Posts the login form of `side` with a CSRF token taken from a fresh GET of the page. */

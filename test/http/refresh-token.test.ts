@@ -8,8 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SideName } from '../../src/oauth/sides.js';
 import { BACKENDS } from '../helpers/backends.js';
 import {
-  clientAuth,
-  exchangeCode,
   expectApiAccepts,
   expectApiRefuses,
   expectRefreshRefused,
@@ -17,7 +15,6 @@ import {
   firstPair,
   grantIdOf,
   grantRow,
-  otherSideOf,
   type Pair,
   pairOf,
   refresh,
@@ -27,8 +24,8 @@ import {
   updateRefreshRow,
 } from '../helpers/lifecycle.js';
 import { type TokenCall, tokenRequest } from '../helpers/oauth.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { codeFor, createSideUser, decodeJwt, expectTokenError, expectTokenSuccess, ISSUER, SIDES, type SideUser } from '../helpers/tokens.js';
+import type { TestServer } from '../helpers/server.js';
+import { clientAuth, codeFor, createSideUser, decodeJwt, exchangeCode, expectTokenError, expectTokenSuccess, ISSUER, otherSide, SIDES, type SideUser, startServerWithSideUsers } from '../helpers/tokens.js';
 
 const THIRTY_DAYS = 2_592_000;
 const RACERS = 20;
@@ -36,11 +33,10 @@ const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
   let server: TestServer;
-  const users = {} as Record<SideName, SideUser>;
+  let users: Record<SideName, SideUser>;
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
-    for (const side of SIDES) users[side] = await createSideUser(server, side);
+    ({ server, users } = await startServerWithSideUsers(backend));
   });
   afterAll(() => server?.close());
 
@@ -50,7 +46,7 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
   });
 
   describe.each(SIDES)('%s', (side) => {
-    const other = otherSideOf(side);
+    const other = otherSide(side);
 
     describe('issuance', () => {
       it('the code grant issues an opaque, random refresh token, stored only as a hash, valid 30 days', async () => {
@@ -392,11 +388,10 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
 
 describe.each(BACKENDS)('refresh tokens with a 30 s grace period (%s)', (backend) => {
   let server: TestServer;
-  const users = {} as Record<SideName, SideUser>;
+  let users: Record<SideName, SideUser>;
 
   beforeAll(async () => {
-    server = await startTestServer(backend, { refreshGracePeriod: 30 });
-    for (const side of SIDES) users[side] = await createSideUser(server, side);
+    ({ server, users } = await startServerWithSideUsers(backend, { refreshGracePeriod: 30 }));
   });
   afterAll(() => server?.close());
 

@@ -12,15 +12,15 @@ import {
   expectRevoked,
   introspect,
   issueRefreshable,
-  refresh,
   revoke,
   REVOCATION_PATH,
   INTROSPECTION_PATH,
   call,
 } from '../helpers/endpoints.js';
+import { refresh } from '../helpers/lifecycle.js';
 import { apiGet } from '../helpers/oauth.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { API_PATH, createSideUser, decodeJwt, expectTokenError, expectTokenSuccess, flipChar, ISSUER, issueToken, SIDES, type SideUser, type TestClient } from '../helpers/tokens.js';
+import type { TestServer } from '../helpers/server.js';
+import { API_PATH, decodeJwt, expectTokenError, expectTokenSuccess, flipChar, ISSUER, issueToken, SIDES, type SideUser, startServerWithSideUsers, type TestClient } from '../helpers/tokens.js';
 
 type ApiCall = Awaited<ReturnType<typeof apiGet>>;
 
@@ -36,16 +36,13 @@ function expectApiRefuses(result: ApiCall): void {
 
 describe.each(BACKENDS)('revocation and introspection (%s)', (backend) => {
   let server: TestServer;
-  const users = {} as Record<SideName, SideUser>;
+  let users: Record<SideName, SideUser>;
   /** A confidential client of each side acting as a resource server that introspects. */
   const resourceServers = {} as Record<SideName, TestClient>;
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
-    for (const side of SIDES) {
-      users[side] = await createSideUser(server, side);
-      resourceServers[side] = await server.createClient({ side, grants: ['authorization_code'] });
-    }
+    ({ server, users } = await startServerWithSideUsers(backend));
+    for (const side of SIDES) resourceServers[side] = await server.createClient({ side, grants: ['authorization_code'] });
   });
   afterAll(() => server?.close());
 

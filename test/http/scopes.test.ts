@@ -15,10 +15,10 @@ import {
 } from '../helpers/authorize-pages.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { TestBrowser } from '../helpers/browser.js';
-import { clientAuth, expectApiAccepts, pairOf, refresh } from '../helpers/lifecycle.js';
+import { expectApiAccepts, pairOf, refresh } from '../helpers/lifecycle.js';
 import { authorizePath, authorizeUrl, pkcePair, type TokenCall, tokenRequest } from '../helpers/oauth.js';
 import { startTestServer, TEST_SCOPES, type TestServer } from '../helpers/server.js';
-import { createSideUser, decodeJwt, expectTokenError, expectTokenSuccess, SIDES, type SideUser, type TestClient } from '../helpers/tokens.js';
+import { clientAuth, decodeJwt, expectTokenError, expectTokenSuccess, SIDES, type SideUser, startServerWithSideUsers, type TestClient } from '../helpers/tokens.js';
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -51,12 +51,11 @@ interface ScopeFixture {
 
 /** One server per configuration with a signed-in browser per side. */
 function useServer(backend: Parameters<typeof startTestServer>[0], overrides: Parameters<typeof startTestServer>[1]): ScopeFixture {
-  const fixture = { users: {}, browsers: {} } as ScopeFixture;
+  const fixture = { browsers: {} } as ScopeFixture;
   beforeAll(async () => {
-    fixture.server = await startTestServer(backend, overrides);
+    ({ server: fixture.server, users: fixture.users } = await startServerWithSideUsers(backend, overrides));
     for (const side of SIDES) {
-      const user = await createSideUser(fixture.server, side);
-      fixture.users[side] = user;
+      const user = fixture.users[side];
       const { browser } = await signedInBrowser(fixture.server, side, { id: user.id, login: user.login, password: user.password, ref: user.login });
       fixture.browsers[side] = browser;
     }

@@ -22,21 +22,19 @@ import {
   rawTokenPost,
   SIDES,
   type SideUser,
+  startServerWithSideUsers,
   type TestClient,
 } from '../helpers/tokens.js';
-
-const basicHeader = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 /** Percent-encodes every character, which form-urlencoding allows (RFC 6749 §2.3.1, Appendix B). */
 const encodeAll = (s: string) => [...Buffer.from(s, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
 
 describe.each(BACKENDS)('token endpoint (%s)', (backend) => {
   let server: TestServer;
-  const users = {} as Record<SideName, SideUser>;
+  let users: Record<SideName, SideUser>;
 
   beforeAll(async () => {
-    server = await startTestServer(backend);
-    for (const side of SIDES) users[side] = await createSideUser(server, side);
+    ({ server, users } = await startServerWithSideUsers(backend));
   });
   afterAll(() => server?.close());
 
@@ -579,34 +577,36 @@ describe.each(BACKENDS)('token endpoint with short code lifetime (%s)', (backend
   });
   afterAll(() => server?.close());
 
-  it.each(SIDES)('%s: codes live authorizationCodeTtl seconds, and an expired code is invalid_grant', async (side) => {
+  /** A code of a new user for a new client of `side`, with its stored row. */
+  const newCode = async (side: SideName) => {
     const user = await createSideUser(server, side);
     const client = await server.createClient({ side });
     const code = await codeFor(user, client);
-    const row = await codeRow(server, code);
-    expect(row).toBeDefined();
-    expect(Number(row?.expires_at) - Number(row?.created_at)).toBe(10);
+    return { client, code, row: await codeRow(server, code) };
+  };
 
+  /** Moves the stored expiry of the code to `expiresAt`, then exchanges the code. */
+  const exchangeExpiringAt = async ({ client, code, row }: Awaited<ReturnType<typeof newCode>>, expiresAt: number) => {
     await server.grantry.database.db
       .updateTable('authorization_codes')
-      .set({ expires_at: 1 })
+      .set({ expires_at: expiresAt })
       .where('code_hash', '=', row?.code_hash as string)
       .execute();
-    const call = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: client.clientId, client_secret: client.clientSecret, redirect_uri: client.redirectUri, code });
+    return tokenRequest(server.url, { grant_type: 'authorization_code', client_id: client.clientId, client_secret: client.clientSecret, redirect_uri: client.redirectUri, code });
+  };
+
+  it.each(SIDES)('%s: codes live authorizationCodeTtl seconds, and an expired code is invalid_grant', async (side) => {
+    const issued = await newCode(side);
+    expect(issued.row).toBeDefined();
+    expect(Number(issued.row?.expires_at) - Number(issued.row?.created_at)).toBe(10);
+
+    const call = await exchangeExpiringAt(issued, 1);
     expectTokenError(call, 400, 'invalid_grant');
   });
 
   it.each(SIDES)('%s: a code expiring right now is already expired', async (side) => {
-    const user = await createSideUser(server, side);
-    const client = await server.createClient({ side });
-    const code = await codeFor(user, client);
-    const row = await codeRow(server, code);
-    await server.grantry.database.db
-      .updateTable('authorization_codes')
-      .set({ expires_at: Math.floor(Date.now() / 1000) - 1 })
-      .where('code_hash', '=', row?.code_hash as string)
-      .execute();
-    const call = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: client.clientId, client_secret: client.clientSecret, redirect_uri: client.redirectUri, code });
+    const issued = await newCode(side);
+    const call = await exchangeExpiringAt(issued, Math.floor(Date.now() / 1000) - 1);
     expectTokenError(call, 400, 'invalid_grant');
   });
 });
