@@ -60,25 +60,22 @@ export function loginRoutes(ctx: HttpContext, side: Side) {
       if (login === '' || password === '' || login.length > 255 || password.length > 1024) {
         return renderForm(request, reply, 401, returnTo, GENERIC_FAILURE, login.slice(0, 255));
       }
-      // Brute-force protection: per account and address, and per address. While blocked, the
-      // password is not even checked, so a right guess cannot be told from a wrong one.
-      const { throttle } = ctx.grantry;
-      const keys = Throttle.loginKeys(side.name, login, request.ip);
-      const now = Math.floor(Date.now() / 1000);
-      const verdict = await throttle.check(keys, now);
-      if (verdict.retryAfter > 0) {
-        reply.header('Retry-After', String(verdict.retryAfter));
-        return renderForm(request, reply, 429, returnTo, tooManyAttemptsMessage(verdict.retryAfter), login);
-      }
       const account = await ctx.grantry.repos.users.findLoginAccount(side.name, login);
+      // Brute-force protection: the attempt is counted before the password is verified (per
+      // account and address, and per address); while blocked, the password is not even checked,
+      // so a right guess cannot be told from a wrong one.
+      const { throttle } = ctx.grantry;
+      const keys = Throttle.loginKeys(side.name, account ?? login, request.ip);
+      const retryAfter = await throttle.reserve(keys, Math.floor(Date.now() / 1000));
+      if (retryAfter > 0) {
+        reply.header('Retry-After', String(retryAfter));
+        return renderForm(request, reply, 429, returnTo, tooManyAttemptsMessage(retryAfter), login);
+      }
       // Verify even for unknown accounts, and answer disabled or locked ones the same way (and
       // count them the same), so neither timing nor wording tells whether an account exists.
       const passwordOk = await verifyPassword(password, account?.passwordHash);
-      if (!account || !passwordOk || account.refusal) {
-        await throttle.fail(keys, now);
-        return renderForm(request, reply, 401, returnTo, GENERIC_FAILURE, login);
-      }
-      await throttle.succeed(keys, verdict);
+      if (!account || !passwordOk || account.refusal) return renderForm(request, reply, 401, returnTo, GENERIC_FAILURE, login);
+      await throttle.release(keys);
       await browser.start(request, reply, side, account.id);
       return redirectAfterPost(reply, returnTo ?? side.loginPath);
     });

@@ -60,7 +60,9 @@ export async function authenticateClient(
   if (client?.type === 'public') {
     if (secret !== undefined) throw OAuthError.invalidRequest('public clients must not send a client_secret');
   } else {
-    // Only a presented secret is a guess worth counting.
+    // Only a presented secret is a guess worth counting. Check-then-count (not reserve, as for
+    // passwords) keeps the token endpoint's hot path free of writes: a burst of parallel guesses
+    // can pass the limit by its size, which against a 256-bit secret changes nothing.
     const keys = throttle && secret !== undefined ? Throttle.clientKeys(clientId, throttle.ip) : [];
     const verdict = throttle && keys.length > 0 ? await throttle.throttle.check(keys, throttle.now) : undefined;
     if (verdict && verdict.retryAfter > 0) throw OAuthError.tooManyAttempts(verdict.retryAfter);

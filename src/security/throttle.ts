@@ -61,10 +61,14 @@ export class Throttle {
     readonly limits: ThrottleLimits,
   ) {}
 
-  /** Keys of a password attempt (login form or password grant) for `login` from `ip`. */
-  static loginKeys(side: string, login: string, ip: string): string[] {
+  /**
+   * Keys of a password attempt (login form or password grant) from `ip`: per account when it
+   * exists (so a username and its email share one count), else per login name as typed.
+   */
+  static loginKeys(side: string, account: { id: number } | string, ip: string): string[] {
     const address = addressKey(ip);
-    return [`login:${side}:${login.trim().toLowerCase()}:${address}`, `ip:${address}`];
+    const who = typeof account === 'string' ? account.trim().toLowerCase() : `#${account.id}`;
+    return [`login:${side}:${who}:${address}`, `ip:${address}`];
   }
 
   /** Keys of a client-secret attempt for `clientId` from `ip`. */
@@ -93,6 +97,28 @@ export class Throttle {
       if (!isAddressKey(key)) resettable = true;
     }
     return { retryAfter, resettable };
+  }
+
+  /**
+   * Counts an attempt at a password before it is verified, so that attempts made in parallel
+   * cannot all slip under the limit between a check and a count. Returns the seconds to wait
+   * (the attempt must then not be made), or 0. A successful attempt is given back by release().
+   */
+  async reserve(keys: string[], now: number): Promise<number> {
+    let retryAfter = 0;
+    for (const key of keys) {
+      const window = await this.repo.recordFailure(this.stored(key), now, this.limits.window);
+      if (window.failures > this.limitOf(key)) retryAfter = Math.max(retryAfter, window.windowStart + this.limits.window - now, 1);
+    }
+    return retryAfter;
+  }
+
+  /** A reserved attempt succeeded: the account's failures are forgotten; the address gets its one attempt back. */
+  async release(keys: string[]): Promise<void> {
+    for (const key of keys) {
+      if (isAddressKey(key)) await this.repo.forgive(this.stored(key));
+      else await this.repo.reset(this.stored(key));
+    }
   }
 
   /** Counts a failed attempt under every key. */

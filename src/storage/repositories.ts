@@ -230,9 +230,11 @@ export interface ThrottleRepository {
   failures(keys: string[], since: number): Promise<FailureWindow[]>;
   /**
    * Counts one failure in one atomic statement: starts a new window at `now` (failures = 1) when
-   * there is none or the last one is over, else adds one. Returns the failures of the window.
+   * there is none or the last one is over, else adds one. Returns the window after counting.
    */
-  recordFailure(key: string, now: number, windowSeconds: number): Promise<number>;
+  recordFailure(key: string, now: number, windowSeconds: number): Promise<Omit<FailureWindow, 'key'>>;
+  /** Takes one counted attempt back (an attempt counted in advance that then succeeded). */
+  forgive(key: string): Promise<void>;
   reset(key: string): Promise<void>;
 }
 

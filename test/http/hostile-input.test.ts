@@ -98,3 +98,22 @@ describe.each(BACKENDS)('hostile input never causes a 5xx (%s)', (backend) => {
     }
   });
 });
+
+describe.each(BACKENDS)('oversized forms (%s)', (backend) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(backend);
+  });
+  afterAll(() => server?.close());
+
+  it.each(['/oauth2-token', '/oauth2-token/revoke', '/admin/oauth2-token/login', '/oauth2-token/authorize'])(
+    // Such a body used to be parsed in quadratic time (seconds of CPU) before any check.
+    'POST %s with thousands of repeated fields is refused by the parser (400)',
+    async (path) => {
+      const body = 'a&'.repeat(32_000);
+      const response = await fetch(server.url + path, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      expect(response.status).toBe(400);
+      if (path.startsWith('/oauth2-token') && !path.endsWith('authorize')) expect(await response.json()).toMatchObject({ error: 'invalid_request' });
+    },
+  );
+});

@@ -22,6 +22,8 @@ describe('brute-force throttle keys', () => {
 
   it('login keys ignore case and surrounding spaces; each key kind has its limit', () => {
     expect(Throttle.loginKeys('storefront', ' Alice@Example.COM ', '::ffff:192.0.2.1')).toEqual(['login:storefront:alice@example.com:192.0.2.1', 'ip:192.0.2.1']);
+    // An existing account is counted by its id, whichever of its names was typed.
+    expect(Throttle.loginKeys('backoffice', { id: 7 }, '192.0.2.1')).toEqual(['login:backoffice:#7:192.0.2.1', 'ip:192.0.2.1']);
     expect(Throttle.clientKeys('abc', '192.0.2.1')).toEqual(['client:abc:192.0.2.1', 'ip:192.0.2.1']);
     const throttle = new Throttle({} as ThrottleRepository, new SecretHasher('x'.repeat(32)), { maxFailures: 5, window: 900 });
     expect(['login:backoffice:a:1.2.3.4', 'client:abc:1.2.3.4', 'ip:1.2.3.4'].map((k) => throttle.limitOf(k))).toEqual([5, 10, 100]);
@@ -40,7 +42,11 @@ describe('brute-force throttle keys', () => {
         const row = rows.get(key);
         const next = !row || row.windowStart <= now - window ? { key, failures: 1, windowStart: now } : { ...row, failures: row.failures + 1 };
         rows.set(key, next);
-        return next.failures;
+        return { failures: next.failures, windowStart: next.windowStart };
+      },
+      async forgive(key) {
+        const row = rows.get(key);
+        if (row && row.failures > 0) rows.set(key, { ...row, failures: row.failures - 1 });
       },
       async reset(key) {
         rows.delete(key);

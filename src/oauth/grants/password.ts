@@ -26,18 +26,15 @@ export class PasswordGrant implements GrantHandler {
     const username = params.require('username');
     const password = params.require('password');
     const scope = this.scopes.grant(params.get('scope'), client);
-    // Counted like the login form of the side (same keys): per account and address, and per address.
-    const keys = ip === undefined ? [] : Throttle.loginKeys(client.side, username.slice(0, 255), ip);
-    const verdict = keys.length > 0 ? await this.throttle.check(keys, now) : undefined;
-    if (verdict && verdict.retryAfter > 0) throw OAuthError.tooManyAttempts(verdict.retryAfter, 'invalid_grant');
     const account = username.length <= 255 && password.length <= 1024 ? await this.users.findLoginAccount(client.side, username) : undefined;
+    // Counted like the login form of the side (same keys), before the password is verified.
+    const keys = ip === undefined ? [] : Throttle.loginKeys(client.side, account ?? username.slice(0, 255), ip);
+    const retryAfter = keys.length > 0 ? await this.throttle.reserve(keys, now) : 0;
+    if (retryAfter > 0) throw OAuthError.tooManyAttempts(retryAfter, 'invalid_grant');
     // Always verify, so timing does not tell whether the account exists.
     const ok = await verifyPassword(password, account?.passwordHash);
-    if (!account || !ok) {
-      if (keys.length > 0) await this.throttle.fail(keys, now);
-      throw OAuthError.invalidGrant('invalid username or password');
-    }
-    if (verdict) await this.throttle.succeed(keys, verdict);
+    if (!account || !ok) throw OAuthError.invalidGrant('invalid username or password');
+    await this.throttle.release(keys);
     if (account.refusal) throw OAuthError.invalidGrant(`the user account is ${account.refusal}`);
     const grant = { id: randomToken(16), clientPk: client.pk, side: client.side, userId: account.id, subject: null, scope, createdAt: now, expiresAt: now };
     await this.grants.create(grant);

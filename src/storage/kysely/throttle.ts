@@ -16,7 +16,7 @@ export class KyselyThrottleRepository implements ThrottleRepository {
     return rows.map((r) => ({ key: r.key, failures: Number(r.failures), windowStart: Number(r.window_start) }));
   }
 
-  async recordFailure(key: string, now: number, windowSeconds: number): Promise<number> {
+  async recordFailure(key: string, now: number, windowSeconds: number): Promise<{ failures: number; windowStart: number }> {
     const over = now - windowSeconds;
     // One upsert, so concurrent failures in any number of processes are all counted. Columns
     // are qualified: PostgreSQL would find a bare name ambiguous beside `excluded`.
@@ -34,9 +34,13 @@ export class KyselyThrottleRepository implements ThrottleRepository {
           window_start: eb.case().when('failed_attempts.window_start', '<=', over).then(now).else(eb.ref('failed_attempts.window_start')).end(),
         })),
       )
-      .returning('failures')
+      .returning(['failures', 'window_start'])
       .executeTakeFirstOrThrow();
-    return Number(row.failures);
+    return { failures: Number(row.failures), windowStart: Number(row.window_start) };
+  }
+
+  async forgive(key: string): Promise<void> {
+    await this.db.updateTable('failed_attempts').set((eb) => ({ failures: eb('failures', '-', 1) })).where('key', '=', key).where('failures', '>', 0).execute();
   }
 
   async reset(key: string): Promise<void> {
