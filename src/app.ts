@@ -60,7 +60,7 @@ export async function createGrantry(config: Config, options: { migrate?: boolean
     await database.close();
     throw e;
   }
-  const repos = createRepositories(database.db, { bruteForceWindow: config.bruteForceWindow });
+  const repos = createRepositories(database.db, { bruteForceWindow: config.bruteForceWindow, refreshGracePeriod: config.refreshGracePeriod });
   const sides = new SideRegistry(config);
   const scopes = new ScopePolicy(config.scopes, config.defaultScope);
   const hasher = new SecretHasher(secret);

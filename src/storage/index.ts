@@ -13,6 +13,8 @@ import type { Database } from './schema.js';
 export interface RepositoryOptions {
   /** Seconds of the brute-force window: the cleanup deletes failed attempts older than that. */
   bruteForceWindow?: number;
+  /** Seconds of the refresh grace period: the cleanup wipes sealed replacement pairs older than that. */
+  refreshGracePeriod?: number;
 }
 
 /** Without options, failed attempts are kept for the longest window the configuration allows. */
@@ -25,7 +27,7 @@ export function createRepositories(db: Kysely<Database>, options: RepositoryOpti
     sessions: new KyselySessionRepository(db, users),
     refreshTokens: new KyselyRefreshTokenRepository(db),
     signingKeys: new KyselySigningKeyRepository(db),
-    cleanup: new KyselyCleanupRepository(db, options.bruteForceWindow ?? 86400),
+    cleanup: new KyselyCleanupRepository(db, options.bruteForceWindow ?? 86400, options.refreshGracePeriod ?? 0),
     throttle: new KyselyThrottleRepository(db),
   };
 }

@@ -5,6 +5,7 @@
  * client, the user and client checks on refresh, scope narrowing, and expiry.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCleanup } from '../../src/management/cleanup.js';
 import type { SideName } from '../../src/oauth/sides.js';
 import { BACKENDS } from '../helpers/backends.js';
 import {
@@ -428,6 +429,19 @@ describe.each(BACKENDS)('refresh tokens with a 30 s grace period (%s)', (backend
       expect(typeof row?.replacement).toBe('string');
       expect(row?.replacement).not.toContain(next.refreshToken);
       expect(row?.replacement).not.toContain(next.accessToken.split('.')[1] as string);
+    });
+
+    it('the cleanup wipes the sealed pair once the grace period is over, and keeps a fresh one', async () => {
+      const client = await refreshClient(server, side);
+      const old = await firstPair(server, users[side], client);
+      pairOf(await refresh(server, client, old.refreshToken));
+      const fresh = await firstPair(server, users[side], client);
+      pairOf(await refresh(server, client, fresh.refreshToken));
+      const now = Math.floor(Date.now() / 1000);
+      await server.grantry.database.db.updateTable('refresh_tokens').set({ used_at: now - 31 }).where('token_hash', '=', refreshHash(server, old.refreshToken)).execute();
+      await runCleanup(server.grantry, now);
+      expect((await refreshRow(server, old.refreshToken))?.replacement).toBeNull();
+      expect(typeof (await refreshRow(server, fresh.refreshToken))?.replacement).toBe('string');
     });
 
     it('a retry after the grace window revokes the family', async () => {

@@ -24,6 +24,8 @@ export class KyselyCleanupRepository implements CleanupRepository {
     private readonly db: Kysely<Database>,
     /** Seconds of the brute-force window. */
     private readonly bruteForceWindow: number,
+    /** Seconds of the refresh grace period. */
+    private readonly refreshGracePeriod: number,
   ) {}
 
   async deleteExpired(now: number, batchSize: number): Promise<Record<string, number>> {
@@ -44,6 +46,14 @@ export class KyselyCleanupRepository implements CleanupRepository {
         if (n < batchSize) break;
       }
     }
+    // The sealed pair a rotated refresh token was exchanged for holds live tokens: keep it only
+    // for the grace period, not for the rest of the used token's life.
+    await db
+      .updateTable('refresh_tokens')
+      .set({ replacement: null })
+      .where('replacement', 'is not', null)
+      .where('used_at', '<', now - this.refreshGracePeriod)
+      .execute();
     return deleted;
   }
 }
