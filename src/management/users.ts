@@ -8,7 +8,9 @@ import type { BackofficeUser, CustomerUser, UserRepository } from '../storage/re
 import { isUniqueViolation, ManagementError } from './errors.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,254}$/;
+// Back-office users sign in with username or email, and the CLI takes ids too: a username with
+// "@" could be someone else's email, and an all-digit one someone else's id.
+const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
 function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH) throw new ManagementError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
@@ -23,7 +25,9 @@ export class UserManager {
   constructor(private readonly users: UserRepository) {}
 
   async createBackofficeUser(input: { username: string; email: string; password: string; isAdmin?: boolean }): Promise<BackofficeUser> {
-    if (!USERNAME.test(input.username)) throw new ManagementError('the username must be 1 to 255 letters, digits, ".", "_", "@" or "-"');
+    if (!USERNAME.test(input.username) || /^\d+$/.test(input.username)) {
+      throw new ManagementError('the username must be 1 to 255 letters, digits, ".", "_" or "-", not digits only');
+    }
     checkEmail(input.email);
     checkPassword(input.password);
     try {

@@ -76,6 +76,13 @@ describe.each(BACKENDS)('side layout and first start (%s)', (backend) => {
       expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
     });
 
+    it("refuses usernames that could be read as another user's email or id", async () => {
+      for (const username of ['someone@example.com', '12345']) {
+        await expect(server.grantry.users.createBackofficeUser({ username, email: 'x@example.com', password: 'long-enough-1' })).rejects.toThrow(/username/);
+      }
+      expect((await server.grantry.users.createBackofficeUser({ username: 'r2d2', email: 'r2d2@example.com', password: 'long-enough-1' })).username).toBe('r2d2');
+    });
+
     it('generates and reports a random admin password when none is configured, and not again', async () => {
       const database = await freshDatabase(backend, `${server.dir}/second`);
       const config = loadConfig({ env: {}, overrides: { ...server.config, databaseUrl: database.url, adminPassword: undefined } });
