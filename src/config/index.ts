@@ -125,12 +125,21 @@ const logLevel: Parser<string> = (raw) => {
   return levels.includes(value) ? value : fail(`must be one of ${levels.join(', ')}`);
 };
 
+/** JSON text of a setting; invalid JSON is a ConfigError (named by loadConfig), not a SyntaxError. */
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    return fail(`is not valid JSON: ${(e as Error).message}`);
+  }
+};
+
 /** A list from a JSON array or a comma-separated string. */
 const list =
   (check: (item: string) => string | undefined): Parser<string[]> =>
   (raw) => {
     let items: unknown = raw;
-    if (typeof raw === 'string') items = raw.trim().startsWith('[') ? JSON.parse(raw) : raw.split(',');
+    if (typeof raw === 'string') items = raw.trim().startsWith('[') ? parseJson(raw) : raw.split(',');
     if (!Array.isArray(items) || !items.every((i) => typeof i === 'string')) return fail('must be a list of strings (JSON array or comma-separated)');
     const values = (items as string[]).map((i) => i.trim()).filter((i) => i !== '');
     for (const v of values) {
@@ -152,7 +161,7 @@ const scopes: Parser<Record<string, string>> = (raw) => {
   let value: unknown = raw;
   if (typeof raw === 'string') {
     const text = raw.trim();
-    value = text.startsWith('{') ? JSON.parse(text) : Object.fromEntries(text.split(',').map((n) => n.trim()).filter(Boolean).map((n) => [n, n]));
+    value = text.startsWith('{') ? parseJson(text) : Object.fromEntries(text.split(',').map((n) => n.trim()).filter(Boolean).map((n) => [n, n]));
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail('must be an object of scope names to descriptions, or a comma-separated list of names');
   for (const [name, description] of Object.entries(value)) {

@@ -4,9 +4,10 @@
  * names it the same way.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SigningAlgorithm } from '../config/index.js';
+import { createPrivateFileOnce, readWhenComplete } from '../security/server-secret.js';
 
 export interface SigningKey {
   kid: string;
@@ -68,19 +69,44 @@ export function signingKeyFromPem(pem: string, alg: SigningAlgorithm): SigningKe
 
 /**
  * The configured key (PEM text wins over the file), or a new one written to `file` with mode
- * 0600 when neither exists.
+ * 0600 when neither exists. Processes starting together on a fresh data folder all end up with
+ * the key of the one that wrote the file first.
  */
 export function loadOrCreateSigningKey(options: { pem?: string; file: string; alg: SigningAlgorithm }): { key: SigningKey; pem: string; created: boolean } {
-  const existing = options.pem ?? (existsSync(options.file) ? readFileSync(options.file, 'utf8') : undefined);
-  const pem = existing ?? writeNewKey(options.file, options.alg);
-  return { key: signingKeyFromPem(pem, options.alg), pem, created: existing === undefined };
+  if (options.pem !== undefined) return { key: signingKeyFromPem(options.pem, options.alg), pem: options.pem, created: false };
+  let pem: string;
+  let created = false;
+  if (existsSync(options.file)) pem = readKeyFile(options.file);
+  else {
+    try {
+      pem = writeNewKey(options.file, options.alg);
+      created = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // Another process starting at the same time wrote it first: use that key.
+      pem = readKeyFile(options.file);
+    }
+  }
+  return { key: signingKeyFromPem(pem, options.alg), pem, created };
 }
 
-/** Writes a new private key; refuses to overwrite unless asked. */
+/** Reads a key file, waiting briefly while it is still empty or partly written by another process. */
+function readKeyFile(file: string): string {
+  return readWhenComplete(file, (text) => /-----END [A-Z ]+-----/.test(text));
+}
+
+/**
+ * Writes a new private key; refuses to overwrite unless asked (an EEXIST error). A new file
+ * appears complete at once, so a process reading it never sees it half written.
+ */
 export function writeNewKey(file: string, alg: SigningAlgorithm, overwrite = false): string {
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
   const pem = generatePrivateKeyPem(alg);
-  writeFileSync(file, pem, { mode: 0o600, flag: overwrite ? 'w' : 'wx' });
-  chmodSync(file, 0o600);
+  if (overwrite) {
+    writeFileSync(file, pem, { mode: 0o600, flag: 'w' });
+    chmodSync(file, 0o600);
+  } else if (!createPrivateFileOnce(file, pem)) {
+    throw Object.assign(new Error(`EEXIST: file already exists, open '${file}'`), { code: 'EEXIST', path: file });
+  }
   return pem;
 }

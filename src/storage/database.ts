@@ -2,7 +2,7 @@
  * Opens the database named by DATABASE_URL: the embedded SQLite file (the default) or
  * PostgreSQL. Everything above this file is the same code for both.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
@@ -38,10 +38,37 @@ function withStatementCache(sqlite: SQLite.Database, limit = 500) {
   };
 }
 
+/**
+ * The database holds password hashes and sealed signing keys: only its owner may read it. SQLite
+ * creates the file with the process umask (usually world-readable) and its -wal and -shm files
+ * with the mode of the database file, so a new file is created 0600 before SQLite opens it, and
+ * existing files are restricted after opening (and switching to WAL).
+ */
+function createPrivately(file: string): void {
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+}
+
+function restrictToOwner(file: string): void {
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    } catch (e) {
+      // -wal and -shm exist only while a connection is open; a file of another owner, or on a
+      // read-only file system, is left as it is.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'EPERM' && code !== 'EROFS') throw e;
+    }
+  }
+}
+
 export function openDatabase(databaseUrl: string): OpenDatabase {
   if (databaseUrl.startsWith('sqlite:')) {
     const file = databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    const onDisk = file !== ':memory:' && file !== '';
+    if (onDisk) {
+      mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+      createPrivately(file);
+    }
     const sqlite = new SQLite(file);
     // WAL lets readers run beside the single writer; busy_timeout makes concurrent processes
     // wait for the write lock instead of failing.
@@ -49,6 +76,7 @@ export function openDatabase(databaseUrl: string): OpenDatabase {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
+    if (onDisk) restrictToOwner(file);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }

@@ -8,16 +8,53 @@ import { action, type JsonObject, type JsonValue, table } from '../output.js';
 /** Settings whose value is never printed, only whether it is set. */
 const MASKED = new Set(['secret', 'signing_key', 'admin_password']);
 
-/** postgres://grantry:s3cret@db/grantry → postgres://grantry:****@db/grantry */
-function withoutPassword(databaseUrl: string): string {
+const MASK = '****';
+/** Query parameters that carry a password (libpq's password, and sslpassword). */
+const isPasswordParameter = (name: string) => /password/i.test(name);
+
+/**
+ * postgres://grantry:s3cret@db/grantry → postgres://grantry:****@db/grantry, and
+ * postgres://grantry@db/grantry?password=s3cret → postgres://grantry@db/grantry?password=****
+ */
+export function withoutPassword(databaseUrl: string): string {
+  let url: URL;
   try {
-    const url = new URL(databaseUrl);
-    if (!url.password) return databaseUrl;
-    url.password = '****';
-    return url.href;
+    url = new URL(databaseUrl);
   } catch {
-    return databaseUrl;
+    // Not a URL this parser accepts (the database driver may be more lenient): mask by pattern.
+    return databaseUrl
+      .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:)[^/?#@]*@/i, `$1${MASK}@`)
+      .replace(/([?&][^=&#]*password[^=&#]*=)[^&#]*/gi, `$1${MASK}`);
   }
+  if (url.password) url.password = MASK;
+  const names = [...new Set([...url.searchParams.keys()])].filter(isPasswordParameter);
+  if (!url.password && names.length === 0) return databaseUrl;
+  if (names.length > 0) {
+    // Rebuilt by hand, so the other parameters keep their spelling and '*' stays unencoded.
+    url.search = url.search
+      .slice(1)
+      .split('&')
+      .map((pair) => {
+        const eq = pair.indexOf('=');
+        const name = eq < 0 ? pair : pair.slice(0, eq);
+        let decoded = name;
+        try {
+          decoded = decodeURIComponent(name.replace(/\+/g, ' '));
+        } catch {
+          // keep the raw name
+        }
+        return isPasswordParameter(decoded) ? `${name}=${MASK}` : pair;
+      })
+      .join('&');
+  }
+  return url.href;
+}
+
+/** A setting's value as one line of the text table: objects (scopes) as JSON. */
+function textValue(value: JsonValue): string {
+  if (value === null) return '(unset)';
+  if (typeof value === 'object' && !Array.isArray(value)) return JSON.stringify(value);
+  return String(value);
 }
 
 type Source = 'environment' | 'file' | 'default' | 'derived';
@@ -56,7 +93,7 @@ export function registerConfigCommand(program: Command): void {
           '',
           ...table(
             ['SETTING', 'ENVIRONMENT', 'VALUE', 'SOURCE'],
-            settings.map((s) => [s.name, s.env, s.value === null ? '(unset)' : String(s.value), s.source]),
+            settings.map((s) => [s.name, s.env, textValue(s.value), s.source]),
           ),
         ]);
       }),

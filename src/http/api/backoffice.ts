@@ -5,6 +5,9 @@ import type { BackofficeUser } from '../../storage/repositories.js';
 import type { HttpContext } from '../context.js';
 import { pagination, protectApi, sendApiError, sendDocument } from './json-api.js';
 
+/** The largest id the integer id columns hold (2^31 - 1). */
+const MAX_ID = 2147483647;
+
 export function backofficeApiRoutes(ctx: HttpContext, side: Side) {
   const base = `${ctx.grantry.config.publicUrl}${side.apiPath}/users`;
   const resource = (u: BackofficeUser) => ({
@@ -46,7 +49,9 @@ export function backofficeApiRoutes(ctx: HttpContext, side: Side) {
 
     app.get('/users/:id', async (request, reply) => {
       const { id } = request.params as { id: string };
-      const user = /^\d{1,12}$/.test(id) ? await ctx.grantry.repos.users.findBackofficeUser(Number(id)) : undefined;
+      // Ids are positive 32-bit integers (SERIAL on PostgreSQL, which refuses larger values).
+      const n = /^\d{1,10}$/.test(id) ? Number(id) : 0;
+      const user = n >= 1 && n <= MAX_ID ? await ctx.grantry.repos.users.findBackofficeUser(n) : undefined;
       if (!user) return sendApiError(reply, 404, 'Not found', `no user with id "${id.slice(0, 40)}"`);
       return sendDocument(reply, 200, { data: resource(user) });
     });

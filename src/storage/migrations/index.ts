@@ -1,8 +1,9 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- migrations run against the schema as it was, not as it is typed now */
 /**
  * Versioned schema migrations, kept in code so the compiled build carries them. They run at
- * start and with `grantry migrate`; Kysely's migrator takes a lock, so several processes
- * starting at once apply each migration exactly once.
+ * start and with `grantry migrate`. On PostgreSQL, Kysely's migrator takes a lock, so several
+ * processes starting at once apply each migration exactly once; on SQLite it takes none, and a
+ * process that loses the race retries until the other one has finished (migrateToLatest).
  */
 import { Migrator, type ColumnDefinitionBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as initial from './001-initial.js';
@@ -34,8 +35,29 @@ export function createMigrator(db: Kysely<any>, dialect: 'sqlite' | 'postgres'):
   return new Migrator({ db, provider });
 }
 
+/** How long a SQLite migration that failed is retried while another process migrates. */
+const SQLITE_RETRY_MS = 5000;
+
+/** An error from SQLite itself (better-sqlite3 sets code SQLITE_...), not from the migrator. */
+const isSqliteError = (error: unknown) => typeof (error as { code?: unknown } | null)?.code === 'string' && (error as { code: string }).code.startsWith('SQLITE_');
+
+/** Applies the pending migrations; returns the names of those this call applied. */
 export async function migrateToLatest(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Promise<string[]> {
-  const { error, results } = await createMigrator(db, dialect).migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  const started = Date.now();
+  const applied: string[] = [];
+  for (let attempt = 1; ; attempt += 1) {
+    const { error, results } = await createMigrator(db, dialect).migrateToLatest();
+    applied.push(...(results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName));
+    if (!error) return applied;
+    // Kysely takes no migration lock on SQLite: another process migrating the same file at the
+    // same time makes this one fail ("table ... already exists", "duplicate column name") at the
+    // first statement of the migration it is running. Each migration starts with a statement
+    // that fails once it has run, so this process changed nothing: wait until the other one
+    // has finished and recorded the migration, then try again.
+    if (dialect === 'sqlite' && isSqliteError(error) && Date.now() - started < SQLITE_RETRY_MS) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500) + Math.random() * 50));
+      continue;
+    }
+    throw error instanceof Error ? error : new Error(String(error));
+  }
 }
