@@ -44,6 +44,8 @@ export class Introspection {
     const owner = await this.clients.findByPk(stored.clientPk);
     if (!owner?.active) return INACTIVE;
     if (stored.grant.userId !== null && !(await this.users.isActive(stored.grant.side, stored.grant.userId))) return INACTIVE;
+    // No token_type: RFC 7662 §2.2 means by it the RFC 6749 type of an access token ("Bearer"),
+    // which a refresh token does not have; "refresh_token" there would read as a token type.
     return {
       active: true,
       scope: stored.scope,
@@ -54,7 +56,6 @@ export class Introspection {
       exp: stored.expiresAt,
       iat: stored.createdAt,
       nbf: stored.createdAt,
-      token_type: 'refresh_token',
     };
   }
 }

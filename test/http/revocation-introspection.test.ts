@@ -229,7 +229,7 @@ describe.each(BACKENDS)('revocation and introspection (%s)', (backend) => {
         }
       });
 
-      it('an active refresh token: active with scope, client_id, sub, aud, iss, exp, iat; inactive once used', async () => {
+      it('an active refresh token: active with scope, client_id, sub, aud, iss, exp, iat, no token_type; inactive once used', async () => {
         const before = Math.floor(Date.now() / 1000);
         const t = await issueRefreshable(server, side, { user: users[side], scope: 'profile' });
         const after = Math.floor(Date.now() / 1000);
@@ -244,8 +244,9 @@ describe.each(BACKENDS)('revocation and introspection (%s)', (backend) => {
           aud: `${ISSUER[side]}/api`,
           iss: ISSUER[side],
         });
-        expect(typeof result.json.token_type).toBe('string');
-        // A refresh token has no jti claim of an access token.
+        // RFC 7662 §2.2: token_type is the RFC 6749 type of an access token ("Bearer"), which a
+        // refresh token does not have; and a refresh token has no jti claim of an access token.
+        expect(result.json).not.toHaveProperty('token_type');
         expect(result.json).not.toHaveProperty('jti');
         const iat = result.json.iat as number;
         expect(iat).toBeGreaterThanOrEqual(before);
