@@ -2,6 +2,7 @@
  * Creating and managing users of both sides, for the CLI, first start and (later) the admin
  * console. Input is validated here so every entry point refuses the same things.
  */
+import { parseId, textProblem } from '../security/input.js';
 import { hashPassword, MIN_PASSWORD_LENGTH } from '../security/passwords.js';
 import type { SideName } from '../oauth/sides.js';
 import type { BackofficeUser, CustomerUser, UserRepository } from '../storage/repositories.js';
@@ -15,6 +16,8 @@ const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH) throw new ManagementError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
   if (password.length > 1024) throw new ManagementError('the password must have at most 1024 characters');
+  // The login form and the password grant refuse such text (src/security/input.ts): it could never sign in.
+  if (textProblem(password)) throw new ManagementError('the password must not contain control characters');
 }
 
 function checkEmail(email: string): void {
@@ -61,15 +64,21 @@ export class UserManager {
 
   /** Finds a user by id, username (back office) or email. */
   async find(side: SideName, ref: string): Promise<BackofficeUser | CustomerUser> {
-    const byId = /^\d+$/.test(ref) ? Number(ref) : undefined;
+    // All digits is an id (no username is one); an id no row can have (beyond the integer
+    // columns, which PostgreSQL refuses to compare with) or text no request may carry is simply
+    // not found, never a database error.
+    const byId = /^\d+$/.test(ref);
+    const id = byId ? parseId(ref) : undefined;
     const user =
-      side === 'backoffice'
-        ? byId !== undefined
-          ? await this.users.findBackofficeUser(byId)
-          : await this.users.findBackofficeUserByLogin(ref)
-        : byId !== undefined
-          ? await this.users.findCustomerUser(byId)
-          : await this.users.findCustomerUserByEmail(ref);
+      (byId && id === undefined) || textProblem(ref)
+        ? undefined
+        : side === 'backoffice'
+          ? id !== undefined
+            ? await this.users.findBackofficeUser(id)
+            : await this.users.findBackofficeUserByLogin(ref)
+          : id !== undefined
+            ? await this.users.findCustomerUser(id)
+            : await this.users.findCustomerUserByEmail(ref);
     if (!user) throw new ManagementError(`no ${side} user "${ref}"`, 'not_found');
     return user;
   }

@@ -2,6 +2,7 @@
  * Client authentication at the token endpoint (RFC 6749 §2.3): client_secret_basic,
  * client_secret_post, or none for public clients. Exactly one method per request.
  */
+import { textProblem } from '../security/input.js';
 import { Throttle } from '../security/throttle.js';
 import type { SecretHasher } from '../security/tokens.js';
 import type { Client, ClientRepository } from '../storage/repositories.js';
@@ -21,12 +22,16 @@ export function parseBasicAuthorization(header: string | undefined): BasicCreden
   const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) throw OAuthError.invalidClient('malformed Basic credentials');
+  let credentials: BasicCredentials;
   try {
     const unescape = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
-    return { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) };
+    credentials = { clientId: unescape(decoded.slice(0, colon)), clientSecret: unescape(decoded.slice(colon + 1)) };
   } catch {
     throw OAuthError.invalidClient('malformed Basic credentials');
   }
+  // The same text rule as every body parameter (Params.get): no NUL may reach the database.
+  if (textProblem(credentials.clientId) || textProblem(credentials.clientSecret)) throw OAuthError.invalidClient('malformed Basic credentials');
+  return credentials;
 }
 
 /** Brute-force protection of client secrets: the throttle and the caller's IP address. */

@@ -1,12 +1,10 @@
 /** The back-office JSON:API: GET {prefix}/api/users and GET {prefix}/api/users/{id}. */
 import type { FastifyInstance } from 'fastify';
 import type { Side } from '../../oauth/sides.js';
+import { parseId } from '../../security/input.js';
 import type { BackofficeUser } from '../../storage/repositories.js';
 import type { HttpContext } from '../context.js';
 import { pagination, protectApi, sendApiError, sendDocument } from './json-api.js';
-
-/** The largest id the integer id columns hold (2^31 - 1). */
-const MAX_ID = 2147483647;
 
 export function backofficeApiRoutes(ctx: HttpContext, side: Side) {
   const base = `${ctx.grantry.config.publicUrl}${side.apiPath}/users`;
@@ -49,9 +47,8 @@ export function backofficeApiRoutes(ctx: HttpContext, side: Side) {
 
     app.get('/users/:id', async (request, reply) => {
       const { id } = request.params as { id: string };
-      // Ids are positive 32-bit integers (SERIAL on PostgreSQL, which refuses larger values).
-      const n = /^\d{1,10}$/.test(id) ? Number(id) : 0;
-      const user = n >= 1 && n <= MAX_ID ? await ctx.grantry.repos.users.findBackofficeUser(n) : undefined;
+      const n = parseId(id);
+      const user = n !== undefined ? await ctx.grantry.repos.users.findBackofficeUser(n) : undefined;
       if (!user) return sendApiError(reply, 404, 'Not found', `no user with id "${id.slice(0, 40)}"`);
       return sendDocument(reply, 200, { data: resource(user) });
     });

@@ -7,6 +7,7 @@ import type { ValidatedAccessToken } from '../../oauth/access-tokens.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { protectedResourceMetadataPath } from '../../oauth/metadata.js';
 import type { Side } from '../../oauth/sides.js';
+import { textProblem } from '../../security/input.js';
 import type { HttpContext } from '../context.js';
 
 export const JSON_API = 'application/vnd.api+json';
@@ -62,6 +63,12 @@ export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): 
     }
   });
 
+  // The text rule of every OAuth parameter, for the path and the query: no NUL reaches the database.
+  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.method === 'OPTIONS' || (isText(request.params) && isText(request.query))) return;
+    return sendApiError(reply, 400, 'Bad request', 'a path or query parameter is too long or contains characters that are not allowed');
+  });
+
   app.setNotFoundHandler((_request, reply) => sendApiError(reply, 404, 'Not found', 'no such resource'));
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;
@@ -71,6 +78,15 @@ export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): 
     }
     return sendApiError(reply, status, 'Bad request', error.message);
   });
+}
+
+/** True when every name and value of parsed path or query parameters passes the shared text check. */
+function isText(parameters: unknown): boolean {
+  for (const [name, value] of Object.entries((parameters ?? {}) as Record<string, unknown>)) {
+    if (textProblem(name)) return false;
+    for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'string' && textProblem(v)) return false;
+  }
+  return true;
 }
 
 /** page[number] and page[size] (JSON:API pagination), validated. */
