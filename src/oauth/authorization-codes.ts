@@ -25,7 +25,7 @@ export class AuthorizationCodeIssuer {
     const subject = userId === null ? `visitor:${randomToken(16)}` : null;
     await this.grants.createWithCode(
       { id: randomToken(16), clientPk: request.client.pk, side: request.side.name, userId, subject, scope: request.scope, createdAt: now, expiresAt },
-      { codeHash: this.hasher.hash(CODE_PURPOSE, code), clientPk: request.client.pk, redirectUri: request.redirectUri, codeChallenge: request.codeChallenge ?? null, expiresAt },
+      { codeHash: this.hasher.hash(CODE_PURPOSE, code), clientPk: request.client.pk, redirectUri: request.redirectUri, redirectUriRequested: request.redirectUriRequested, codeChallenge: request.codeChallenge ?? null, expiresAt },
     );
     return code;
   }

@@ -19,6 +19,8 @@ export interface AuthorizationRequest {
   client: Client;
   /** Where the response goes: the requested URI, or the registered one when none was sent. */
   redirectUri: string;
+  /** Whether the request carried redirect_uri, which decides whether the token request must (RFC 6749 §4.1.3). */
+  redirectUriRequested: boolean;
   state: string | undefined;
   scope: string;
   codeChallenge: string | undefined;
@@ -42,7 +44,7 @@ export const AUTHORIZE_PARAMS = ['response_type', 'client_id', 'redirect_uri', '
 export async function validateAuthorizationRequest(raw: RawParams, side: Side, clients: ClientRepository, scopes: ScopePolicy): Promise<AuthorizationRequest> {
   const params = new Params(raw);
   const client = await checkClient(params, side, clients);
-  const redirectUri = checkRedirectUri(params, client);
+  const { redirectUri, requested: redirectUriRequested } = checkRedirectUri(params, client);
   let state: string | undefined;
   try {
     state = params.get('state');
@@ -52,7 +54,7 @@ export async function validateAuthorizationRequest(raw: RawParams, side: Side, c
     }
     const codeChallenge = checkPkce(params, client);
     const scope = checkScope(params, client, scopes);
-    return { side, client, redirectUri, state, scope, codeChallenge };
+    return { side, client, redirectUri, redirectUriRequested, state, scope, codeChallenge };
   } catch (e) {
     if (e instanceof OAuthError) throw new AuthorizeRedirectError(e, redirectUri, state);
     throw e;

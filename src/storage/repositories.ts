@@ -117,7 +117,13 @@ export interface AuthorizationCode {
   codeHash: string;
   grantId: string;
   clientPk: number;
+  /** Where the authorization response went: the requested URI, or the single registered one. */
   redirectUri: string;
+  /**
+   * Whether the authorization request carried redirect_uri; only then must the token request
+   * carry it too (RFC 6749 §4.1.3).
+   */
+  redirectUriRequested: boolean;
   codeChallenge: string | null;
   expiresAt: number;
   usedAt: number | null;

@@ -69,6 +69,8 @@ export interface AuthorizationCodeTable {
   grant_id: string;
   client_pk: number;
   redirect_uri: string;
+  /** 1 when the authorization request carried redirect_uri (RFC 6749 §4.1.3), else 0. */
+  redirect_uri_requested: Generated<number>;
   code_challenge: string | null;
   created_at: number;
   expires_at: number;

@@ -325,7 +325,7 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
     const now = nowSeconds();
     const shopClient = await server.grantry.clients.get(shop.client_id);
     const grant = (id: string) => ({ id, clientPk: shopClient.pk, side: 'storefront' as const, userId: customer.id, subject: null, scope: 'api', createdAt: now, expiresAt: now + 600 });
-    const code = (codeHash: string, expiresAt: number) => ({ codeHash, clientPk: shopClient.pk, redirectUri: 'https://shop.example/cb', codeChallenge: null, expiresAt });
+    const code = (codeHash: string, expiresAt: number) => ({ codeHash, clientPk: shopClient.pk, redirectUri: 'https://shop.example/cb', redirectUriRequested: true, codeChallenge: null, expiresAt });
     await server.grantry.repos.grants.createWithCode(grant('cleanup-expired'), code('expired-code-hash', now - 60));
     await server.grantry.repos.grants.createWithCode(grant('cleanup-live'), code('live-code-hash', now + 600));
 

@@ -285,11 +285,17 @@ describe.each(BACKENDS)('token endpoint (%s)', (backend) => {
       });
     });
 
+    // RFC 6749 §4.1.3 and behaviour.md §5: redirect_uri is required at the token endpoint only
+    // when the authorization request carried it, and must then be identical to it.
     describe('redirect_uri', () => {
-      it('missing at the token endpoint: 400 invalid_request', async () => {
+      it('sent at authorize, missing at the token endpoint: 400 invalid_request, and the code is spent', async () => {
         const client = await server.createClient({ side });
         const code = await codeFor(users[side], client, { redirect_uri: client.redirectUri });
-        expectTokenError(await tokenRequest(server.url, exchange(client, code, { redirect_uri: undefined })), 400, 'invalid_request');
+        const call = await tokenRequest(server.url, exchange(client, code, { redirect_uri: undefined }));
+        expectTokenError(call, 400, 'invalid_request');
+        expect(call.json.error_description).toMatch(/redirect_uri is required/);
+        // One try per code, as for every other check made after the code is consumed.
+        expectTokenError(await tokenRequest(server.url, exchange(client, code)), 400, 'invalid_grant');
       });
 
       it('different from the one used at authorize: 400 invalid_grant', async () => {
@@ -307,10 +313,25 @@ describe.each(BACKENDS)('token endpoint (%s)', (backend) => {
         },
       );
 
-      it('omitted at authorize: required at the token endpoint, and the registered one works', async () => {
+      it('omitted at authorize and at the token endpoint: 200 (the single registered URI was used)', async () => {
         const client = await server.createClient({ side });
         const code = await codeFor(users[side], client);
-        expectTokenError(await tokenRequest(server.url, exchange(client, code, { redirect_uri: undefined })), 400, 'invalid_request');
+        expectTokenSuccess(await tokenRequest(server.url, exchange(client, code, { redirect_uri: undefined })));
+      });
+
+      it('omitted at authorize and at the token endpoint, form body with HTTP Basic and an empty redirect_uri: 200', async () => {
+        const client = await server.createClient({ side });
+        const code = await codeFor(users[side], client);
+        const call = await tokenRequest(server.url, { grant_type: 'authorization_code', code, redirect_uri: '' }, {
+          format: 'form',
+          basic: { id: client.clientId, secret: client.clientSecret as string },
+        });
+        expectTokenSuccess(call);
+      });
+
+      it('omitted at authorize, the registered one sent at the token endpoint: 200', async () => {
+        const client = await server.createClient({ side });
+        const code = await codeFor(users[side], client);
         expectTokenSuccess(await tokenRequest(server.url, exchange(client, code, { redirect_uri: client.redirectUri })));
       });
 
@@ -318,6 +339,13 @@ describe.each(BACKENDS)('token endpoint (%s)', (backend) => {
         const client = await server.createClient({ side });
         const code = await codeFor(users[side], client);
         expectTokenError(await tokenRequest(server.url, exchange(client, code, { redirect_uri: 'https://evil.example/callback' })), 400, 'invalid_grant');
+      });
+
+      it('omitted at authorize by a public client with PKCE, omitted at the token endpoint: 200', async () => {
+        const client = await server.createClient({ side, type: 'public' });
+        const { verifier, challenge } = pkcePair();
+        const code = await codeFor(users[side], client, { code_challenge: challenge, code_challenge_method: 'S256' });
+        expectTokenSuccess(await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: client.clientId, code, code_verifier: verifier }));
       });
     });
 

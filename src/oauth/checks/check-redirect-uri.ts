@@ -5,8 +5,11 @@ import type { Params } from '../params.js';
 import { findRegisteredRedirectUri } from '../redirect-uri.js';
 import type { Client } from '../../storage/repositories.js';
 
-/** The redirect URI to use: the requested one when registered, else the single registered one. */
-export function checkRedirectUri(params: Params, client: Client): string {
+/**
+ * The redirect URI to use: the requested one when registered, else the single registered one;
+ * and whether it was requested, which the token endpoint needs to know (RFC 6749 §4.1.3).
+ */
+export function checkRedirectUri(params: Params, client: Client): { redirectUri: string; requested: boolean } {
   let requested: string | undefined;
   try {
     requested = params.get('redirect_uri');
@@ -14,12 +17,12 @@ export function checkRedirectUri(params: Params, client: Client): string {
     throw new AuthorizePageError(400, 'Invalid redirect URI', (e as OAuthError).description);
   }
   if (requested === undefined) {
-    if (client.redirectUris.length === 1) return client.redirectUris[0] as string;
+    if (client.redirectUris.length === 1) return { redirectUri: client.redirectUris[0] as string, requested: false };
     throw new AuthorizePageError(400, 'Invalid redirect URI', client.redirectUris.length === 0
       ? 'The application has no registered redirect URI.'
       : 'The application has several redirect URIs, so the request must name one with redirect_uri.');
   }
   // Keep the requested string (loopback port included): the response goes exactly there.
-  if (findRegisteredRedirectUri(requested, client.redirectUris)) return requested;
+  if (findRegisteredRedirectUri(requested, client.redirectUris)) return { redirectUri: requested, requested: true };
   throw new AuthorizePageError(400, 'Invalid redirect URI', 'The redirect_uri does not match any URI registered for the application.');
 }

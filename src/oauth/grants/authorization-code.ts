@@ -23,7 +23,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
 
   async handle({ client, params, now }: GrantContext): Promise<TokenResponse> {
     const code = params.require('code');
-    const redirectUri = params.require('redirect_uri');
+    const redirectUri = params.get('redirect_uri');
     const verifier = params.get('code_verifier');
     if (verifier !== undefined && !isWellFormedVerifier(verifier)) {
       throw OAuthError.invalidRequest('code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, "-", ".", "_" or "~"');
@@ -42,7 +42,14 @@ export class AuthorizationCodeGrant implements GrantHandler {
       throw OAuthError.invalidGrant(existing.clientPk !== client.pk ? 'the authorization code was issued to another client' : 'the authorization has been revoked');
     }
     if (consumed.expiresAt <= now) throw OAuthError.invalidGrant('the authorization code has expired');
-    if (redirectUri !== consumed.redirectUri) throw OAuthError.invalidGrant('redirect_uri does not match the one used in the authorization request');
+    // RFC 6749 §4.1.3: redirect_uri is required only when the authorization request carried it
+    // (clients relying on their single registered URI send none). Whenever one is sent it must be
+    // identical to the URI the code went to: the requested one, or else the registered one.
+    if (redirectUri === undefined) {
+      if (consumed.redirectUriRequested) throw OAuthError.invalidRequest('redirect_uri is required: the authorization request carried one');
+    } else if (redirectUri !== consumed.redirectUri) {
+      throw OAuthError.invalidGrant('redirect_uri does not match the one used in the authorization request');
+    }
     if (consumed.codeChallenge === null) {
       // A verifier for a code issued without a challenge means someone tries to downgrade PKCE.
       if (verifier !== undefined) throw OAuthError.invalidGrant('code_verifier was sent but the authorization request had no code_challenge');
