@@ -2,6 +2,7 @@
  * Creating and managing users of both sides, for the CLI, first start and (later) the admin
  * console. Input is validated here so every entry point refuses the same things.
  */
+import { normalizeLogin } from '../security/logins.js';
 import { parseId, textProblem } from '../security/input.js';
 import { hashPassword, MIN_PASSWORD_LENGTH } from '../security/passwords.js';
 import type { SideName } from '../oauth/sides.js';
@@ -20,23 +21,31 @@ function checkPassword(password: string): void {
   if (textProblem(password)) throw new ManagementError('the password must not contain control characters');
 }
 
-function checkEmail(email: string): void {
-  if (email.length > 254 || !EMAIL.test(email)) throw new ManagementError(`"${email}" is not a valid email address`);
+/**
+ * The email as it is stored and shown: its normalised form (normalizeLogin), which is also what
+ * makes it unique. Validated after normalising, so what is checked is what is stored.
+ */
+function normalizedEmail(email: string): string {
+  const normalized = normalizeLogin(email);
+  const domain = normalized.slice(normalized.lastIndexOf('@') + 1);
+  if (normalized.length > 254 || !EMAIL.test(normalized) || domain.split('.').includes('')) throw new ManagementError(`"${email}" is not a valid email address`);
+  return normalized;
 }
 
 export class UserManager {
   constructor(private readonly users: UserRepository) {}
 
   async createBackofficeUser(input: { username: string; email: string; password: string; isAdmin?: boolean }): Promise<BackofficeUser> {
+    // ASCII only, so the username is shown as typed and its normalised form is its lower case.
     if (!USERNAME.test(input.username) || /^\d+$/.test(input.username)) {
       throw new ManagementError('the username must be 1 to 255 letters, digits, ".", "_" or "-", not digits only');
     }
-    checkEmail(input.email);
+    const email = normalizedEmail(input.email);
     checkPassword(input.password);
     try {
       return await this.users.createBackofficeUser({
         username: input.username,
-        email: input.email,
+        email,
         isAdmin: input.isAdmin ?? false,
         passwordHash: await hashPassword(input.password),
       });
@@ -47,11 +56,11 @@ export class UserManager {
   }
 
   async createCustomerUser(input: { email: string; password: string; firstName?: string; lastName?: string }): Promise<CustomerUser> {
-    checkEmail(input.email);
+    const email = normalizedEmail(input.email);
     checkPassword(input.password);
     try {
       return await this.users.createCustomerUser({
-        email: input.email,
+        email,
         firstName: input.firstName ?? null,
         lastName: input.lastName ?? null,
         passwordHash: await hashPassword(input.password),

@@ -6,8 +6,13 @@ import type { Generated } from 'kysely';
 
 export interface BackofficeUserTable {
   id: Generated<number>;
+  /** As the operator typed it (ASCII); shown, never compared. */
   username: string;
   email: string;
+  /** normalizeLogin(username), unique: what logins and uniqueness compare (migration 004). */
+  username_key: string;
+  /** normalizeLogin(email), unique. */
+  email_key: string;
   password_hash: string;
   enabled: number;
   locked: number;
@@ -19,6 +24,8 @@ export interface BackofficeUserTable {
 export interface CustomerUserTable {
   id: Generated<number>;
   email: string;
+  /** normalizeLogin(email), unique: what logins and uniqueness compare (migration 004). */
+  email_key: string;
   first_name: string | null;
   last_name: string | null;
   password_hash: string;

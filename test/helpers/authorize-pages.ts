@@ -20,6 +20,9 @@ export function unique(prefix: string): string {
   return `${prefix}${counter}${Math.random().toString(36).slice(2, 8)}`;
 }
 
+/** `text` in fullwidth forms (U+FF01…U+FF5E), a look-alike that NFKC turns back into ASCII. */
+export const fullwidth = (text: string): string => text.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+
 export interface TestUser {
   id: number;
   login: string;

@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { SideName } from '../../oauth/sides.js';
+import { normalizeLogin } from '../../security/logins.js';
 import type {
   BackofficeUser,
   CustomerUser,
@@ -43,7 +44,9 @@ export class KyselyUserRepository implements UserRepository {
       .insertInto('backoffice_users')
       .values({
         username: user.username,
-        email: user.email.toLowerCase(),
+        email: normalizeLogin(user.email),
+        username_key: normalizeLogin(user.username),
+        email_key: normalizeLogin(user.email),
         password_hash: user.passwordHash,
         is_admin: user.isAdmin ? 1 : 0,
         enabled: 1,
@@ -61,7 +64,8 @@ export class KyselyUserRepository implements UserRepository {
     const row = await this.db
       .insertInto('customer_users')
       .values({
-        email: user.email.toLowerCase(),
+        email: normalizeLogin(user.email),
+        email_key: normalizeLogin(user.email),
         first_name: user.firstName,
         last_name: user.lastName,
         password_hash: user.passwordHash,
@@ -74,19 +78,23 @@ export class KyselyUserRepository implements UserRepository {
     return toCustomerUser(row);
   }
 
+  // Every lookup by name compares normalised keys (normalizeLogin), so any spelling of a login
+  // finds its account, and only that one. A username has no "@" and an email has one: the two
+  // keys of different accounts never match the same login.
   async findLoginAccount(side: SideName, login: string): Promise<LoginAccount | undefined> {
+    const key = normalizeLogin(login);
     if (side === 'backoffice') {
       const row = await this.db
         .selectFrom('backoffice_users')
         .select(['id', 'password_hash', 'enabled', 'locked'])
-        .where((eb) => eb.or([eb('username', '=', login), eb('email', '=', login.toLowerCase())]))
+        .where((eb) => eb.or([eb('username_key', '=', key), eb('email_key', '=', key)]))
         .executeTakeFirst();
       return row && { id: row.id, passwordHash: row.password_hash, refusal: row.enabled !== 1 ? 'disabled' : row.locked === 1 ? 'locked' : undefined };
     }
     const row = await this.db
       .selectFrom('customer_users')
       .select(['id', 'password_hash', 'enabled'])
-      .where('email', '=', login.toLowerCase())
+      .where('email_key', '=', key)
       .executeTakeFirst();
     return row && { id: row.id, passwordHash: row.password_hash, refusal: row.enabled !== 1 ? 'disabled' : undefined };
   }
@@ -97,10 +105,11 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async findBackofficeUserByLogin(login: string): Promise<BackofficeUser | undefined> {
+    const key = normalizeLogin(login);
     const row = await this.db
       .selectFrom('backoffice_users')
       .selectAll()
-      .where((eb) => eb.or([eb('username', '=', login), eb('email', '=', login.toLowerCase())]))
+      .where((eb) => eb.or([eb('username_key', '=', key), eb('email_key', '=', key)]))
       .executeTakeFirst();
     return row && toBackofficeUser(row);
   }
@@ -111,7 +120,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async findCustomerUserByEmail(email: string): Promise<CustomerUser | undefined> {
-    const row = await this.db.selectFrom('customer_users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst();
+    const row = await this.db.selectFrom('customer_users').selectAll().where('email_key', '=', normalizeLogin(email)).executeTakeFirst();
     return row && toCustomerUser(row);
   }
 

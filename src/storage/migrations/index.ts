@@ -9,6 +9,7 @@ import { Migrator, type ColumnDefinitionBuilder, type Kysely, type Migration, ty
 import * as initial from './001-initial.js';
 import * as tokenLifecycle from './002-token-lifecycle.js';
 import * as bruteForce from './003-brute-force.js';
+import * as normalizedLogins from './004-normalized-logins.js';
 import * as codeRedirectUriSent from './005-code-redirect-uri-sent.js';
 
 export interface MigrationContext {
@@ -17,7 +18,7 @@ export interface MigrationContext {
 }
 
 type Step = { up: (db: Kysely<any>, ctx: MigrationContext) => Promise<void> };
-const STEPS: Record<string, Step> = { '001-initial': initial, '002-token-lifecycle': tokenLifecycle, '003-brute-force': bruteForce, '005-code-redirect-uri-sent': codeRedirectUriSent };
+const STEPS: Record<string, Step> = { '001-initial': initial, '002-token-lifecycle': tokenLifecycle, '003-brute-force': bruteForce, '004-normalized-logins': normalizedLogins, '005-code-redirect-uri-sent': codeRedirectUriSent };
 
 export function createMigrator(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Migrator {
   const ctx: MigrationContext = {
