@@ -319,6 +319,19 @@ describe.each(BACKENDS)('brute-force protection behind a trusted proxy (%s)', (b
       expectTokenSuccess(await pw(user.password, freshAddress()));
     });
 
+    it('a disabled or locked account with the right password counts as a failure: blocked after the limit', async () => {
+      const flags = side === 'backoffice' ? (['enabled', 'locked'] as const) : (['enabled'] as const);
+      for (const flag of flags) {
+        const user = await createSideUser(server, side);
+        const client = await server.createClient({ side, grants: ['password'] });
+        await server.grantry.users.setFlag(side, user.login, flag, flag === 'locked');
+        const address = freshAddress();
+        const pw = () => post(server.url, '/oauth2-token', { grant_type: 'password', client_id: client.clientId, client_secret: client.clientSecret, username: user.login, password: user.password }, { address });
+        for (let i = 0; i < MAX; i++) expectTokenError(await pw(), 400, 'invalid_grant');
+        expectBlockedCall(await pw(), 'invalid_grant');
+      }
+    });
+
     it('failures at the login form count against the password grant, and a success resets them', async () => {
       const user = await createSideUser(server, side);
       const client = await server.createClient({ side, grants: ['password'] });

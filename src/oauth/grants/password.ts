@@ -11,6 +11,9 @@ import type { ScopePolicy } from '../scopes.js';
 import type { TokenIssuer } from '../token-issuer.js';
 import type { GrantContext, GrantHandler, TokenResponse } from './grant.js';
 
+/** The one description of every refused password grant, whatever the reason. */
+const INVALID_CREDENTIALS = 'invalid username or password';
+
 export class PasswordGrant implements GrantHandler {
   readonly type = 'password' as const;
 
@@ -31,11 +34,12 @@ export class PasswordGrant implements GrantHandler {
     const keys = ip === undefined ? [] : Throttle.loginKeys(client.side, account ?? username.slice(0, 255), ip);
     const retryAfter = keys.length > 0 ? await this.throttle.reserve(keys, now) : 0;
     if (retryAfter > 0) throw OAuthError.tooManyAttempts(retryAfter, 'invalid_grant');
-    // Always verify, so timing does not tell whether the account exists.
+    // Always verify, so timing does not tell whether the account exists. Every failure (unknown
+    // user, wrong password, disabled or locked account) gets the same answer and stays counted:
+    // telling a refused account apart would confirm its password to whoever guessed it.
     const ok = await verifyPassword(password, account?.passwordHash);
-    if (!account || !ok) throw OAuthError.invalidGrant('invalid username or password');
+    if (!account || !ok || account.refusal) throw OAuthError.invalidGrant(INVALID_CREDENTIALS);
     await this.throttle.release(keys);
-    if (account.refusal) throw OAuthError.invalidGrant(`the user account is ${account.refusal}`);
     const grant = { id: randomToken(16), clientPk: client.pk, side: client.side, userId: account.id, subject: null, scope, createdAt: now, expiresAt: now };
     await this.grants.create(grant);
     return this.issuer.issue(client, grant, now);
