@@ -66,10 +66,10 @@ export function loginRoutes(ctx: HttpContext, side: Side) {
       }
       const account = await ctx.grantry.repos.users.findLoginAccount(side.name, login);
       // Brute-force protection: the attempt is counted before the password is verified (per
-      // account and address, and per address); while blocked, the password is not even checked,
-      // so a right guess cannot be told from a wrong one.
+      // login name and address, and per address); while blocked, the password is not even
+      // checked, so a right guess cannot be told from a wrong one.
       const { throttle } = ctx.grantry;
-      const keys = Throttle.loginKeys(side.name, account ?? login, request.ip);
+      const keys = Throttle.loginKeys(side.name, login, request.ip);
       const retryAfter = await throttle.reserve(keys, Math.floor(Date.now() / 1000));
       if (retryAfter > 0) {
         reply.header('Retry-After', String(retryAfter));

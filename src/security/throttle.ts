@@ -5,8 +5,10 @@
  * whatever is presented meanwhile, even the right password.
  *
  * Keys name what is counted; the limit follows from the kind of key:
- * - `login:<side>:<login>:<ip>`: one account from one address, `maxFailures`. Per address, so
- *   an attacker elsewhere cannot lock the user out.
+ * - `login:<side>:<login>:<ip>`: one login name from one address, `maxFailures`. Per address,
+ *   so an attacker elsewhere cannot lock the user out. The login is normalised exactly as the
+ *   account lookup normalises it (normalizeLogin) and never depends on whether an account
+ *   exists, so the answers for a known and an unknown name, in any spelling, are the same.
  * - `client:<client_id>:<ip>`: one client's secret from one address, 2 × `maxFailures`.
  * - `ip:<ip>`: everything failed from one address, 20 × `maxFailures`; never reset by a
  *   success, or one good account would let an address guess at all the others.
@@ -14,6 +16,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import type { ThrottleRepository } from '../storage/repositories.js';
+import { normalizeLogin } from './logins.js';
 import type { SecretHasher } from './tokens.js';
 
 export const THROTTLE_PURPOSE = 'throttle';
@@ -62,13 +65,15 @@ export class Throttle {
   ) {}
 
   /**
-   * Keys of a password attempt (login form or password grant) from `ip`: per account when it
-   * exists (so a username and its email share one count), else per login name as typed.
+   * Keys of a password attempt (login form or password grant) at `login` from `ip`. Keyed on the
+   * login as typed, normalised, whether or not an account has that name: keying a known account
+   * otherwise (by its id, say) would make its answers differ from an unknown name's and tell
+   * which names exist. So a username and its email have separate counts; the address's own
+   * limit caps them together.
    */
-  static loginKeys(side: string, account: { id: number } | string, ip: string): string[] {
+  static loginKeys(side: string, login: string, ip: string): string[] {
     const address = addressKey(ip);
-    const who = typeof account === 'string' ? account.trim().toLowerCase() : `#${account.id}`;
-    return [`login:${side}:${who}:${address}`, `ip:${address}`];
+    return [`login:${side}:${normalizeLogin(login)}:${address}`, `ip:${address}`];
   }
 
   /** Keys of a client-secret attempt for `clientId` from `ip`. */

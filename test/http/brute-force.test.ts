@@ -10,7 +10,7 @@ import { runCleanup } from '../../src/management/cleanup.js';
 import type { SideName } from '../../src/oauth/sides.js';
 import { THROTTLE_PURPOSE } from '../../src/security/throttle.js';
 import { type RunningServer, startServer } from '../../src/server.js';
-import { alertText, createUser, expectPage, loginPathOf, sessionCookieOf, type TestUser, unique } from '../helpers/authorize-pages.js';
+import { alertText, createUser, expectPage, fullwidth, loginPathOf, sessionCookieOf, type TestUser, unique } from '../helpers/authorize-pages.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { formField, type PageResponse } from '../helpers/browser.js';
 import { obtainCode, pkcePair, type TokenCall } from '../helpers/oauth.js';
@@ -175,15 +175,40 @@ describe.each(BACKENDS)('brute-force protection behind a trusted proxy (%s)', (b
       expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(16 - MAX);
     });
 
-    it('every name of one account shares its count (username, email, any case of the email)', async () => {
+    it('every spelling of one login shares its count (case, width, trailing dot); a username and its email count apart', async () => {
       const user = await createUser(server, side);
       const browser = at();
-      const spellings =
-        side === 'backoffice'
-          ? [user.login, `${user.login}@example.com`, ` ${user.login}@EXAMPLE.com `]
-          : [user.login.toUpperCase(), user.login, ` ${user.login.charAt(0).toUpperCase()}${user.login.slice(1)} `];
+      const spellings = [user.login.toUpperCase(), fullwidth(user.login), ` ${user.login.charAt(0).toUpperCase()}${user.login.slice(1)} `];
       for (const spelling of spellings) expectFailedLogin(await browser.signIn(side, spelling, 'wrong-password'));
       expectBlockedLogin(await browser.signIn(side, user.login, user.password), side);
+      // The back-office email is another login with its own count: it still signs in.
+      if (side === 'backoffice') expect((await browser.signIn(side, `${user.login.toUpperCase()}@example.com.`, user.password)).status).toBe(303);
+    });
+
+    it(`the statuses of ${MAX + 3} attempts are the same for an existing and an unknown login, spellings and email included (login form and password grant)`, async () => {
+      const known = await createUser(server, side);
+      const unknown = side === 'backoffice' ? unique('nobody') : `${unique('nobody')}@example.com`;
+      const client = await server.createClient({ side, grants: ['password'] });
+      const viaForm = async (login: string, password: string, address: string) => (await at(address).signIn(side, login, password)).status;
+      const viaGrant = async (login: string, password: string, address: string) =>
+        (await post(server.url, '/oauth2-token', { grant_type: 'password', client_id: client.clientId, client_secret: client.clientSecret, username: login, password }, { address })).status;
+      /** MAX wrong passwords, then other spellings of the login, then its email (back office), from one new address. */
+      const statuses = async (attempt: typeof viaForm, login: string) => {
+        const address = freshAddress();
+        const result: number[] = [];
+        for (let i = 0; i < MAX; i++) result.push(await attempt(login, `wrong-${i}`, address));
+        for (const spelling of [login.toUpperCase(), `${fullwidth(login)}${side === 'storefront' ? '.' : ''}`]) result.push(await attempt(spelling, `wrong-${spelling}`, address));
+        if (side === 'backoffice') result.push(await attempt(`${login}@example.com`, 'wrong-email', address));
+        return result;
+      };
+      const blocked = side === 'backoffice' ? [429, 429, expect.any(Number)] : [429, 429];
+      for (const [attempt, failed] of [[viaForm, 401], [viaGrant, 400]] as const) {
+        const [ofKnown, ofUnknown] = [await statuses(attempt, known.login), await statuses(attempt, unknown)];
+        expect(ofKnown).toEqual(ofUnknown);
+        expect(ofKnown).toEqual([...Array<number>(MAX).fill(failed), ...blocked]);
+        // The email counts apart from the username: it was not blocked by the username's failures.
+        if (side === 'backoffice') expect(ofKnown.at(-1)).toBe(failed);
+      }
     });
 
     it('after the window the right password works, and a success resets the count of that account at that address', async () => {
@@ -198,9 +223,9 @@ describe.each(BACKENDS)('brute-force protection behind a trusted proxy (%s)', (b
       // count (without the reset, the last failure would already get 429).
       const again = at(address);
       for (let i = 0; i < MAX - 1; i++) expectFailedLogin(await again.signIn(side, user.login, `wrong-${i}`));
-      expect(await hasRow(server, `login:${side}:#${user.id}:${address}`)).toBe(true);
+      expect(await hasRow(server, `login:${side}:${user.login}:${address}`)).toBe(true);
       expect((await again.signIn(side, user.login, user.password)).status).toBe(303);
-      expect(await hasRow(server, `login:${side}:#${user.id}:${address}`)).toBe(false);
+      expect(await hasRow(server, `login:${side}:${user.login}:${address}`)).toBe(false);
       for (let i = 0; i < MAX - 1; i++) expectFailedLogin(await at(address).signIn(side, user.login, `wrong-${i}`));
       expect((await at(address).signIn(side, user.login, user.password)).status).toBe(303);
     });
@@ -367,7 +392,7 @@ describe.each(BACKENDS)('brute-force limits without a proxy, shared by server pr
     const user = await createUser(server, 'backoffice');
     for (let i = 0; i < MAX; i++) expectFailedLogin(await new AddressBrowser(server.url, freshAddress()).signIn('backoffice', user.login, `wrong-${i}`));
     expectBlockedLogin(await new AddressBrowser(server.url, freshAddress()).signIn('backoffice', user.login, user.password), 'backoffice');
-    expect(await hasRow(server, `login:backoffice:#${user.id}:127.0.0.1`)).toBe(true);
+    expect(await hasRow(server, `login:backoffice:${user.login}:127.0.0.1`)).toBe(true);
   });
 
   it('two server processes on one database share the counts of logins and client secrets', async () => {
@@ -415,7 +440,7 @@ describe.each(BACKENDS)('brute-force limits without a proxy, shared by server pr
       expect(row.key).toMatch(/^[A-Za-z0-9_-]{43}$/);
       for (const raw of [user.login, unknown, client.clientId, '127.0.0.1', 'login:', 'client:', 'ip:']) expect(row.key).not.toContain(raw);
     }
-    expect(await hasRow(server, `login:backoffice:#${user.id}:127.0.0.1`)).toBe(true);
+    expect(await hasRow(server, `login:backoffice:${user.login}:127.0.0.1`)).toBe(true);
     expect(await hasRow(server, `login:backoffice:${unknown.toLowerCase()}:127.0.0.1`)).toBe(true);
     expect(await hasRow(server, `client:${client.clientId}:127.0.0.1`)).toBe(true);
     expect(Number((await server.grantry.database.db.selectFrom('failed_attempts').select('failures').where('key', '=', server.grantry.hasher.hash(THROTTLE_PURPOSE, 'ip:127.0.0.1')).executeTakeFirstOrThrow()).failures)).toBe(3);
@@ -425,7 +450,7 @@ describe.each(BACKENDS)('brute-force limits without a proxy, shared by server pr
     const user = await createUser(server, 'backoffice');
     for (const login of [user.login, unique('ghost')]) expectFailedLogin(await new AddressBrowser(server.url).signIn('backoffice', login, 'wrong-password'));
     const now = Math.floor(Date.now() / 1000);
-    const liveKey = server.grantry.hasher.hash(THROTTLE_PURPOSE, `login:backoffice:#${user.id}:127.0.0.1`);
+    const liveKey = server.grantry.hasher.hash(THROTTLE_PURPOSE, `login:backoffice:${user.login}:127.0.0.1`);
     // Everything but the user's count is from a window that ended a second ago.
     await server.grantry.database.db.updateTable('failed_attempts').set({ window_start: now - WINDOW - 1 }).where('key', '!=', liveKey).execute();
     const deleted = await runCleanup(server.grantry, now);

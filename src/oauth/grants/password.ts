@@ -31,7 +31,7 @@ export class PasswordGrant implements GrantHandler {
     const scope = this.scopes.grant(params.get('scope'), client);
     const account = username.length <= 255 && password.length <= 1024 ? await this.users.findLoginAccount(client.side, username) : undefined;
     // Counted like the login form of the side (same keys), before the password is verified.
-    const keys = ip === undefined ? [] : Throttle.loginKeys(client.side, account ?? username.slice(0, 255), ip);
+    const keys = ip === undefined ? [] : Throttle.loginKeys(client.side, username.slice(0, 255), ip);
     const retryAfter = keys.length > 0 ? await this.throttle.reserve(keys, now) : 0;
     if (retryAfter > 0) throw OAuthError.tooManyAttempts(retryAfter, 'invalid_grant');
     // Always verify, so timing does not tell whether the account exists. Every failure (unknown
