@@ -3,7 +3,7 @@
  * live here; every decision is the protocol core's.
  */
 import cookie from '@fastify/cookie';
-import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { Grantry } from '../app.js';
 import { backofficeApiRoutes } from './api/backoffice.js';
 import { storefrontApiRoutes } from './api/storefront.js';
@@ -28,6 +28,10 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
     bodyLimit: 64 * 1024,
     // No implicit HEAD routes: a HEAD on the authorize endpoint must not issue a code.
     exposeHeadRoutes: false,
+    // A path Fastify cannot decode fails before any route: its default answer quotes the URL.
+    frameworkErrors: (error, _request, reply) => {
+      (reply as FastifyReply).code(error.statusCode ?? 400).type('text/plain; charset=utf-8').send('Bad request');
+    },
     // Query strings such as page[number] stay flat keys; repeated keys become arrays.
     routerOptions: { maxParamLength: 200 },
   });

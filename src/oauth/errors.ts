@@ -1,7 +1,9 @@
 /**
  * One error type for the whole protocol core. Each named constructor carries the RFC error
  * code and the HTTP status the token endpoint answers with, so the HTTP layer renders errors
- * without knowing the rules behind them.
+ * without knowing the rules behind them. A description is fixed wording: it may name a
+ * parameter, never repeat a value from the request, since it reaches the client's redirect URI
+ * and logs as Grantry's own words (markup, a phone number, a link).
  */
 export type OAuthErrorCode =
   | 'invalid_request'

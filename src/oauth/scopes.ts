@@ -47,8 +47,9 @@ export class ScopePolicy {
   grant(requested: string | undefined, client: Client): string {
     const tokens = parseScope(requested);
     if (tokens.length === 0) return this.defaults.filter((s) => client.scopes.includes(s)).join(' ');
-    const refused = tokens.filter((s) => !client.scopes.includes(s) || !this.isKnown(s));
-    if (refused.length) throw OAuthError.invalidScope(`the client may not request: ${refused.join(' ').slice(0, 200)}`);
+    // The description names no scope: it reaches the client's redirect URI, and a requested
+    // value there would read as Grantry's own words (markup, a number to call).
+    if (tokens.some((s) => !client.scopes.includes(s) || !this.isKnown(s))) throw OAuthError.invalidScope('the scope names a scope that is unknown or not allowed for this client');
     return tokens.join(' ');
   }
 
@@ -60,8 +61,7 @@ export class ScopePolicy {
     const have = granted.split(' ').filter((s) => s !== '' && client.scopes.includes(s));
     const tokens = parseScope(requested);
     if (tokens.length === 0) return have.join(' ');
-    const extra = tokens.filter((s) => !have.includes(s));
-    if (extra.length) throw OAuthError.invalidScope(`scope may only narrow the original grant; not granted or no longer allowed: ${extra.join(' ').slice(0, 200)}`);
+    if (tokens.some((s) => !have.includes(s))) throw OAuthError.invalidScope('scope may only narrow the original grant: it names a scope that was not granted or is no longer allowed');
     return tokens.join(' ');
   }
 }

@@ -45,7 +45,8 @@ export class TokenEndpoint {
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw OAuthError.invalidRequest('the grant_type parameter is required');
     const handler = this.handlers.get(grantType);
-    if (!handler) throw OAuthError.unsupportedGrantType(`grant_type ${JSON.stringify(grantType.slice(0, 64))} is not supported`);
+    // Fixed wording, never the value: descriptions must not echo what the request sent.
+    if (!handler) throw OAuthError.unsupportedGrantType('the grant_type is not supported');
     if (!client.grants.includes(handler.type)) throw OAuthError.unauthorizedClient(`the client is not allowed to use the ${handler.type} grant`);
     const response = await handler.handle({ client, params, now, ip });
     if (client.lastUsedAt === null || client.lastUsedAt < now - 60) await this.clients.touchLastUsed(client.pk, now);

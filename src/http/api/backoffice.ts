@@ -49,7 +49,7 @@ export function backofficeApiRoutes(ctx: HttpContext, side: Side) {
       const { id } = request.params as { id: string };
       const n = parseId(id);
       const user = n !== undefined ? await ctx.grantry.repos.users.findBackofficeUser(n) : undefined;
-      if (!user) return sendApiError(reply, 404, 'Not found', `no user with id "${id.slice(0, 40)}"`);
+      if (!user) return sendApiError(reply, 404, 'Not found', 'no user with that id');
       return sendDocument(reply, 200, { data: resource(user) });
     });
   };

@@ -76,7 +76,8 @@ export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): 
       request.log.error({ err: error }, 'API failure');
       return sendApiError(reply, 500, 'Server error', 'the server could not handle the request');
     }
-    return sendApiError(reply, status, 'Bad request', error.message);
+    // Fastify's messages quote the request (the URL, a header): a fixed text instead.
+    return sendApiError(reply, status, 'Bad request', 'the request could not be read');
   });
 }
 
