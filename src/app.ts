@@ -64,7 +64,11 @@ export async function createGrantry(config: Config, options: { migrate?: boolean
   const sides = new SideRegistry(config);
   const scopes = new ScopePolicy(config.scopes, config.defaultScope);
   const hasher = new SecretHasher(secret);
-  const throttle = new Throttle(repos.throttle, hasher, { maxFailures: config.bruteForceMaxFailures, window: config.bruteForceWindow });
+  const throttle = new Throttle(repos.throttle, hasher, {
+    maxFailures: config.bruteForceMaxFailures,
+    window: config.bruteForceWindow,
+    guestAuthorizations: config.guestMaxAuthorizations,
+  });
 
   // Keys live in the database; the configured (or generated) key only seeds an empty one.
   const keys = new KeyRing(repos.signingKeys, new Sealer(secret, 'signing-keys'), config.accessTokenTtl);

@@ -45,6 +45,7 @@ export interface Config {
   keyRefreshInterval: number;
   bruteForceMaxFailures: number;
   bruteForceWindow: number;
+  guestMaxAuthorizations: number;
 }
 
 type Parser<T> = (raw: unknown) => T;
@@ -235,6 +236,7 @@ export const SETTINGS = [
   setting('keyRefreshInterval', 'key_refresh_interval', 'GRANTRY_KEY_REFRESH_INTERVAL', 30, integer(1, 3600), 'Seconds between reloads of the signing keys from the database by each server process.'),
   setting('bruteForceMaxFailures', 'brute_force_max_failures', 'GRANTRY_BRUTE_FORCE_MAX_FAILURES', 5, integer(1, 1000), 'Failed sign-ins (login form and password grant) allowed per login name (a username or an email, normalised, whether or not an account has it) and client IP address within brute_force_window; after that, the name is refused from that address until the window ends. One IP address may fail 20 times this over all names, and a client_id twice this per address (wrong client secrets).'),
   setting('bruteForceWindow', 'brute_force_window', 'GRANTRY_BRUTE_FORCE_WINDOW', 900, integer(10, 86400), 'Seconds during which failed attempts are counted, from the first failure; a key that reached its limit stays blocked until its window ends. The counters live in the database, shared by every server process.'),
+  setting('guestMaxAuthorizations', 'guest_max_authorizations', 'GRANTRY_GUEST_MAX_AUTHORIZATIONS', 100, integer(1, 1000000), 'Storefront guest authorizations (GET /oauth2-token/authorize-visitor, each of which stores a grant and a code) allowed per client IP address (IPv6: per /64) within brute_force_window; beyond it the endpoint redirects back with error=temporarily_unavailable and Retry-After until the window ends. Raise it when many visitors share one address (carrier-grade NAT, offices).'),
 ] as const;
 
 export interface LoadOptions {

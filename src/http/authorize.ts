@@ -16,6 +16,7 @@ import { AuthorizePageError, OAuthError } from '../oauth/errors.js';
 import { VISITOR_AUTHORIZE_PATH } from '../oauth/metadata.js';
 import type { RawParams } from '../oauth/params.js';
 import type { Side } from '../oauth/sides.js';
+import { Throttle } from '../security/throttle.js';
 import type { HttpContext } from './context.js';
 import { displayName } from './login.js';
 import { sendPage } from './page-headers.js';
@@ -91,7 +92,10 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
 
   /**
    * Storefront guests: a code for a fresh visitor subject, with no login and no consent, for
-   * clients that allow guests. GET only: there is no form to post.
+   * clients that allow guests. GET only: there is no form to post. Each code stores a grant for
+   * nobody in particular, so an address gets a limited number per window (Throttle.visitorKeys);
+   * over it, the client is told temporarily_unavailable (RFC 6749 §4.1.2.1) at its redirect URI,
+   * which is trusted by then, and nothing is stored.
    */
   async function handleVisitor(request: FastifyRequest, reply: FastifyReply) {
     const authz = await validate(request, reply, (request.query ?? {}) as RawParams);
@@ -99,6 +103,12 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
     if (!authz.client.allowGuests) {
       const refused = new AuthorizeRedirectError(OAuthError.unauthorizedClient('the client does not allow guests'), authz.redirectUri, authz.state);
       return redirect(request, reply, errorResponseUrl(refused, side.issuer));
+    }
+    const retryAfter = await grantry.throttle.reserve(Throttle.visitorKeys(request.ip), Math.floor(Date.now() / 1000));
+    if (retryAfter > 0) {
+      const busy = OAuthError.temporarilyUnavailable('too many guest authorizations from this address; try again later', retryAfter);
+      reply.header('Retry-After', String(retryAfter));
+      return redirect(request, reply, errorResponseUrl(new AuthorizeRedirectError(busy, authz.redirectUri, authz.state), side.issuer));
     }
     return sendCode(request, reply, authz, null);
   }

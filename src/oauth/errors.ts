@@ -15,6 +15,7 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'access_denied'
   | 'server_error'
+  | 'temporarily_unavailable'
   | 'invalid_token';
 
 export class OAuthError extends Error {
@@ -57,6 +58,13 @@ export class OAuthError extends Error {
   }
   static invalidScope(description: string) {
     return new OAuthError('invalid_scope', description, 400);
+  }
+  /**
+   * 503: the server will not serve this request now (RFC 6749 §4.1.2.1), e.g. an address over a
+   * rate limit; the client may try again after `retryAfter` seconds.
+   */
+  static temporarilyUnavailable(description: string, retryAfter: number) {
+    return new OAuthError('temporarily_unavailable', description, 503, retryAfter);
   }
   static accessDenied(description = 'the resource owner denied the request') {
     return new OAuthError('access_denied', description, 403);

@@ -12,6 +12,10 @@
  * - `client:<client_id>:<ip>`: one client's secret from one address, 2 × `maxFailures`.
  * - `ip:<ip>`: everything failed from one address, 20 × `maxFailures`; never reset by a
  *   success, or one good account would let an address guess at all the others.
+ * - `visitor:<ip>`: storefront guest authorizations from one address, `guestAuthorizations`.
+ *   Not failures: every guest code stores a grant without anyone signing in, so the count
+ *   bounds what an anonymous address can write. Apart from `ip:`, so guests never block a
+ *   sign-in.
  * Stored keys are keyed hashes (purpose "throttle"), never a raw login or address.
  */
 import { isIPv4, isIPv6 } from 'node:net';
@@ -26,6 +30,8 @@ export interface ThrottleLimits {
   maxFailures: number;
   /** Seconds of a window. */
   window: number;
+  /** Storefront guest authorizations allowed per address and window. */
+  guestAuthorizations: number;
 }
 
 export interface ThrottleVerdict {
@@ -76,6 +82,11 @@ export class Throttle {
     return [`login:${side}:${normalizeLogin(login)}:${address}`, `ip:${address}`];
   }
 
+  /** The key of a storefront guest authorization from `ip`: counted by reserve(), never released. */
+  static visitorKeys(ip: string): string[] {
+    return [`visitor:${addressKey(ip)}`];
+  }
+
   /** Keys of a client-secret attempt for `clientId` from `ip`. */
   static clientKeys(clientId: string, ip: string): string[] {
     const address = addressKey(ip);
@@ -87,6 +98,7 @@ export class Throttle {
     const { maxFailures } = this.limits;
     if (isAddressKey(key)) return 20 * maxFailures;
     if (key.startsWith('client:')) return 2 * maxFailures;
+    if (key.startsWith('visitor:')) return this.limits.guestAuthorizations;
     return maxFailures;
   }
 

@@ -123,7 +123,7 @@ export interface SigningKeyTable {
   published_until: number | null;
 }
 
-/** Failed password or client-secret attempts per (hashed) key, in a fixed window. */
+/** Failed password or client-secret attempts, and storefront guest authorizations, per (hashed) key, in a fixed window. */
 export interface FailedAttemptTable {
   /** Keyed hash of what is counted, e.g. "login:<side>:<login>:<ip>"; never the raw value. */
   key: string;

@@ -1,9 +1,11 @@
 /**
  * Storefront guests over HTTP against a real server, on every backend: GET
  * /oauth2-token/authorize-visitor gives clients that allow guests a code for a fresh
- * `visitor:<random>` subject, without login or consent; the usual authorize rules still hold.
+ * `visitor:<random>` subject, without login or consent; the usual authorize rules still hold,
+ * and each address gets a limited number of guest codes per window.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { THROTTLE_PURPOSE } from '../../src/security/throttle.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { call, type HttpCall, introspect, redirectQuery, revoke, VISITOR_PATH } from '../helpers/endpoints.js';
@@ -245,5 +247,61 @@ describe.each(BACKENDS)('storefront guests with the storefront disabled (%s)', (
     const result = await call(server.url, 'GET', visitorUrl({ response_type: 'code', client_id: client.clientId, code_challenge: pkcePair().challenge, code_challenge_method: 'S256' }));
     expect(result.status).toBe(404);
     expect(result.headers.get('location')).toBeNull();
+  });
+});
+
+describe.each(BACKENDS)('storefront guests are throttled per address (%s)', (backend) => {
+  const LIMIT = 3;
+  const WINDOW = 60;
+  let server: TestServer;
+  let guestClient: TestClient;
+  beforeAll(async () => {
+    // trust_proxy, so each test speaks from its own X-Forwarded-For address.
+    server = await startTestServer(backend, { guestMaxAuthorizations: LIMIT, bruteForceWindow: WINDOW, trustProxy: true });
+    guestClient = await server.createClient({ side: 'storefront', type: 'public', allowGuests: true });
+  });
+  afterAll(() => server?.close());
+
+  const countRows = async (table: 'authorization_codes' | 'grants') =>
+    Number((await server.grantry.database.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+  const guestFrom = (address: string, params: Record<string, string> = {}) =>
+    call(server.url, 'GET', visitorUrl({ response_type: 'code', client_id: guestClient.clientId, code_challenge: pkcePair().challenge, code_challenge_method: 'S256', ...params }), {
+      headers: { 'x-forwarded-for': address },
+    });
+
+  it(`after ${LIMIT} guest authorizations from one address: temporarily_unavailable back to the client with state, iss and Retry-After; nothing written`, async () => {
+    const address = '203.0.113.10';
+    for (let i = 0; i < LIMIT; i++) expect(redirectQuery(await guestFrom(address)).searchParams.get('code')).toBeTruthy();
+    const [codes, grants] = [await countRows('authorization_codes'), await countRows('grants')];
+    for (let i = 0; i < 2; i++) {
+      const refused = await guestFrom(address, { state: `s${i}` });
+      const location = redirectQuery(refused);
+      expect(`${location.origin}${location.pathname}`).toBe(guestClient.redirectUri);
+      expect(Object.fromEntries(location.searchParams)).toEqual({
+        error: 'temporarily_unavailable',
+        error_description: 'too many guest authorizations from this address; try again later',
+        state: `s${i}`,
+        iss: PUBLIC_URL,
+      });
+      expect(refused.headers.get('cache-control')).toBe('no-store');
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(WINDOW);
+    }
+    expect([await countRows('authorization_codes'), await countRows('grants')]).toEqual([codes, grants]);
+    // Another address is not affected; the same address gets codes again once the window is over.
+    expect(redirectQuery(await guestFrom('203.0.113.11')).searchParams.get('code')).toBeTruthy();
+    await server.grantry.database.db.updateTable('failed_attempts').set({ window_start: 1 }).execute();
+    expect(redirectQuery(await guestFrom(address)).searchParams.get('code')).toBeTruthy();
+  });
+
+  it('requests refused before the client is trusted write nothing and are not counted; the limit never touches sign-ins', async () => {
+    const address = '203.0.113.20';
+    for (let i = 0; i < LIMIT + 2; i++) expectErrorPage(await guestFrom(address, { client_id: 'no-such-client' }), 400);
+    for (let i = 0; i < LIMIT; i++) expect(redirectQuery(await guestFrom(address)).searchParams.get('code')).toBeTruthy();
+    expect(redirectQuery(await guestFrom(address)).searchParams.get('error')).toBe('temporarily_unavailable');
+    // Guests are counted apart from failed passwords: the address's sign-in count is untouched.
+    const signInCount = await server.grantry.database.db.selectFrom('failed_attempts').select('key').where('key', '=', server.grantry.hasher.hash(THROTTLE_PURPOSE, `ip:${address}`)).executeTakeFirst();
+    expect(signInCount).toBeUndefined();
   });
 });

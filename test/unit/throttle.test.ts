@@ -24,8 +24,9 @@ describe('brute-force throttle keys', () => {
     expect(Throttle.loginKeys('storefront', ' Alice@Example.COM. ', '::ffff:192.0.2.1')).toEqual(['login:storefront:alice@example.com:192.0.2.1', 'ip:192.0.2.1']);
     expect(Throttle.loginKeys('backoffice', '\uFF2F\uFF4C\uFF47\uFF41', '192.0.2.1')).toEqual(['login:backoffice:olga:192.0.2.1', 'ip:192.0.2.1']);
     expect(Throttle.clientKeys('abc', '192.0.2.1')).toEqual(['client:abc:192.0.2.1', 'ip:192.0.2.1']);
-    const throttle = new Throttle({} as ThrottleRepository, new SecretHasher('x'.repeat(32)), { maxFailures: 5, window: 900 });
-    expect(['login:backoffice:a:1.2.3.4', 'client:abc:1.2.3.4', 'ip:1.2.3.4'].map((k) => throttle.limitOf(k))).toEqual([5, 10, 100]);
+    expect(Throttle.visitorKeys('2001:db8:1:2:3:4:5:6')).toEqual(['visitor:2001:db8:1:2::/64']);
+    const throttle = new Throttle({} as ThrottleRepository, new SecretHasher('x'.repeat(32)), { maxFailures: 5, window: 900, guestAuthorizations: 7 });
+    expect(['login:backoffice:a:1.2.3.4', 'client:abc:1.2.3.4', 'ip:1.2.3.4', 'visitor:1.2.3.4'].map((k) => throttle.limitOf(k))).toEqual([5, 10, 100, 7]);
   });
 
   it('blocks when any key reached its limit, until its window ends, and stores only keyed hashes', async () => {
@@ -51,7 +52,7 @@ describe('brute-force throttle keys', () => {
         rows.delete(key);
       },
     };
-    const throttle = new Throttle(repo, new SecretHasher('y'.repeat(32)), { maxFailures: 2, window: 100 });
+    const throttle = new Throttle(repo, new SecretHasher('y'.repeat(32)), { maxFailures: 2, window: 100, guestAuthorizations: 7 });
     const keys = Throttle.loginKeys('backoffice', 'bob', '192.0.2.7');
     expect(await throttle.check(keys, 1000)).toEqual({ retryAfter: 0, resettable: false });
     await throttle.fail(keys, 1000);
