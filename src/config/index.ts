@@ -46,6 +46,10 @@ export interface Config {
   bruteForceMaxFailures: number;
   bruteForceWindow: number;
   guestMaxAuthorizations: number;
+  requestTimeout: number;
+  headersTimeout: number;
+  keepAliveTimeout: number;
+  maxConnections: number;
 }
 
 type Parser<T> = (raw: unknown) => T;
@@ -237,6 +241,12 @@ export const SETTINGS = [
   setting('bruteForceMaxFailures', 'brute_force_max_failures', 'GRANTRY_BRUTE_FORCE_MAX_FAILURES', 5, integer(1, 1000), 'Failed sign-ins (login form and password grant) allowed per login name (a username or an email, normalised, whether or not an account has it) and client IP address within brute_force_window; after that, the name is refused from that address until the window ends. One IP address may fail 20 times this over all names, and a client_id twice this per address (wrong client secrets).'),
   setting('bruteForceWindow', 'brute_force_window', 'GRANTRY_BRUTE_FORCE_WINDOW', 900, integer(10, 86400), 'Seconds during which failed attempts are counted, from the first failure; a key that reached its limit stays blocked until its window ends. The counters live in the database, shared by every server process.'),
   setting('guestMaxAuthorizations', 'guest_max_authorizations', 'GRANTRY_GUEST_MAX_AUTHORIZATIONS', 100, integer(1, 1000000), 'Storefront guest authorizations (GET /oauth2-token/authorize-visitor, each of which stores a grant and a code) allowed per client IP address (IPv6: per /64) within brute_force_window; beyond it the endpoint redirects back with error=temporarily_unavailable and Retry-After until the window ends. Raise it when many visitors share one address (carrier-grade NAT, offices).'),
+  // Slow or idle clients must not hold sockets: each one is a file descriptor, and a few hundred
+  // held open would leave none for real clients and the database.
+  setting('requestTimeout', 'request_timeout', 'GRANTRY_REQUEST_TIMEOUT', 30, integer(1, 3600), 'Seconds a client has to send a whole request (headers and body); a slower one is answered 408 and disconnected. A connection silent for twice this (e.g. not reading its response) is closed.'),
+  setting('headersTimeout', 'headers_timeout', 'GRANTRY_HEADERS_TIMEOUT', 10, integer(1, 3600), 'Seconds a client has to send the request headers, from the moment it connects or starts a request; at most request_timeout.'),
+  setting('keepAliveTimeout', 'keep_alive_timeout', 'GRANTRY_KEEP_ALIVE_TIMEOUT', 5, integer(1, 3600), 'Seconds an idle keep-alive connection stays open between requests (announced in the Keep-Alive header; Node closes it a second later, so that clients close first). Behind a reverse proxy that reuses connections, make it longer than the proxy\'s own idle timeout.'),
+  setting('maxConnections', 'max_connections', 'GRANTRY_MAX_CONNECTIONS', 1000, integer(1, 1000000), 'Open client connections one server process accepts at once; a connection beyond it is closed at once. Keeps file descriptors free for the database and the connections already served (raise the open-files limit, ulimit -n, before raising this).'),
 ] as const;
 
 export interface LoadOptions {
@@ -310,6 +320,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const unknownDefault = config.defaultScope.split(' ').filter((s) => s && !Object.hasOwn(config.scopes, s));
   if (unknownDefault.length > 0) {
     throw new ConfigError(`invalid GRANTRY_DEFAULT_SCOPE / default_scope: ${unknownDefault.join(', ')} is not among the known scopes (scopes)`);
+  }
+  if (config.headersTimeout > config.requestTimeout) {
+    throw new ConfigError(`invalid GRANTRY_HEADERS_TIMEOUT / headers_timeout: must be at most request_timeout (${config.requestTimeout}), got ${config.headersTimeout}`);
   }
   if (config.secret !== undefined && config.secret.length < 32) {
     throw new ConfigError('invalid GRANTRY_SECRET / secret: must be at least 32 characters');

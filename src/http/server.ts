@@ -5,6 +5,7 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { Grantry } from '../app.js';
+import type { Config } from '../config/index.js';
 import { backofficeApiRoutes } from './api/backoffice.js';
 import { storefrontApiRoutes } from './api/storefront.js';
 import { authorizeRoutes } from './authorize.js';
@@ -17,6 +18,27 @@ import { loginRoutes } from './login.js';
 import { tokenRoutes } from './token.js';
 import { STYLESHEET, STYLESHEET_PATH } from './views/layout.js';
 
+/**
+ * The timeouts of the HTTP server. requestTimeout bounds the whole request (headers and body),
+ * headersTimeout the headers alone: a client past either is answered 408 and disconnected.
+ * connectionTimeout closes a socket silent for twice as long as a whole request may take (one
+ * that does not read its response): longer than requestTimeout, so that a stalled request gets
+ * its 408 first. keepAliveTimeout closes idle connections between requests.
+ * Node checks the request and header deadlines only every connectionsCheckingInterval (30 s by
+ * default, which would double a 30 s limit): check at least every half of the shorter one, and
+ * every second at most, which costs one pass over the open connections.
+ */
+function slowClientLimits(config: Config) {
+  const requestTimeout = config.requestTimeout * 1000;
+  const headersTimeout = config.headersTimeout * 1000;
+  return {
+    requestTimeout,
+    connectionTimeout: 2 * requestTimeout,
+    keepAliveTimeout: config.keepAliveTimeout * 1000,
+    http: { requestTimeout, headersTimeout, connectionsCheckingInterval: Math.min(1000, Math.floor(headersTimeout / 2)) },
+  };
+}
+
 export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
   const { config } = grantry;
   const app = Fastify({
@@ -26,6 +48,9 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
     trustProxy: config.trustProxy,
     bodyLimit: 64 * 1024,
+    // A client that sends its request slowly, or never reads its response, must not hold a
+    // socket for ever (Fastify's default request timeout is none): see slowClientLimits().
+    ...slowClientLimits(config),
     // No implicit HEAD routes: a HEAD on the authorize endpoint must not issue a code.
     exposeHeadRoutes: false,
     // A path Fastify cannot decode fails before any route: its default answer quotes the URL.
@@ -35,6 +60,9 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
     // Query strings such as page[number] stay flat keys; repeated keys become arrays.
     routerOptions: { maxParamLength: 200 },
   });
+  // Beyond this, Node closes new connections at once, so that the file descriptors left serve the
+  // database and the clients already connected.
+  app.server.maxConnections = config.maxConnections;
   await app.register(cookie);
   registerFormParser(app);
 

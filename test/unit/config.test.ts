@@ -14,6 +14,10 @@ describe('configuration', () => {
       authorizationCodeTtl: 600,
       signingAlgorithm: 'RS256',
       databaseUrl: 'sqlite:var/grantry.sqlite',
+      requestTimeout: 30,
+      headersTimeout: 10,
+      keepAliveTimeout: 5,
+      maxConnections: 1000,
     });
   });
 
@@ -33,6 +37,9 @@ describe('configuration', () => {
     [{ GRANTRY_STOREFRONT_ENABLED: 'maybe' }, /GRANTRY_STOREFRONT_ENABLED.*true or false/],
     [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL/],
     [{ GRANTRY_SECRET: 'short' }, /GRANTRY_SECRET.*32/],
+    [{ GRANTRY_HEADERS_TIMEOUT: '40' }, /GRANTRY_HEADERS_TIMEOUT.*at most request_timeout \(30\)/],
+    [{ GRANTRY_REQUEST_TIMEOUT: '0' }, /GRANTRY_REQUEST_TIMEOUT.*from 1/],
+    [{ GRANTRY_MAX_CONNECTIONS: '0' }, /GRANTRY_MAX_CONNECTIONS.*from 1/],
   ])('refuses %o naming the setting', (env, message) => {
     expect(() => loadConfig({ env })).toThrow(message);
   });
