@@ -83,15 +83,30 @@ export class AccessTokenCodec {
     const key = this.keys.verificationKey(header.kid, now);
     // The algorithm comes from our key, never from the token (no alg confusion, no "none").
     if (!key || header.alg !== key.alg) return undefined;
-    if (!SIGNERS[key.alg].verify(Buffer.from(`${h}.${p}`), key.publicKey, Buffer.from(s, 'base64url'))) return undefined;
+    const signature = decodePart(s);
+    if (!signature || !SIGNERS[key.alg].verify(Buffer.from(`${h}.${p}`), key.publicKey, signature)) return undefined;
     return decodeJson(p);
   }
 }
 
-function decodeJson(part: string): Record<string, unknown> | undefined {
+/**
+ * The bytes of one part of a JWS, which must be spelled as we sign it: base64url without
+ * padding (RFC 7515 §2). Node's decoder also takes "=", "+/", characters outside the alphabet
+ * and non-zero unused bits in the last character, so one token would have many spellings, each
+ * a different string to a cache, a deny list or a log; only bytes that re-encode to exactly
+ * the input are accepted (a few hundred bytes, nothing next to the signature check).
+ */
+function decodePart(part: string): Buffer | undefined {
   if (!/^[A-Za-z0-9_-]+$/.test(part)) return undefined;
+  const bytes = Buffer.from(part, 'base64url');
+  return bytes.toString('base64url') === part ? bytes : undefined;
+}
+
+function decodeJson(part: string): Record<string, unknown> | undefined {
+  const bytes = decodePart(part);
+  if (!bytes) return undefined;
   try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    const value: unknown = JSON.parse(bytes.toString('utf8'));
     return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

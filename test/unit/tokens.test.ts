@@ -3,6 +3,7 @@ import { SIGNING_ALGORITHMS } from '../../src/config/index.js';
 import { generatePrivateKeyPem, KeyError, signingKeyFromPem } from '../../src/oauth/keys.js';
 import { fixedKeySource } from '../../src/oauth/key-ring.js';
 import { AccessTokenCodec } from '../../src/oauth/tokens.js';
+import { nonCanonicalSpellings, signatureHasEverySpelling } from '../helpers/jwt-spellings.js';
 
 const claims = { iss: 'https://i', sub: '1', aud: 'https://i/api', client_id: 'c', jti: 'j', iat: 1, nbf: 1, exp: 2 };
 
@@ -27,6 +28,16 @@ describe.each(SIGNING_ALGORITHMS)('access token codec with %s', (alg) => {
     const other = new AccessTokenCodec(fixedKeySource(signingKeyFromPem(generatePrivateKeyPem(alg), alg)));
     expect(codec.verify(other.sign(claims))).toBeUndefined();
     expect(codec.verify('not-a-jwt')).toBeUndefined();
+  });
+
+  it('accepts one spelling only: no padding, no other alphabet, no stray characters, no unused bits set', () => {
+    // Each part is checked, but the signature is where lenient decoding let variants through.
+    let token = codec.sign(claims);
+    while (!signatureHasEverySpelling(token)) token = codec.sign({ ...claims, jti: `${claims.jti}x` });
+    const variants = nonCanonicalSpellings(token);
+    expect(variants.filter(([label]) => label.startsWith('signature')).length).toBe(5);
+    for (const [label, variant] of variants) expect({ label, claims: codec.verify(variant) }).toEqual({ label, claims: undefined });
+    expect(codec.verify(token)).toEqual(expect.objectContaining({ sub: claims.sub }));
   });
 
   it('publishes a JWK whose kid is its RFC 7638 thumbprint', () => {

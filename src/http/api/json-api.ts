@@ -48,7 +48,9 @@ export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): 
       return sendApiError(reply, 400, 'Bad request', error.description, error.error);
     }
     const header = request.headers.authorization;
-    const match = header ? /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(header) : null;
+    // Our access tokens are JWTs: base64url parts joined by dots, never padded (RFC 7515 §2).
+    // RFC 6750's wider b64token syntax ("~+/" and "=") cannot spell one of them.
+    const match = header ? /^Bearer +([A-Za-z0-9\-_.]+) *$/i.exec(header) : null;
     if (!header || !/^bearer(\s|$)/i.test(header)) {
       reply.header('WWW-Authenticate', challenge());
       return sendApiError(reply, 401, 'Unauthorized', 'an access token is required in the Authorization header');
