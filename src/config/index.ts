@@ -6,10 +6,18 @@
  * Precedence (highest first): environment variable, config file, default.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 export const SIGNING_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+/**
+ * Whose X-Forwarded-For the server believes: nobody's (false), the proxies at these addresses
+ * and CIDR ranges, or a number of proxy hops in front of it. Fastify (proxy-addr) then takes the
+ * client's address as the right-most address of the chain that is not a trusted proxy.
+ */
+export type TrustProxy = false | string[] | number;
 
 export interface Config {
   port: number;
@@ -29,7 +37,7 @@ export interface Config {
   adminUsername: string;
   adminEmail: string;
   adminPassword: string | undefined;
-  trustProxy: boolean;
+  trustProxy: TrustProxy;
   logLevel: string;
   refreshTokenTtl: number;
   refreshGracePeriod: number;
@@ -183,6 +191,45 @@ const scopeList: Parser<string> = (raw) => {
   return names.join(' ');
 };
 
+const TRUSTS_ANYONE =
+  "would trust any client to name its own address in X-Forwarded-For, and so to escape the per-address limits: list the proxies' addresses (e.g. 127.0.0.1, 10.0.0.0/8) or give a hop count (the number of proxies in front of Grantry)";
+const MAX_PROXY_HOPS = 100;
+
+/** A trusted proxy's IPv4 or IPv6 address, or a CIDR range of them (as proxy-addr takes it). */
+const proxyAddress = (value: string): string | undefined => {
+  const [address = '', prefix, ...rest] = value.split('/');
+  // isIP accepts zone ids (fe80::1%eth0), which proxy-addr does not.
+  const version = address.includes('%') || rest.length > 0 || prefix === '' ? 0 : isIP(address);
+  if (version === 0) return 'is not an IP address or CIDR range (e.g. 10.0.0.1, 10.0.0.0/8, fd00::/8)';
+  if (prefix === undefined) return undefined;
+  const bits = version === 4 ? 32 : 128;
+  if (/^0+$/.test(prefix)) return TRUSTS_ANYONE;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= bits ? undefined : `needs a prefix length from 1 to ${bits} after the "/"`;
+};
+const proxyAddresses = list(proxyAddress);
+
+/**
+ * trust_proxy: false (or 0, or nothing listed), a hop count, or trusted proxy addresses and
+ * CIDR ranges. true is refused rather than read as "trust every X-Forwarded-For": behind a proxy
+ * that appends the address it saw, a client could then claim any address it likes.
+ */
+const trustProxy: Parser<TrustProxy> = (raw) => {
+  let value = raw;
+  if (typeof raw === 'string') {
+    const word = raw.trim().toLowerCase();
+    if (['false', 'no', 'off'].includes(word)) value = false;
+    else if (['true', 'yes', 'on'].includes(word)) value = true;
+    else if (/^\d+$/.test(word)) value = Number(word);
+  }
+  if (value === false || value === 0) return false;
+  if (value === true) return fail(`true ${TRUSTS_ANYONE}`);
+  if (typeof value === 'number') {
+    return Number.isInteger(value) && value >= 1 && value <= MAX_PROXY_HOPS ? value : fail(`a hop count must be a whole number from 1 to ${MAX_PROXY_HOPS}, got ${JSON.stringify(raw)}`);
+  }
+  const addresses = proxyAddresses(value);
+  return addresses.length > 0 ? addresses : false;
+};
+
 // Defaults that depend on other settings are resolved in loadConfig().
 const DERIVED = Symbol('derived');
 
@@ -224,7 +271,7 @@ export const SETTINGS = [
   setting('adminUsername', 'admin_username', 'GRANTRY_ADMIN_USERNAME', 'admin', text, 'Username of the back-office admin created on first start.'),
   setting('adminEmail', 'admin_email', 'GRANTRY_ADMIN_EMAIL', 'admin@example.com', text, 'Email of the back-office admin created on first start.'),
   setting('adminPassword', 'admin_password', 'GRANTRY_ADMIN_PASSWORD', undefined, optionalText, 'Password of the admin created on first start; a random one is generated and printed once if unset.'),
-  setting('trustProxy', 'trust_proxy', 'GRANTRY_TRUST_PROXY', false, boolean, 'Trust X-Forwarded-* headers from a reverse proxy.'),
+  setting('trustProxy', 'trust_proxy', 'GRANTRY_TRUST_PROXY', false, trustProxy, 'Reverse proxies whose X-Forwarded-For (and -Proto, -Host) the server believes: false (none), their IPv4 or IPv6 addresses and CIDR ranges (comma-separated or a JSON array, e.g. 127.0.0.1,10.0.0.0/8), or the number of proxies in front of the server. The client\'s address is then the right-most address in X-Forwarded-For that is not a trusted proxy. true is refused: it would let any client choose its address.'),
   setting('logLevel', 'log_level', 'GRANTRY_LOG_LEVEL', 'info', logLevel, 'Log level: fatal, error, warn, info, debug, trace or silent. Each request is logged only at debug and trace.'),
   setting('refreshTokenTtl', 'refresh_token_ttl', 'GRANTRY_REFRESH_TOKEN_TTL', 2592000, integer(60, 31536000), 'Refresh token lifetime in seconds (30 days by default). Each refresh rotates the token.'),
   setting('refreshGracePeriod', 'refresh_grace_period', 'GRANTRY_REFRESH_GRACE_PERIOD', 0, integer(0, 300), 'Seconds during which presenting an already-rotated refresh token again returns the pair it was exchanged for, instead of revoking the family (browsers with several tabs). 0 turns it off.'),

@@ -5,7 +5,7 @@
 import cookie from '@fastify/cookie';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
 import type { Grantry } from '../app.js';
-import type { Config } from '../config/index.js';
+import type { Config, TrustProxy } from '../config/index.js';
 import { backofficeApiRoutes } from './api/backoffice.js';
 import { storefrontApiRoutes } from './api/storefront.js';
 import { authorizeRoutes } from './authorize.js';
@@ -17,6 +17,17 @@ import { registerFormParser } from './form-body.js';
 import { loginRoutes } from './login.js';
 import { tokenRoutes } from './token.js';
 import { STYLESHEET, STYLESHEET_PATH } from './views/layout.js';
+
+/**
+ * Fastify's trustProxy for trust_proxy (validated at config load). Addresses and ranges go to
+ * proxy-addr as they are. A hop count becomes a function trusting the peer and the next
+ * count - 1 hops from the right (Fastify 5 reads a bare number as "trust nobody"); it cannot
+ * tell a proxy from a client that connects directly, which the README says.
+ */
+function trustedProxies(trust: TrustProxy): false | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust !== 'number') return trust;
+  return (_address, hop) => hop < trust;
+}
 
 /**
  * The timeouts of the HTTP server. requestTimeout bounds the whole request (headers and body),
@@ -46,7 +57,7 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
     // Two log lines per request would cost more than the token endpoint's own work.
     // (Through a LogController: the top-level disableRequestLogging option prints a deprecation warning.)
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
-    trustProxy: config.trustProxy,
+    trustProxy: trustedProxies(config.trustProxy),
     bodyLimit: 64 * 1024,
     // A client that sends its request slowly, or never reads its response, must not hold a
     // socket for ever (Fastify's default request timeout is none): see slowClientLimits().

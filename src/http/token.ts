@@ -49,7 +49,8 @@ const noStore = (reply: FastifyReply) => reply.header('Cache-Control', 'no-store
 
 export function tokenRoutes(ctx: HttpContext) {
   const { grantry } = ctx;
-  // request.ip is the peer, or the client named by X-Forwarded-For when trust_proxy is on.
+  // request.ip is the peer, or, behind the proxies trust_proxy names, the right-most address in
+  // X-Forwarded-For that is not one of them.
   const authenticate = (request: FastifyRequest) => grantry.tokenEndpoint.authenticate(bodyParams(request), parseBasicAuthorization(request.headers.authorization), request.ip);
 
   return async function plugin(app: FastifyInstance) {

@@ -2,8 +2,9 @@
  * Brute-force protection over HTTP against real servers, on every backend: the login form, the
  * password grant and client secrets at the token, revocation and introspection endpoints. Limits
  * are small (3 failures per account and address, 6 per client and address, 60 per address, in a
- * 60-second window). The first server trusts X-Forwarded-For, so each test comes from its own
- * addresses; the second does not, and shares its database with a second server process.
+ * 60-second window). The first server trusts X-Forwarded-For from 127.0.0.1 (the tests act as
+ * its proxy), so each test comes from its own addresses; the second does not, and shares its
+ * database with a second server process.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCleanup } from '../../src/management/cleanup.js';
@@ -120,7 +121,7 @@ async function hasRow(server: TestServer, key: string): Promise<boolean> {
 describe.each(BACKENDS)('brute-force protection behind a trusted proxy (%s)', (backend) => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer(backend, { bruteForceMaxFailures: MAX, bruteForceWindow: WINDOW, passwordGrantEnabled: true, trustProxy: true });
+    server = await startTestServer(backend, { bruteForceMaxFailures: MAX, bruteForceWindow: WINDOW, passwordGrantEnabled: true, trustProxy: ['127.0.0.1'] });
   });
   afterAll(() => server?.close());
 

@@ -257,7 +257,7 @@ describe.each(BACKENDS)('storefront guests are throttled per address (%s)', (bac
   let guestClient: TestClient;
   beforeAll(async () => {
     // trust_proxy, so each test speaks from its own X-Forwarded-For address.
-    server = await startTestServer(backend, { guestMaxAuthorizations: LIMIT, bruteForceWindow: WINDOW, trustProxy: true });
+    server = await startTestServer(backend, { guestMaxAuthorizations: LIMIT, bruteForceWindow: WINDOW, trustProxy: ['127.0.0.1'] });
     guestClient = await server.createClient({ side: 'storefront', type: 'public', allowGuests: true });
   });
   afterAll(() => server?.close());

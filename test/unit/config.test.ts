@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, SETTINGS } from '../../src/config/index.js';
 
@@ -54,5 +56,69 @@ describe('configuration', () => {
       expect(readme, `README lacks ${s.env}`).toContain(`\`${s.env}\``);
       expect(readme, `README lacks ${s.file}`).toContain(`\`${s.file}\``);
     }
+  });
+});
+
+describe('trust_proxy', () => {
+  const trustProxy = (raw: string) => loadConfig({ env: { GRANTRY_TRUST_PROXY: raw } }).trustProxy;
+  const fromFile = (value: unknown) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'grantry-config-'));
+    const file = path.join(dir, 'grantry.json');
+    writeFileSync(file, JSON.stringify({ trust_proxy: value }));
+    try {
+      return loadConfig({ env: {}, configFile: file }).trustProxy;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('is off by default and with false, 0 or an empty list', () => {
+    expect(loadConfig({ env: {} }).trustProxy).toBe(false);
+    for (const raw of ['false', 'FALSE', 'off', 'no', '0', '[]', ' , ']) expect(trustProxy(raw), raw).toBe(false);
+    for (const value of [false, 0, []]) expect(fromFile(value)).toBe(false);
+  });
+
+  it('takes trusted proxy addresses and CIDR ranges, IPv4 and IPv6, comma-separated or as a JSON array', () => {
+    expect(trustProxy('127.0.0.1')).toEqual(['127.0.0.1']);
+    expect(trustProxy(' 127.0.0.1, 10.0.0.0/8 ,::1, fd00::/8 ,2001:db8::/32, ::ffff:192.0.2.1 ')).toEqual(['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', '2001:db8::/32', '::ffff:192.0.2.1']);
+    expect(trustProxy('["192.168.0.0/16", "::1"]')).toEqual(['192.168.0.0/16', '::1']);
+    expect(fromFile(['10.1.2.3', '172.16.0.0/12'])).toEqual(['10.1.2.3', '172.16.0.0/12']);
+    expect(fromFile('10.1.2.3,10.1.2.4')).toEqual(['10.1.2.3', '10.1.2.4']);
+  });
+
+  it('takes a hop count', () => {
+    expect(trustProxy('1')).toBe(1);
+    expect(trustProxy('2')).toBe(2);
+    expect(fromFile(1)).toBe(1);
+  });
+
+  it.each(['true', 'TRUE', 'yes', 'on'])('refuses %s: it would trust any X-Forwarded-For', (raw) => {
+    expect(() => trustProxy(raw)).toThrow(/GRANTRY_TRUST_PROXY.*would trust any client.*list the proxies' addresses \(e\.g\. 127\.0\.0\.1, 10\.0\.0\.0\/8\) or give a hop count/);
+  });
+
+  it('refuses true in the config file too', () => {
+    expect(() => fromFile(true)).toThrow(/"trust_proxy".*would trust any client.*hop count/);
+  });
+
+  it.each([
+    ['proxy.internal', /"proxy\.internal" is not an IP address or CIDR range/],
+    ['10.0.0.1, 10.0.0.256', /"10\.0\.0\.256" is not an IP address or CIDR range/],
+    ['010.0.0.1', /"010\.0\.0\.1" is not an IP address/],
+    ['10.0.0.0/33', /"10\.0\.0\.0\/33".*prefix length from 1 to 32/],
+    ['fd00::/129', /"fd00::\/129".*prefix length from 1 to 128/],
+    ['10.0.0.0/', /"10\.0\.0\.0\/" is not an IP address or CIDR range/],
+    ['10.0.0.0/8/8', /"10\.0\.0\.0\/8\/8" is not an IP address or CIDR range/],
+    ['10.0.0.0/255.0.0.0', /"10\.0\.0\.0\/255\.0\.0\.0".*prefix length/],
+    ['0.0.0.0/0', /"0\.0\.0\.0\/0" would trust any client/],
+    ['::/0', /"::\/0" would trust any client/],
+    ['fe80::1%eth0', /"fe80::1%eth0" is not an IP address/],
+    ['-1', /"-1" is not an IP address or CIDR range/],
+    ['1.5', /"1\.5" is not an IP address or CIDR range/],
+    ['1000', /hop count.*from 1 to 100/],
+    ['[1, 2]', /must be a list of strings/],
+    ['["10.0.0.1"', /GRANTRY_TRUST_PROXY.*JSON/],
+  ])('refuses %s with a message naming the entry', (raw, message) => {
+    expect(() => trustProxy(raw)).toThrow(/^invalid environment variable GRANTRY_TRUST_PROXY: /);
+    expect(() => trustProxy(raw)).toThrow(message);
   });
 });
