@@ -14,6 +14,7 @@ import type { HttpContext } from './context.js';
 import { CorsPolicy } from './cors.js';
 import { discoveryRoutes } from './discovery.js';
 import { registerFormParser } from './form-body.js';
+import { registerJsonParser } from './json-body.js';
 import { loginRoutes } from './login.js';
 import { tokenRoutes } from './token.js';
 import { STYLESHEET, STYLESHEET_PATH } from './views/layout.js';
@@ -76,6 +77,7 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
   app.server.maxConnections = config.maxConnections;
   await app.register(cookie);
   registerFormParser(app);
+  registerJsonParser(app);
 
   app.addHook('onSend', async (_request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');

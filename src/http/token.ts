@@ -9,6 +9,7 @@ import { OAuthError } from '../oauth/errors.js';
 import { INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH } from '../oauth/metadata.js';
 import type { RawParams } from '../oauth/params.js';
 import type { HttpContext } from './context.js';
+import { RepeatedNestedKeyError } from './json-body.js';
 
 const tokenResponseSchema = {
   200: {
@@ -66,7 +67,7 @@ export function tokenRoutes(ctx: HttpContext) {
         return noStore(reply).code(500).send({ error: 'server_error', error_description: 'the server could not handle the request' });
       }
       // Malformed JSON, oversized bodies and the like.
-      const description = status === 413 ? 'the request body is too large' : 'the request body could not be parsed';
+      const description = status === 413 ? 'the request body is too large' : error instanceof RepeatedNestedKeyError ? error.message : 'the request body could not be parsed';
       return sendOAuthError(reply, new OAuthError('invalid_request', description, status));
     });
 
