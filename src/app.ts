@@ -21,12 +21,12 @@ import { SideRegistry } from './oauth/sides.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
 import { TokenIssuer } from './oauth/token-issuer.js';
 import { Sealer } from './security/encryption.js';
-import { loadOrCreateSecret } from './security/server-secret.js';
+import { loadExistingSecret, loadOrCreateSecret } from './security/server-secret.js';
 import { Throttle } from './security/throttle.js';
 import { SecretHasher } from './security/tokens.js';
-import { openDatabase, type OpenDatabase } from './storage/database.js';
+import { notGrantryDatabase, openDatabase, type OpenDatabase } from './storage/database.js';
 import { createRepositories } from './storage/index.js';
-import { migrateToLatest } from './storage/migrations/index.js';
+import { hasGrantrySchema, migrateToLatest } from './storage/migrations/index.js';
 import type { Repositories } from './storage/repositories.js';
 
 export interface Grantry {
@@ -51,10 +51,27 @@ export interface Grantry {
   close(): Promise<void>;
 }
 
-export async function createGrantry(config: Config, options: { migrate?: boolean } = {}): Promise<Grantry> {
-  const secret = loadOrCreateSecret(config.secret, config.dataDir);
-  const database = openDatabase(config.databaseUrl);
+export interface CreateOptions {
+  /** Apply pending migrations (default true). */
+  migrate?: boolean;
+  /**
+   * Whether a missing database, server secret and seed signing key may be created: true for the
+   * server (default). False for commands that manage an existing deployment: they use the
+   * server's database and secret or fail with a MissingDatabaseError or ConfigError, instead of
+   * creating a new, empty deployment the server never reads. Pending migrations are still
+   * applied to an existing Grantry database, as a starting server would.
+   */
+  initialise?: boolean;
+}
+
+export async function createGrantry(config: Config, options: CreateOptions = {}): Promise<Grantry> {
+  const initialise = options.initialise !== false;
+  const database = openDatabase(config.databaseUrl, { mustExist: !initialise });
+  let secret: string;
   try {
+    // The database is checked first: a command pointed at the wrong place names it, and leaves no trace.
+    if (!initialise && !(await hasGrantrySchema(database.db))) throw notGrantryDatabase(config.databaseUrl);
+    secret = initialise ? loadOrCreateSecret(config.secret, config.dataDir) : loadExistingSecret(config.secret, config.dataDir);
     if (options.migrate !== false) await migrateToLatest(database.db, database.dialect);
   } catch (e) {
     await database.close();
@@ -74,11 +91,16 @@ export async function createGrantry(config: Config, options: { migrate?: boolean
   const keys = new KeyRing(repos.signingKeys, new Sealer(secret, 'signing-keys'), config.accessTokenTtl);
   let signingKeyCreated = false;
   try {
-    await keys.initialize(() => {
-      const seed = loadOrCreateSigningKey({ pem: config.signingKey, file: config.signingKeyFile, alg: config.signingAlgorithm });
-      signingKeyCreated = seed.created;
-      return seed;
-    });
+    // Only a starting server seeds an empty key table: a management command just reads the keys
+    // (keys rotate adds one to an empty table; nothing else needs them).
+    if (!initialise) await keys.load();
+    else {
+      await keys.initialize(() => {
+        const seed = loadOrCreateSigningKey({ pem: config.signingKey, file: config.signingKeyFile, alg: config.signingAlgorithm });
+        signingKeyCreated = seed.created;
+        return seed;
+      });
+    }
   } catch (e) {
     await database.close();
     throw e;

@@ -9,6 +9,7 @@ import { buildHttpApp } from './http/server.js';
 import { scheduleCleanup } from './management/cleanup.js';
 import { TOKEN_PATH } from './oauth/metadata.js';
 import { randomToken } from './security/tokens.js';
+import { describeDatabase } from './storage/database-url.js';
 
 export interface RunningServer {
   /** The address actually listened on, e.g. http://127.0.0.1:8080. */
@@ -69,6 +70,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
     log(`             login     ${config.publicUrl}${side.loginPath}`);
     log(`             API       ${config.publicUrl}${side.apiPath}`);
   }
+  log(`  database               ${describeDatabase(config.databaseUrl)}`);
   log(`  token endpoint         ${config.publicUrl}${TOKEN_PATH}`);
   const running = app;
   return {

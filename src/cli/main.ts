@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `grantry` command. Exit codes: 0 success, 1 the request failed (duplicate, not found,
- * invalid input...), 2 bad usage or configuration.
+ * invalid input...), 2 bad usage or configuration (including no Grantry database where the
+ * configuration points: the command cannot run there at all).
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
@@ -29,13 +30,16 @@ function buildProgram(): Command {
     .description('Grantry, an OAuth 2.0 authorization server for a back office and a storefront')
     .version(packageVersion(), '-V, --version', 'print the version')
     .option('--config <file>', 'JSON config file (default: $GRANTRY_CONFIG); environment variables override it')
+    .option('--data-dir <dir>', "the server's data folder: its SQLite database, secret and keys (overrides GRANTRY_DATA_DIR / data_dir; default ./var)")
     // Settings below are inherited by every subcommand created afterwards.
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .addHelpText(
       'after',
-      '\nEvery command takes --json to print one JSON object on stdout.\nExit codes: 0 success, 1 the request failed, 2 bad usage or configuration.',
+      '\nEvery command takes --json to print one JSON object on stdout.\n' +
+        "The commands that manage users, clients, tokens and keys work on the server's existing database, named on stderr; only start and migrate create one.\n" +
+        'Exit codes: 0 success, 1 the request failed, 2 bad usage or configuration (or no Grantry database).',
     );
   registerStartCommand(program);
   registerMigrateCommand(program);

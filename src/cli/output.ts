@@ -57,6 +57,11 @@ export class Output {
     process.stderr.write(`grantry: warning: ${message}\n`);
   }
 
+  /** Where the command works (e.g. which database), on stderr like warnings. */
+  info(message: string): void {
+    process.stderr.write(`grantry: ${message}\n`);
+  }
+
   /** Reports a failed command and sets the exit code. */
   fail(error: unknown): void {
     const { code, message, exitCode, detail } = describeError(error);

@@ -17,13 +17,31 @@ const MIN_SECRET_LENGTH = 32;
 
 export function loadOrCreateSecret(configured: string | undefined, dataDir: string): string {
   if (configured) return configured;
-  const file = path.join(dataDir, 'secret');
+  const file = secretFileOf(dataDir);
   if (existsSync(file)) return readSecretFile(file);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secret = randomToken(32);
   // Another process starting at the same time created it first: use that one.
   if (!createPrivateFileOnce(file, `${secret}\n`)) return readSecretFile(file);
   return secret;
+}
+
+const secretFileOf = (dataDir: string) => path.join(dataDir, 'secret');
+
+/**
+ * The configured secret or the one in the data folder, never a new one: for commands that
+ * manage an existing deployment, where a new secret would silently mismatch every hash the
+ * server stored (client secrets would no longer verify).
+ */
+export function loadExistingSecret(configured: string | undefined, dataDir: string): string {
+  if (configured) return configured;
+  const file = secretFileOf(dataDir);
+  if (!existsSync(file)) {
+    throw new ConfigError(
+      `no server secret at ${path.resolve(file)} (GRANTRY_SECRET / secret, data_dir / GRANTRY_DATA_DIR): use the server's data folder or its GRANTRY_SECRET, or start the server once`,
+    );
+  }
+  return readSecretFile(file);
 }
 
 function readSecretFile(file: string): string {

@@ -7,6 +7,8 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { ConfigError } from '../config/index.js';
+import { describeDatabase, sqliteFileOf } from './database-url.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -61,22 +63,50 @@ function restrictToOwner(file: string): void {
   }
 }
 
-export function openDatabase(databaseUrl: string): OpenDatabase {
-  if (databaseUrl.startsWith('sqlite:')) {
-    const file = databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+/**
+ * There is no Grantry database where the configuration points: no SQLite file, or a database
+ * without Grantry's tables. Management commands stop here instead of creating one.
+ */
+export class MissingDatabaseError extends ConfigError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MissingDatabaseError';
+  }
+}
+
+/** What a MissingDatabaseError says when the database exists but Grantry never created its tables there. */
+export const notGrantryDatabase = (databaseUrl: string) =>
+  new MissingDatabaseError(`the ${describeDatabase(databaseUrl)} has no Grantry tables (DATABASE_URL / database_url)`);
+
+export interface OpenOptions {
+  /**
+   * Open only an existing database: a missing SQLite file is a MissingDatabaseError, and no
+   * folder, file or persistent setting is created (a file that turns out not to be Grantry's
+   * is left as it was). By default the SQLite file and its folder are created.
+   */
+  mustExist?: boolean;
+}
+
+export function openDatabase(databaseUrl: string, options: OpenOptions = {}): OpenDatabase {
+  const file = sqliteFileOf(databaseUrl);
+  if (file !== undefined) {
     const onDisk = file !== ':memory:' && file !== '';
-    if (onDisk) {
+    const create = onDisk && !options.mustExist;
+    if (create) {
       mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
       createPrivately(file);
+    } else if (options.mustExist && !(onDisk && existsSync(file))) {
+      throw new MissingDatabaseError(`no Grantry database at ${path.resolve(file)} (DATABASE_URL / database_url, data_dir / GRANTRY_DATA_DIR)`);
     }
-    const sqlite = new SQLite(file);
+    const sqlite = new SQLite(file, { fileMustExist: Boolean(options.mustExist) });
     // WAL lets readers run beside the single writer; busy_timeout makes concurrent processes
-    // wait for the write lock instead of failing.
-    sqlite.pragma('journal_mode = WAL');
+    // wait for the write lock instead of failing. The journal mode is stored in the file: the
+    // process that created it set it, and a file opened as existing keeps its own.
+    if (!options.mustExist) sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    if (onDisk) restrictToOwner(file);
+    if (create) restrictToOwner(file);
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }

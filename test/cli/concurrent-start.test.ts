@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JWKS_PATH } from '../../src/oauth/metadata.js';
-import { CliProcess, cliEnv, okJson, runCli } from './run.js';
+import { CliProcess, cliEnv, okJson, runCli, usingDatabase } from './run.js';
 
 const PROCESSES = 4;
 const root = mkdtempSync(path.join(tmpdir(), 'grantry-cli-concurrent-'));
@@ -39,7 +39,9 @@ describe('processes starting together on a fresh SQLite data folder', () => {
     const results = await Promise.all(Array.from({ length: PROCESSES }, () => runCli(['migrate', '--json'], env)));
     const applied = results.flatMap((r) => okJson(r).applied as string[]);
     expect(applied.sort()).toEqual(['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent']);
-    for (const r of results) expect(r.stderr).toBe('');
+    for (const r of results) expect(r.stderr).toBe(usingDatabase(`sqlite:${dir}/grantry.sqlite`));
+    // The server secret is set up with the database, so management commands work before a start.
+    expect(mode(path.join(dir, 'secret'))).toBe('600');
     expect(okJson(await runCli(['migrate', '--json'], env))).toEqual({ applied: [] });
     expect(mode(path.join(dir, 'grantry.sqlite'))).toBe('600');
   });

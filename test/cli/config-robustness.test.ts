@@ -3,10 +3,12 @@
  * reported as configuration errors (exit 2, one line, no stack trace), and `grantry config`
  * never prints a database password, wherever the URL carries it.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/storage/database.js';
+import { migrateToLatest } from '../../src/storage/migrations/index.js';
 import { cliEnv, expectFailure, okJson, onlyJson, runCli } from './run.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'grantry-cli-config-'));
@@ -63,6 +65,14 @@ describe('the generated secret file', () => {
     const dir = freshDir('secret');
     const file = path.join(dir, 'secret');
     writeFileSync(file, content, { mode: 0o600 });
+    // migrate (which would create a missing secret) refuses it before creating the database.
+    const migrate = await runCli(['migrate'], cliEnv(dir, undefined));
+    expectFailure(migrate, 2, file);
+    expect(existsSync(path.join(dir, 'grantry.sqlite'))).toBe(false);
+    // A management command on an existing database refuses it too.
+    const database = openDatabase(`sqlite:${path.join(dir, 'grantry.sqlite')}`);
+    await migrateToLatest(database.db, database.dialect);
+    await database.close();
     const r = await runCli(['user', 'list', '--side', 'backoffice', '--json'], cliEnv(dir, undefined));
     expectFailure(r, 2, file);
     expect(r.stderr).toMatch(/32 characters/);

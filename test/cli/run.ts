@@ -22,15 +22,18 @@ export function cliEnv(dataDir: string, databaseUrl: string | undefined, extra: 
   return env;
 }
 
-function spawnCli(args: string[], env: Record<string, string>): ChildProcessWithoutNullStreams {
+function spawnCli(args: string[], env: Record<string, string>, cwd?: string): ChildProcessWithoutNullStreams {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` before the CLI tests`);
-  return spawn(process.execPath, [CLI, ...args], { env, stdio: 'pipe' });
+  return spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: 'pipe' });
 }
 
-/** Runs one command to completion; stdin gets `input` (or nothing) and is then closed. */
-export function runCli(args: string[], env: Record<string, string>, input = ''): Promise<CliResult> {
+/**
+ * Runs one command to completion; stdin gets `input` (or nothing) and is then closed. `cwd` is
+ * the working directory (default: the test's), where relative paths such as ./var resolve.
+ */
+export function runCli(args: string[], env: Record<string, string>, input = '', cwd?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawnCli(args, env);
+    const child = spawnCli(args, env, cwd);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -57,6 +60,15 @@ export function onlyJson(result: CliResult): Record<string, any> {
 export function okJson(result: CliResult): Record<string, any> {
   expect(result.code, `stderr: ${result.stderr}`).toBe(0);
   return onlyJson(result);
+}
+
+/**
+ * The line a command that opens the database prints on stderr to name it: the SQLite file, or
+ * the PostgreSQL URL (test URLs carry no password to mask).
+ */
+export function usingDatabase(databaseUrl: string): string {
+  const file = /^sqlite:(.*)$/.exec(databaseUrl)?.[1];
+  return file === undefined ? `grantry: using the PostgreSQL database ${databaseUrl}\n` : `grantry: using the SQLite database ${file}\n`;
 }
 
 /** Asserts a failure: exit code, one-line `grantry: ...` message on stderr, no stack trace. */

@@ -26,6 +26,8 @@ describe.each(BACKENDS)('grantry start (%s)', (backend) => {
 
   it('serves the authorization code flow for a user and client created with the CLI, then stops on SIGTERM with exit 0', async () => {
     const password = 'operator-chosen-1';
+    // Management commands never create the database: migrate does (start would too).
+    expect((await runCli(['migrate'], env)).code).toBe(0);
     const user = okJson(await runCli(['user', 'create', '--side', 'backoffice', '--username', 'ops', '--email', 'ops@example.com', '--json'], env, `${password}\n`));
     const client = okJson(
       await runCli(['client', 'create', '--side', 'backoffice', '--name', 'Console', '--type', 'confidential', '--grant', 'authorization_code', '--redirect-uri', 'https://console.example/cb', '--skip-consent', '--json'], env),
@@ -36,6 +38,9 @@ describe.each(BACKENDS)('grantry start (%s)', (backend) => {
       const [, url, port] = await server.waitFor(LISTENING);
       expect(Number(port)).toBeGreaterThan(0);
       await server.waitFor(/^  token endpoint +http:\/\/localhost:0\/oauth2-token$/m); // the last line of the banner
+      // The banner names the database, a PostgreSQL password masked (test URLs have none).
+      const database = backend === 'sqlite' ? `SQLite database ${data.dir}/grantry.sqlite` : `PostgreSQL database ${data.databaseUrl}`;
+      expect(server.stdout).toContain(`\n  database               ${database}\n`);
       // The database already has a back-office user, so no admin is created and no password printed.
       expect(server.stdout).not.toContain('Created back-office admin');
 

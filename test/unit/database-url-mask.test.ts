@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { withoutPassword } from '../../src/cli/commands/config.js';
+import { withoutPassword } from '../../src/storage/database-url.js';
 
-describe('withoutPassword (grantry config)', () => {
+describe('withoutPassword (grantry config, database messages)', () => {
   it.each([
     ['postgres://grantry:s3cret@db/grantry', 'postgres://grantry:****@db/grantry'],
     ['postgres://u@db/x?password=s3cret', 'postgres://u@db/x?password=****'],

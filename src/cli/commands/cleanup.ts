@@ -12,7 +12,7 @@ export function registerCleanupCommand(program: Command): void {
     .action(
       action(async (out, cmd) => {
         const config = loadCliConfig(cmd);
-        await withGrantry(config, async (grantry) => {
+        await withGrantry(out, config, async (grantry) => {
           const deleted = await runCleanup(grantry);
           const total = Object.values(deleted).reduce((sum, n) => sum + n, 0);
           out.result({ deleted }, () => [

@@ -89,7 +89,7 @@ export function registerClientCommands(program: Command): void {
         }>();
         if (!o.grant) throw usageError(`give at least one --grant (${GRANT_TYPES.join(', ')})`);
         const config = loadCliConfig(cmd);
-        await withGrantry(config, async (grantry) => {
+        await withGrantry(out, config, async (grantry) => {
           warnIfSideDisabled(out, grantry, o.side);
           const { client: created, clientSecret } = await grantry.clients.create({
             side: o.side,
@@ -138,7 +138,7 @@ export function registerClientCommands(program: Command): void {
           throw usageError('nothing to change: give at least one of --name, --grant, --redirect-uri, --scope, --owner, --[no-]skip-consent, --[no-]allow-guests');
         }
         const config = loadCliConfig(cmd);
-        await withGrantry(config, async (grantry) => {
+        await withGrantry(out, config, async (grantry) => {
           const updated = await grantry.clients.update(clientId, changes);
           out.result(clientJson(updated), () => [`Updated client ${updated.clientId}.`, '', ...describeClient(updated)]);
         });
@@ -154,7 +154,7 @@ export function registerClientCommands(program: Command): void {
       action(async (out, cmd) => {
         const clientId = cmd.processedArgs[0] as string;
         const config = loadCliConfig(cmd);
-        await withGrantry(config, async (grantry) => {
+        await withGrantry(out, config, async (grantry) => {
           const { client: rotated, clientSecret } = await grantry.clients.rotateSecret(clientId);
           printWithSecret(out, rotated, clientSecret, `New secret for ${rotated.side} client "${rotated.name}"; the previous one no longer works.`);
         });
@@ -170,7 +170,7 @@ export function registerClientCommands(program: Command): void {
       action(async (out, cmd) => {
         const { side } = cmd.opts<{ side?: SideName }>();
         const config = loadCliConfig(cmd);
-        await withGrantry(config, async (grantry) => {
+        await withGrantry(out, config, async (grantry) => {
           const clients = await grantry.clients.list(side);
           out.result({ clients: clients.map(clientJson) }, () => {
             if (clients.length === 0) return 'No clients.';
@@ -193,7 +193,7 @@ export function registerClientCommands(program: Command): void {
         action(async (out, cmd) => {
           const clientId = cmd.processedArgs[0] as string;
           const config = loadCliConfig(cmd);
-          await withGrantry(config, async (grantry) => {
+          await withGrantry(out, config, async (grantry) => {
             const found = await run(grantry, clientId);
             out.result(clientJson(found), () => (verb ? [`${verb} client ${found.clientId}.`, ''] : []).concat(describeClient(found)));
           });
@@ -213,7 +213,7 @@ export function registerClientCommands(program: Command): void {
       action(async (out, cmd) => {
         const clientId = cmd.processedArgs[0] as string;
         const config = loadCliConfig(cmd);
-        await withGrantry(config, async (grantry) => {
+        await withGrantry(out, config, async (grantry) => {
           await grantry.clients.delete(clientId);
           out.result({ deleted: true, client_id: clientId }, () => `Deleted client ${clientId} with its grants, codes and tokens.`);
         });

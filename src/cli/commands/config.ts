@@ -2,53 +2,12 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { type Config, SETTINGS } from '../../config/index.js';
-import { configFileOf, loadCliConfig } from '../context.js';
+import { withoutPassword } from '../../storage/database-url.js';
+import { configFileOf, dataDirOptionOf, loadCliConfig } from '../context.js';
 import { action, type JsonObject, type JsonValue, table } from '../output.js';
 
 /** Settings whose value is never printed, only whether it is set. */
 const MASKED = new Set(['secret', 'signing_key', 'admin_password']);
-
-const MASK = '****';
-/** Query parameters that carry a password (libpq's password, and sslpassword). */
-const isPasswordParameter = (name: string) => /password/i.test(name);
-
-/**
- * postgres://grantry:s3cret@db/grantry → postgres://grantry:****@db/grantry, and
- * postgres://grantry@db/grantry?password=s3cret → postgres://grantry@db/grantry?password=****
- */
-export function withoutPassword(databaseUrl: string): string {
-  let url: URL;
-  try {
-    url = new URL(databaseUrl);
-  } catch {
-    // Not a URL this parser accepts (the database driver may be more lenient): mask by pattern.
-    return databaseUrl
-      .replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*:)[^/?#@]*@/i, `$1${MASK}@`)
-      .replace(/([?&][^=&#]*password[^=&#]*=)[^&#]*/gi, `$1${MASK}`);
-  }
-  if (url.password) url.password = MASK;
-  const names = [...new Set([...url.searchParams.keys()])].filter(isPasswordParameter);
-  if (!url.password && names.length === 0) return databaseUrl;
-  if (names.length > 0) {
-    // Rebuilt by hand, so the other parameters keep their spelling and '*' stays unencoded.
-    url.search = url.search
-      .slice(1)
-      .split('&')
-      .map((pair) => {
-        const eq = pair.indexOf('=');
-        const name = eq < 0 ? pair : pair.slice(0, eq);
-        let decoded = name;
-        try {
-          decoded = decodeURIComponent(name.replace(/\+/g, ' '));
-        } catch {
-          // keep the raw name
-        }
-        return isPasswordParameter(decoded) ? `${name}=${MASK}` : pair;
-      })
-      .join('&');
-  }
-  return url.href;
-}
 
 /** A setting's value as one line of the text table: objects (scopes) as JSON. */
 function textValue(value: JsonValue): string {
@@ -57,7 +16,7 @@ function textValue(value: JsonValue): string {
   return String(value);
 }
 
-type Source = 'environment' | 'file' | 'default' | 'derived';
+type Source = 'option' | 'environment' | 'file' | 'default' | 'derived';
 
 export function registerConfigCommand(program: Command): void {
   program
@@ -78,7 +37,8 @@ export function registerConfigCommand(program: Command): void {
           else value = (raw ?? null) as JsonValue;
           const envValue = process.env[s.env];
           let source: Source;
-          if (envValue !== undefined && envValue !== '') source = 'environment';
+          if (s.file === 'data_dir' && dataDirOptionOf(cmd) !== undefined) source = 'option'; // --data-dir
+          else if (envValue !== undefined && envValue !== '') source = 'environment';
           else if (fileValues[s.file] !== undefined) source = 'file';
           else if (typeof s.defaultValue === 'symbol') source = 'derived'; // computed from other settings, e.g. public_url from port
           else source = 'default';

@@ -80,7 +80,7 @@ export function registerKeysCommands(program: Command): void {
       action(async (out, cmd) => {
         const o = cmd.opts<{ delay?: number; algorithm?: SigningAlgorithm }>();
         const config = loadCliConfig(cmd);
-        await withGrantry(config, async (grantry) => {
+        await withGrantry(out, config, async (grantry) => {
           const alg = o.algorithm ?? config.signingAlgorithm;
           const delay = o.delay ?? config.keyRotationDelay;
           const added = await grantry.keys.rotate(alg, delay);
@@ -102,7 +102,7 @@ export function registerKeysCommands(program: Command): void {
     .action(
       action(async (out, cmd) => {
         const config = loadCliConfig(cmd);
-        await withGrantry(config, async (grantry) => {
+        await withGrantry(out, config, async (grantry) => {
           const all = keyStates(grantry.keys, Math.floor(Date.now() / 1000));
           out.result({ keys: all.map(keyJson) }, () => (all.length === 0 ? 'No signing keys.' : keyTable(all)));
         });

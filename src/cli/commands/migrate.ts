@@ -1,19 +1,24 @@
-/** `grantry migrate`: brings the database schema up to date. */
+/** `grantry migrate`: brings the database schema up to date, creating the database if needed. */
 import type { Command } from 'commander';
-import { loadCliConfig } from '../context.js';
+import { announceDatabase, loadCliConfig } from '../context.js';
 import { action } from '../output.js';
 
 export function registerMigrateCommand(program: Command): void {
   program
     .command('migrate')
-    .description('apply pending database migrations (start does this too)')
+    .description('create the database or apply its pending migrations, and create the server secret if none is configured (start does this too)')
     .option('--json', 'print {"applied": [...]} on stdout')
     .action(
       action(async (out, cmd) => {
         const config = loadCliConfig(cmd);
         const { openDatabase } = await import('../../storage/database.js');
         const { migrateToLatest } = await import('../../storage/migrations/index.js');
+        const { loadOrCreateSecret } = await import('../../security/server-secret.js');
+        // The secret keys the hashes stored in the database: set up with it, as start does, so
+        // that the management commands (which never create one) work before the first start.
+        loadOrCreateSecret(config.secret, config.dataDir);
         const database = openDatabase(config.databaseUrl);
+        announceDatabase(out, config);
         let applied: string[];
         try {
           applied = await migrateToLatest(database.db, database.dialect);

@@ -45,7 +45,7 @@ export function registerTokenCommands(program: Command): void {
 
         if (o.client !== undefined) {
           const clientId = o.client;
-          await withGrantry(config, async (grantry) => {
+          await withGrantry(out, config, async (grantry) => {
             const client = await grantry.clients.get(clientId);
             const count = await grantry.repos.grants.revokeAllGrants({ clientPk: client.pk }, now());
             out.result({ revoked_grants: count }, () => `Revoked ${count} grant(s) of ${client.side} client ${client.clientId} ("${client.name}") with all their tokens.`);
@@ -54,7 +54,7 @@ export function registerTokenCommands(program: Command): void {
         }
         if (o.user !== undefined) {
           const [ref, side] = [o.user, o.side as SideName];
-          await withGrantry(config, async (grantry) => {
+          await withGrantry(out, config, async (grantry) => {
             const user = await grantry.users.find(side, ref);
             const count = await grantry.repos.grants.revokeAllGrants({ side, userId: user.id }, now());
             out.result({ revoked_grants: count }, () => `Revoked ${count} grant(s) of ${side} user ${user.id} with all their tokens.`);
@@ -64,7 +64,7 @@ export function registerTokenCommands(program: Command): void {
 
         const value = (argument === undefined || argument === '-' ? await readSecretLine('Token: ') : argument)?.trim();
         if (!value) throw usageError(`no token on standard input; ${ONE_OF}`);
-        await withGrantry(config, async (grantry) => {
+        await withGrantry(out, config, async (grantry) => {
           const revoked = await grantry.revocation.revokeAny(value, now());
           if (!revoked) {
             throw new CliError('unknown token: neither an access token signed by a published key nor a known refresh token', 'not_found');

@@ -79,7 +79,7 @@ export function registerUserCommands(program: Command): void {
         }
         const config = loadCliConfig(cmd);
         const password = await readNewPassword();
-        await withGrantry(config, async (grantry) => {
+        await withGrantry(out, config, async (grantry) => {
           warnIfSideDisabled(out, grantry, o.side);
           const created: AnyUser =
             o.side === 'backoffice'
@@ -101,7 +101,7 @@ export function registerUserCommands(program: Command): void {
       action(async (out, cmd) => {
         const o = cmd.opts<{ side: SideName; page: number; size: number }>();
         const config = loadCliConfig(cmd);
-        await withGrantry(config, async (grantry) => {
+        await withGrantry(out, config, async (grantry) => {
           const offset = (o.page - 1) * o.size;
           const page: { items: AnyUser[]; total: number } =
             o.side === 'backoffice' ? await grantry.repos.users.listBackofficeUsers(offset, o.size) : await grantry.repos.users.listCustomerUsers(offset, o.size);
@@ -137,7 +137,7 @@ export function registerUserCommands(program: Command): void {
           const { side } = cmd.opts<{ side: SideName }>();
           const ref = cmd.processedArgs[0] as string;
           const config = loadCliConfig(cmd);
-          await withGrantry(config, async (grantry) => {
+          await withGrantry(out, config, async (grantry) => {
             const updated = await grantry.users.setFlag(side, ref, flag, value);
             out.result(userJson(side, updated), () => `Updated ${describeUser(side, updated)}.`);
           });

@@ -37,6 +37,17 @@ export function createMigrator(db: Kysely<any>, dialect: 'sqlite' | 'postgres'):
   return new Migrator({ db, provider });
 }
 
+/**
+ * Whether Grantry created its tables in this database: its first migration is recorded. A
+ * database without them is someone else's or a new one, which only start and migrate set up.
+ */
+export async function hasGrantrySchema(db: Kysely<any>): Promise<boolean> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  if (!tables.some((t) => t.name === 'kysely_migration')) return false;
+  const first = await db.selectFrom('kysely_migration').select('name').where('name', '=', Object.keys(STEPS)[0] as string).executeTakeFirst();
+  return first !== undefined;
+}
+
 /** How long a SQLite migration that failed is retried while another process migrates. */
 const SQLITE_RETRY_MS = 5000;
 
