@@ -80,8 +80,24 @@ export function printable(r: FuzzRequest): FuzzRequest {
   return r;
 }
 
+/**
+ * Whether the whole 127/8 is usable as source addresses (Linux); elsewhere every request comes
+ * from 127.0.0.1, and the brute-force limits answer more of them with 429 (a documented answer).
+ */
+let loopbackAliases = true;
+
 /** One request over a new connection from `localAddress`; rejects when it takes longer than REQUEST_TIMEOUT_MS. */
-export function send(baseUrl: string, r: FuzzRequest, localAddress: string): Promise<FuzzResponse> {
+export async function send(baseUrl: string, r: FuzzRequest, localAddress: string): Promise<FuzzResponse> {
+  try {
+    return await sendFrom(baseUrl, r, loopbackAliases ? localAddress : undefined);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRNOTAVAIL' || !loopbackAliases) throw e;
+    loopbackAliases = false;
+    return sendFrom(baseUrl, r, undefined);
+  }
+}
+
+function sendFrom(baseUrl: string, r: FuzzRequest, localAddress: string | undefined): Promise<FuzzResponse> {
   const url = new URL(baseUrl);
   const body = r.body === undefined ? undefined : Buffer.from(r.body, 'latin1');
   return new Promise((resolve, reject) => {
