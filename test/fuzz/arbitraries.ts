@@ -348,8 +348,11 @@ const GRANT_READS = new Map<string | undefined, string[]>([
   ['client_credentials', ['scope']],
   ['password', ['username', 'password', 'scope']],
 ]);
-/** Authorize reads every one of its parameters before it issues a code. */
-const AUTHORIZE_READS = AUTHORIZE_NAMES;
+/**
+ * The OAuth parameters authorize reads before it issues any code. (decision and csrf_token are
+ * the consent form's own, read only on a POST with a decision: a skip-consent client never needs them.)
+ */
+const AUTHORIZE_READS = ['response_type', 'client_id', 'redirect_uri', 'state', 'scope', 'code_challenge', 'code_challenge_method'];
 
 const SCOPES = ['api', 'api read', 'read write', 'profile', 'orders:read', 'admin', 'api api'];
 const scopeField = (): fc.Arbitrary<Field[]> => fc.option(fc.constantFrom(...SCOPES).map((s): Field[] => [['scope', s]]), { nil: [] }).map((f) => f ?? []);
