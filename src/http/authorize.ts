@@ -22,6 +22,9 @@ import { displayName } from './login.js';
 import { sendPage } from './page-headers.js';
 import { consentPage, errorPage } from './views/pages.js';
 
+/** Node refuses request heads over 16 KiB; leave room for the cookies and other headers. */
+const MAX_LOGIN_LOCATION = 8 * 1024;
+
 export function authorizeRoutes(ctx: HttpContext, side: Side) {
   const { grantry, browser } = ctx;
 
@@ -61,7 +64,14 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
     const session = await browser.current(request, side);
     if (!session) {
       const returnTo = `${side.authorizePath}?${new URLSearchParams(forwardedParams(raw))}`;
-      return reply.code(303).header('Cache-Control', 'no-store').header('Location', `${side.loginPath}?${new URLSearchParams({ return_to: returnTo })}`).send();
+      const login = `${side.loginPath}?${new URLSearchParams({ return_to: returnTo })}`;
+      // The request comes back through the login page encoded twice over: past this size the
+      // browser's next request would be refused (431), so say so to the client now.
+      if (login.length > MAX_LOGIN_LOCATION) {
+        const tooLong = new AuthorizeRedirectError(OAuthError.invalidRequest('the authorization request is too long to carry through sign-in'), authz.redirectUri, authz.state);
+        return redirect(request, reply, errorResponseUrl(tooLong, side.issuer));
+      }
+      return reply.code(303).header('Cache-Control', 'no-store').header('Location', login).send();
     }
 
     const decision = request.method === 'POST' ? raw.decision : undefined;

@@ -3,7 +3,7 @@
  * live here; every decision is the protocol core's.
  */
 import cookie from '@fastify/cookie';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, LogController } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Grantry } from '../app.js';
 import type { Config, TrustProxy } from '../config/index.js';
 import { backofficeApiRoutes } from './api/backoffice.js';
@@ -13,6 +13,7 @@ import { BrowserSessions } from './browser-session.js';
 import type { HttpContext } from './context.js';
 import { CorsPolicy } from './cors.js';
 import { discoveryRoutes } from './discovery.js';
+import { errorFormatOf, errorHandler, sendErrorInFormat } from './error-format.js';
 import { registerFormParser } from './form-body.js';
 import { registerJsonParser } from './json-body.js';
 import { loginRoutes } from './login.js';
@@ -65,10 +66,9 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
     ...slowClientLimits(config),
     // No implicit HEAD routes: a HEAD on the authorize endpoint must not issue a code.
     exposeHeadRoutes: false,
-    // A path Fastify cannot decode fails before any route: its default answer quotes the URL.
-    frameworkErrors: (error, _request, reply) => {
-      (reply as FastifyReply).code(error.statusCode ?? 400).type('text/plain; charset=utf-8').send('Bad request');
-    },
+    // A path Fastify cannot decode fails before any route (its default answer quotes the URL):
+    // answered in the format of the route group the path points into.
+    frameworkErrors: (error, request, reply) => errorHandler(grantry.sides.all)(error, request as FastifyRequest, reply as FastifyReply),
     // Query strings such as page[number] stay flat keys; repeated keys become arrays.
     routerOptions: { maxParamLength: 200 },
   });
@@ -83,15 +83,9 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
     reply.header('X-Content-Type-Options', 'nosniff');
   });
 
-  // Never a stack trace or internal message in a response.
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status >= 500) {
-      request.log.error({ err: error }, 'request failed');
-      return reply.code(500).type('text/plain; charset=utf-8').send('Internal server error');
-    }
-    return reply.code(status).type('text/plain; charset=utf-8').send(status === 413 ? 'Request body too large' : 'Bad request');
-  });
+  // Never a stack trace or internal message in a response; each route group's own format.
+  app.setErrorHandler(errorHandler(grantry.sides.all));
+  app.setNotFoundHandler((request, reply) => sendErrorInFormat(errorFormatOf(request.url, grantry.sides.all), reply, 404));
 
   const ctx: HttpContext = {
     grantry,

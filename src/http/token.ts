@@ -59,16 +59,12 @@ export function tokenRoutes(ctx: HttpContext) {
     app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, _body, done) => done(null, new UnsupportedBody()));
     ctx.cors.apply(app, [TOKEN_PATH, REVOCATION_PATH, INTROSPECTION_PATH], 'POST');
 
-    app.setErrorHandler((error: FastifyError, request, reply) => {
+    app.setErrorHandler((error: FastifyError, _request, reply) => {
       if (error instanceof OAuthError) return sendOAuthError(reply, error);
-      const status = error.statusCode ?? 500;
-      if (status >= 500) {
-        request.log.error({ err: error }, 'token endpoint failure');
-        return noStore(reply).code(500).send({ error: 'server_error', error_description: 'the server could not handle the request' });
-      }
-      // Malformed JSON, oversized bodies and the like.
-      const description = status === 413 ? 'the request body is too large' : error instanceof RepeatedNestedKeyError ? error.message : 'the request body could not be parsed';
-      return sendOAuthError(reply, new OAuthError('invalid_request', description, status));
+      if (error instanceof RepeatedNestedKeyError) return sendOAuthError(reply, OAuthError.invalidRequest(error.message));
+      // Malformed JSON, oversized bodies, failures: the server's handler answers them in this
+      // endpoint's format (error-format.ts), with fixed texts.
+      throw error;
     });
 
     app.post(TOKEN_PATH, { schema: { response: tokenResponseSchema } }, async (request, reply) => {

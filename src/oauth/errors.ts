@@ -18,15 +18,27 @@ export type OAuthErrorCode =
   | 'temporarily_unavailable'
   | 'invalid_token';
 
+/**
+ * RFC 6749 §5.2 allows an error_description only of %x20-21 / %x23-5B / %x5D-7E: no quote, no
+ * backslash, nothing outside printable ASCII, so that it fits a WWW-Authenticate quoted string
+ * and every client's parser. Enforced here, once, for every description of every endpoint.
+ */
+function descriptionText(text: string): string {
+  return text.replace(/"/g, "'").replace(/\\/g, '/').replace(/[^\x20-\x7e]/g, '?');
+}
+
 export class OAuthError extends Error {
+  readonly description: string;
+
   constructor(
     readonly error: OAuthErrorCode,
-    readonly description: string,
+    description: string,
     readonly status: number,
     /** Seconds the client should wait before trying again (sent as Retry-After). */
     readonly retryAfter?: number,
   ) {
-    super(`${error}: ${description}`);
+    super(`${error}: ${descriptionText(description)}`);
+    this.description = descriptionText(description);
     this.name = 'OAuthError';
   }
 

@@ -2,7 +2,7 @@
  * JSON:API plumbing shared by both sides' APIs: the media type, error documents, and the
  * bearer-token guard (RFC 6750) that admits only tokens minted for this side's API.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ValidatedAccessToken } from '../../oauth/access-tokens.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { protectedResourceMetadataPath } from '../../oauth/metadata.js';
@@ -35,7 +35,7 @@ export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): 
   const resourceMetadata = ctx.grantry.config.publicUrl + protectedResourceMetadataPath(side);
   const challenge = (error?: OAuthError) =>
     `Bearer realm="grantry", resource_metadata="${resourceMetadata}"` +
-    (error ? `, error="${error.error}", error_description="${error.description.replace(/["\\]/g, '')}"` : '');
+    (error ? `, error="${error.error}", error_description="${error.description}"` : '');
 
   ctx.cors.apply(app, ['/*'], 'GET');
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -72,15 +72,7 @@ export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): 
   });
 
   app.setNotFoundHandler((_request, reply) => sendApiError(reply, 404, 'Not found', 'no such resource'));
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status >= 500) {
-      request.log.error({ err: error }, 'API failure');
-      return sendApiError(reply, 500, 'Server error', 'the server could not handle the request');
-    }
-    // Fastify's messages quote the request (the URL, a header): a fixed text instead.
-    return sendApiError(reply, status, 'Bad request', 'the request could not be read');
-  });
+  // Other errors reach the server's handler, which answers paths of an API in JSON:API.
 }
 
 /** True when every name and value of parsed path or query parameters passes the shared text check. */

@@ -16,7 +16,7 @@ export function checkPkce(params: Params, client: Client): string | undefined {
   }
   // RFC 7636 defaults a missing method to plain, which we do not accept.
   if (method === undefined) throw OAuthError.invalidRequest('code_challenge_method is required and must be S256');
-  if (!CODE_CHALLENGE_METHODS.has(method)) throw OAuthError.invalidRequest(`code_challenge_method ${method === 'plain' ? '"plain" is not allowed' : 'is not supported'}; use S256`);
-  if (!isWellFormedChallenge(challenge)) throw OAuthError.invalidRequest('code_challenge must be 43 to 128 characters of A-Z, a-z, 0-9, "-", ".", "_" or "~"');
+  if (!CODE_CHALLENGE_METHODS.has(method)) throw OAuthError.invalidRequest(`code_challenge_method ${method === 'plain' ? 'plain is not allowed' : 'is not supported'}; use S256`);
+  if (!isWellFormedChallenge(challenge)) throw OAuthError.invalidRequest('code_challenge must be 43 to 128 characters of letters, digits, hyphen, period, underscore or tilde');
   return challenge;
 }

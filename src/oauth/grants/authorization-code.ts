@@ -26,7 +26,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     const redirectUri = params.get('redirect_uri');
     const verifier = params.get('code_verifier');
     if (verifier !== undefined && !isWellFormedVerifier(verifier)) {
-      throw OAuthError.invalidRequest('code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, "-", ".", "_" or "~"');
+      throw OAuthError.invalidRequest('code_verifier must be 43 to 128 characters of letters, digits, hyphen, period, underscore or tilde');
     }
     if (code.length > 256) throw OAuthError.invalidGrant('the authorization code is invalid');
 
