@@ -1,7 +1,7 @@
 /**
  * Login and logout pages of one side. A successful login returns to the authorize request
- * that sent the user here; `return_to` may only point at this side's authorize endpoint, so
- * the login page cannot be turned into an open redirector.
+ * that sent the user here; `return_to` may only point at this side's authorize endpoint (or, on
+ * the back office, a console page), so the login page cannot be turned into an open redirector.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Side } from '../oauth/sides.js';
@@ -24,7 +24,12 @@ export function safeReturnTo(side: Side, value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length > 4096) return undefined;
   // It ends up in a Location header: only printable ASCII (our own return_to is percent-encoded).
   if (!/^[\x21-\x7e]*$/.test(value)) return undefined;
-  return value === side.authorizePath || value.startsWith(`${side.authorizePath}?`) ? value : undefined;
+  if (value === side.authorizePath || value.startsWith(`${side.authorizePath}?`)) return value;
+  // Back office: the console page the user was sent away from. Only paths below the console's own
+  // (on this origin: they start with "/" and a fixed segment, so never "//host" or a scheme).
+  const consolePath = side.consolePath;
+  if (consolePath !== undefined && (value === consolePath || value.startsWith(`${consolePath}/`) || value.startsWith(`${consolePath}?`))) return value;
+  return undefined;
 }
 
 export async function displayName(ctx: HttpContext, side: Side, userId: number): Promise<string> {

@@ -19,6 +19,8 @@ export interface Side {
   loginPath: string;
   logoutPath: string;
   apiPath: string;
+  /** The administration console: back office only (it uses the back-office login and session). */
+  consolePath?: string;
   sessionCookie: string;
 }
 
@@ -35,6 +37,7 @@ export function buildSides(config: Config): Side[] {
     loginPath: `${prefix}/oauth2-token/login`,
     logoutPath: `${prefix}/oauth2-token/logout`,
     apiPath: `${prefix}/api`,
+    ...(name === 'backoffice' ? { consolePath: `${prefix}/console` } : {}),
     sessionCookie: cookie(name === 'backoffice' ? 'grantry_bo_session' : 'grantry_sf_session'),
   });
   // With the storefront disabled the back office takes the unprefixed paths (as in the original product).
