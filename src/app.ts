@@ -3,6 +3,7 @@
  * the CLI and the tests all start from createGrantry().
  */
 import type { Config } from './config/index.js';
+import { AuditTrail } from './management/audit.js';
 import { ClientManager } from './management/clients.js';
 import { UserManager } from './management/users.js';
 import { AccessTokenService } from './oauth/access-tokens.js';
@@ -48,6 +49,8 @@ export interface Grantry {
   throttle: Throttle;
   users: UserManager;
   clients: ClientManager;
+  /** Every security-relevant event; the server sends it to its logger too (audit.logTo). */
+  audit: AuditTrail;
   close(): Promise<void>;
 }
 
@@ -78,6 +81,7 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
     throw e;
   }
   const repos = createRepositories(database.db, { bruteForceWindow: config.bruteForceWindow, refreshGracePeriod: config.refreshGracePeriod });
+  const audit = new AuditTrail(repos.audit);
   const sides = new SideRegistry(config);
   const scopes = new ScopePolicy(config.scopes, config.defaultScope);
   const hasher = new SecretHasher(secret);
@@ -116,7 +120,7 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
   ];
   // Legacy and off by default (RFC 9700 §2.4): without the setting, grant_type=password is unsupported.
   if (config.passwordGrantEnabled) grants.push(new PasswordGrant(repos.grants, repos.users, issuer, scopes, throttle));
-  const users = new UserManager(repos.users);
+  const users = new UserManager(repos.users, repos.sessions, repos.grants, audit);
   return {
     config,
     database,
@@ -133,9 +137,12 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
     introspection: new Introspection(accessTokens, repos.clients, repos.users, issuer, sides),
     throttle,
     users,
-    clients: new ClientManager(repos.clients, users, hasher, scopes),
+    clients: new ClientManager(repos.clients, users, hasher, scopes, repos.grants, audit),
+    audit,
     async close() {
       keys.stop();
+      // Buffered audit events are written before the database goes.
+      await audit.close();
       await database.close();
     },
   };

@@ -7,6 +7,7 @@ import { createGrantry, type Grantry } from './app.js';
 import type { Config } from './config/index.js';
 import { buildHttpApp } from './http/server.js';
 import { scheduleCleanup } from './management/cleanup.js';
+import { CLI } from './management/principal.js';
 import { TOKEN_PATH } from './oauth/metadata.js';
 import { randomToken } from './security/tokens.js';
 import { describeDatabase } from './storage/database-url.js';
@@ -28,7 +29,7 @@ export async function ensureAdminUser(grantry: Grantry): Promise<{ username: str
   const { config } = grantry;
   const password = config.adminPassword ?? randomToken(18);
   try {
-    await grantry.users.createBackofficeUser({ username: config.adminUsername, email: config.adminEmail, password, isAdmin: true });
+    await grantry.users.createBackofficeUser(CLI, { username: config.adminUsername, email: config.adminEmail, password, isAdmin: true });
   } catch (e) {
     // Another process starting at the same time created it first.
     if ((await grantry.repos.users.countBackofficeUsers()) > 0) return undefined;

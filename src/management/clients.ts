@@ -1,14 +1,22 @@
 /**
- * Registering and managing OAuth clients. The secret of a confidential client is returned once
- * from create() and rotateSecret() and never stored in clear.
+ * Registering and managing OAuth clients, for the CLI, the console and (later) the JSON:API. The
+ * secret of a confidential client is returned once from create() and rotateSecret() and never
+ * stored in clear.
+ *
+ * Permissions (principal.ts): the CLI and admins may do everything. A non-admin back-office user
+ * manages only the back-office clients they own: a client they create is theirs, and its
+ * client-credentials tokens act as themselves. Anyone else's client is "not found" to them (an
+ * id is never confirmed); creating a storefront client is 'forbidden'.
  */
 import { CLIENT_SECRET_PURPOSE } from '../oauth/client-authentication.js';
 import { redirectUriProblem } from '../oauth/redirect-uri.js';
 import type { ScopePolicy } from '../oauth/scopes.js';
 import type { SideName } from '../oauth/sides.js';
 import { randomToken, type SecretHasher } from '../security/tokens.js';
-import { type Client, type ClientChanges, type ClientRepository, type ClientType, GRANT_TYPES, type GrantType } from '../storage/repositories.js';
+import { type Client, type ClientChanges, type ClientRepository, type ClientType, GRANT_TYPES, type GrantRepository, type GrantType } from '../storage/repositories.js';
+import { type AuditTrail, checkedPage } from './audit.js';
 import { isUniqueViolation, ManagementError } from './errors.js';
+import { type ActionContext, restrictedUser } from './principal.js';
 import type { UserManager } from './users.js';
 
 export interface NewClientInput {
@@ -27,6 +35,20 @@ export interface NewClientInput {
 
 export type ClientUpdate = Partial<Omit<NewClientInput, 'side' | 'type'>>;
 
+export interface ClientListQuery {
+  side?: SideName;
+  type?: ClientType;
+  grant?: GrantType;
+  active?: boolean;
+  /** Substring of the name or client_id, case-insensitive. */
+  search?: string;
+  ownerUserId?: number;
+  page: number;
+  size: number;
+}
+
+const notFound = (clientId: string) => new ManagementError(`no client with client_id "${clientId}"`, 'not_found');
+
 /**
  * 192 random bits, URL-safe; never starting with "-", so that `grantry client show ID` cannot
  * mistake an id for an option.
@@ -44,13 +66,20 @@ export class ClientManager {
     private readonly users: UserManager,
     private readonly hasher: SecretHasher,
     private readonly scopes: ScopePolicy,
+    private readonly grants: GrantRepository,
+    private readonly audit: AuditTrail,
   ) {}
 
-  async create(input: NewClientInput): Promise<{ client: Client; clientSecret: string | undefined }> {
+  async create(ctx: ActionContext, input: NewClientInput): Promise<{ client: Client; clientSecret: string | undefined }> {
+    const self = restrictedUser(ctx);
+    if (self !== undefined && input.side !== 'backoffice') throw new ManagementError('only administrators may manage storefront clients', 'forbidden');
+    if (input.side !== 'backoffice' && input.side !== 'storefront') throw new ManagementError('the side must be backoffice or storefront');
     if (input.type !== 'confidential' && input.type !== 'public') throw new ManagementError('the client type must be confidential or public');
     const settings = await this.validate(input.side, input.type, {
       ...input,
       scopes: input.scopes ?? this.scopes.defaultClientScopes,
+      // A non-admin's client is theirs, and acts as themselves.
+      owner: self !== undefined ? String(self) : input.owner,
     });
     // 256 bits of randomness: a keyed SHA-256 of it is as safe as a slow hash, and fast.
     const clientSecret = input.type === 'confidential' ? randomToken(32) : undefined;
@@ -69,6 +98,7 @@ export class ClientManager {
         ownerUserId: settings.ownerUserId ?? null,
         allowGuests: settings.allowGuests ?? false,
       });
+      this.audit.action(ctx, { kind: 'client.created', side: client.side, clientId: client.clientId, details: { name: client.name, type: client.type } });
       return { client, clientSecret };
     } catch (e) {
       if (isUniqueViolation(e)) throw new ManagementError(`a ${input.side} client named "${input.name.trim()}" already exists`, 'conflict');
@@ -77,8 +107,9 @@ export class ClientManager {
   }
 
   /** Changes the given settings; the result must still be a valid client. */
-  async update(clientId: string, changes: ClientUpdate): Promise<Client> {
-    const current = await this.get(clientId);
+  async update(ctx: ActionContext, clientId: string, changes: ClientUpdate): Promise<Client> {
+    const current = await this.get(ctx, clientId);
+    const self = restrictedUser(ctx);
     const merged: NewClientInput = {
       side: current.side,
       type: current.type,
@@ -87,7 +118,7 @@ export class ClientManager {
       redirectUris: changes.redirectUris ?? current.redirectUris,
       skipConsent: changes.skipConsent ?? current.skipConsent,
       scopes: changes.scopes ?? current.scopes,
-      owner: changes.owner ?? (current.ownerUserId !== null ? String(current.ownerUserId) : undefined),
+      owner: self !== undefined ? String(self) : (changes.owner ?? (current.ownerUserId !== null ? String(current.ownerUserId) : undefined)),
       allowGuests: changes.allowGuests ?? current.allowGuests,
     };
     const settings = await this.validate(current.side, current.type, merged);
@@ -97,35 +128,68 @@ export class ClientManager {
       if (isUniqueViolation(e)) throw new ManagementError(`a ${current.side} client named "${merged.name.trim()}" already exists`, 'conflict');
       throw e;
     }
-    return this.get(clientId);
+    const changed = Object.keys(changes).filter((k) => changes[k as keyof ClientUpdate] !== undefined);
+    this.audit.action(ctx, { kind: 'client.updated', side: current.side, clientId, details: { changed: changed.join(',') } });
+    return this.get(ctx, clientId);
   }
 
   /** A new secret for a confidential client; the old one stops working at once. */
-  async rotateSecret(clientId: string): Promise<{ client: Client; clientSecret: string }> {
-    const client = await this.get(clientId);
+  async rotateSecret(ctx: ActionContext, clientId: string): Promise<{ client: Client; clientSecret: string }> {
+    const client = await this.get(ctx, clientId);
     if (client.type !== 'confidential') throw new ManagementError('public clients have no secret');
     const clientSecret = randomToken(32);
     await this.clients.update(clientId, { secretHash: this.hasher.hash(CLIENT_SECRET_PURPOSE, clientSecret) });
-    return { client: await this.get(clientId), clientSecret };
+    this.audit.action(ctx, { kind: 'client.secret_regenerated', side: client.side, clientId });
+    return { client: await this.get(ctx, clientId), clientSecret };
   }
 
-  async get(clientId: string): Promise<Client> {
-    const client = await this.clients.findByClientId(clientId);
-    if (!client) throw new ManagementError(`no client with client_id "${clientId}"`, 'not_found');
+  /** The client, if the principal may see it; anyone else's is not found. */
+  async get(ctx: ActionContext, clientId: string): Promise<Client> {
+    // An id no client can have (too long, control characters) is simply not found.
+    const client = clientId.length <= 64 ? await this.clients.findByClientId(clientId) : undefined;
+    if (!client || !this.visible(ctx, client)) throw notFound(clientId);
     return client;
   }
 
-  list(side?: SideName): Promise<Client[]> {
-    return this.clients.list(side);
+  /** One page of the clients the principal may see, oldest first; a non-admin sees only their own. */
+  async list(ctx: ActionContext, query: ClientListQuery): Promise<{ items: Client[]; total: number }> {
+    const { page, size } = checkedPage(query.page, query.size);
+    if (query.grant !== undefined && !(GRANT_TYPES as readonly string[]).includes(query.grant)) throw new ManagementError(`unknown grant type; known: ${GRANT_TYPES.join(', ')}`);
+    if (query.search !== undefined && query.search.length > 255) throw new ManagementError('the search text must have at most 255 characters');
+    const self = restrictedUser(ctx);
+    const filter = { side: query.side, type: query.type, grant: query.grant, active: query.active, search: query.search, ownerUserId: query.ownerUserId };
+    if (self !== undefined) {
+      // Asked for someone else's or the storefront's: nothing, rather than a refusal that confirms anything.
+      if ((query.side !== undefined && query.side !== 'backoffice') || (query.ownerUserId !== undefined && query.ownerUserId !== self)) return { items: [], total: 0 };
+      Object.assign(filter, { side: 'backoffice', ownerUserId: self });
+    }
+    return this.clients.search(filter, (page - 1) * size, size);
   }
 
-  async setActive(clientId: string, active: boolean): Promise<Client> {
-    if (!(await this.clients.setActive(clientId, active))) throw new ManagementError(`no client with client_id "${clientId}"`, 'not_found');
-    return this.get(clientId);
+  async setActive(ctx: ActionContext, clientId: string, active: boolean): Promise<Client> {
+    const client = await this.get(ctx, clientId);
+    if (!(await this.clients.setActive(clientId, active))) throw notFound(clientId);
+    this.audit.action(ctx, { kind: active ? 'client.activated' : 'client.deactivated', side: client.side, clientId });
+    return this.get(ctx, clientId);
   }
 
-  async delete(clientId: string): Promise<void> {
-    if (!(await this.clients.delete(clientId))) throw new ManagementError(`no client with client_id "${clientId}"`, 'not_found');
+  async delete(ctx: ActionContext, clientId: string): Promise<void> {
+    const client = await this.get(ctx, clientId);
+    if (!(await this.clients.delete(clientId))) throw notFound(clientId);
+    this.audit.action(ctx, { kind: 'client.deleted', side: client.side, clientId, details: { name: client.name } });
+  }
+
+  /** Revokes every grant of the client, with all their tokens; returns how many grants. */
+  async revokeTokens(ctx: ActionContext, clientId: string): Promise<number> {
+    const client = await this.get(ctx, clientId);
+    const count = await this.grants.revokeAllGrants({ clientPk: client.pk }, Math.floor(Date.now() / 1000));
+    this.audit.action(ctx, { kind: 'tokens.revoked', side: client.side, clientId, details: { grants: count } });
+    return count;
+  }
+
+  private visible(ctx: ActionContext, client: Client): boolean {
+    const self = restrictedUser(ctx);
+    return self === undefined || (client.side === 'backoffice' && client.ownerUserId === self);
   }
 
   /** Every rule a client's settings must follow, for create and update alike. */

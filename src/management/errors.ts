@@ -1,8 +1,11 @@
-/** A management request the operator must fix (bad input, duplicate, not found). */
+/**
+ * A management request the operator must fix (bad input, duplicate, not found), or one the
+ * principal may not make ('forbidden': an admin-only action asked by a non-admin).
+ */
 export class ManagementError extends Error {
   constructor(
     message: string,
-    readonly code: 'invalid_input' | 'conflict' | 'not_found' = 'invalid_input',
+    readonly code: 'invalid_input' | 'conflict' | 'not_found' | 'forbidden' = 'invalid_input',
   ) {
     super(message);
     this.name = 'ManagementError';

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { KyselyAuditRepository } from './kysely/audit.js';
 import { KyselyCleanupRepository } from './kysely/cleanup.js';
 import { KyselyClientRepository } from './kysely/clients.js';
 import { KyselyGrantRepository } from './kysely/grants.js';
@@ -29,5 +30,6 @@ export function createRepositories(db: Kysely<Database>, options: RepositoryOpti
     signingKeys: new KyselySigningKeyRepository(db),
     cleanup: new KyselyCleanupRepository(db, options.bruteForceWindow ?? 86400, options.refreshGracePeriod ?? 0),
     throttle: new KyselyThrottleRepository(db),
+    audit: new KyselyAuditRepository(db),
   };
 }

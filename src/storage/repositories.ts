@@ -34,11 +34,25 @@ export interface Client {
 export type NewClient = Omit<Client, 'pk' | 'createdAt' | 'updatedAt' | 'lastUsedAt'>;
 export type ClientChanges = Partial<Pick<Client, 'name' | 'grants' | 'redirectUris' | 'skipConsent' | 'scopes' | 'ownerUserId' | 'allowGuests' | 'secretHash'>>;
 
+/** What a list of clients may be narrowed to; every given member must match. */
+export interface ClientFilter {
+  side?: SideName;
+  type?: ClientType;
+  /** Clients allowed this grant type. */
+  grant?: GrantType;
+  active?: boolean;
+  /** A substring of the name or the client_id, compared case-insensitively. */
+  search?: string;
+  ownerUserId?: number;
+}
+
 export interface ClientRepository {
   create(client: NewClient): Promise<Client>;
   findByClientId(clientId: string): Promise<Client | undefined>;
   findByPk(pk: number): Promise<Client | undefined>;
   list(side?: SideName): Promise<Client[]>;
+  /** One page of the clients that match, oldest first, with the number of all that match. */
+  search(filter: ClientFilter, offset: number, limit: number): Promise<Page<Client>>;
   setActive(clientId: string, active: boolean): Promise<boolean>;
   update(clientId: string, changes: ClientChanges): Promise<boolean>;
   /** Deletes the client with its grants, codes and tokens. */
@@ -92,9 +106,23 @@ export interface UserRepository {
   findBackofficeUserByLogin(login: string): Promise<BackofficeUser | undefined>;
   findCustomerUser(id: number): Promise<CustomerUser | undefined>;
   findCustomerUserByEmail(email: string): Promise<CustomerUser | undefined>;
-  listBackofficeUsers(offset: number, limit: number): Promise<Page<BackofficeUser>>;
-  listCustomerUsers(offset: number, limit: number): Promise<Page<CustomerUser>>;
+  /** Oldest first; `search` is a substring of the username or email, in their normalised form. */
+  listBackofficeUsers(offset: number, limit: number, search?: string): Promise<Page<BackofficeUser>>;
+  /** Oldest first; `search` is a substring of the email, first or last name. */
+  listCustomerUsers(offset: number, limit: number, search?: string): Promise<Page<CustomerUser>>;
   countBackofficeUsers(): Promise<number>;
+  /** Back-office users who are admins, enabled and not locked: those who can manage everything. */
+  countActiveAdmins(): Promise<number>;
+  /** Returns false when no such user. */
+  setAdmin(id: number, value: boolean): Promise<boolean>;
+  /** Returns false when no such user. */
+  setPasswordHash(side: SideName, id: number, passwordHash: string): Promise<boolean>;
+  /**
+   * Deletes the user with their sessions and grants (so their codes, access and refresh tokens),
+   * in one transaction; refuses (returns how many) while clients name the user as owner, while clients name the
+   * user as owner. False when no such user.
+   */
+  delete(side: SideName, id: number): Promise<true | false | { ownsClients: number }>;
   /** Whether the user exists, is enabled and is not locked. */
   isActive(side: SideName, id: number): Promise<boolean>;
   /** Sets the enabled or locked flag; returns false when no such user. */
@@ -255,6 +283,39 @@ export interface SessionRepository {
   /** The live session with that hash, if the user may still sign in. */
   find(idHash: string, now: number): Promise<Session | undefined>;
   delete(idHash: string): Promise<void>;
+  /** Ends every session of a user; returns how many. */
+  deleteForUser(side: SideName, userId: number): Promise<number>;
+}
+
+/** A recorded event of the audit trail. */
+export interface AuditEvent {
+  id: number;
+  /** Epoch seconds. */
+  at: number;
+  kind: string;
+  /** 'cli', the acting username, or for protocol events the user or client involved. */
+  actor: string;
+  address: string | null;
+  side: SideName | null;
+  userId: number | null;
+  clientId: string | null;
+  details: Record<string, string | number | boolean>;
+}
+
+export type NewAuditEvent = Omit<AuditEvent, 'id'>;
+
+export interface AuditFilter {
+  kind?: string;
+  side?: SideName;
+  userId?: number;
+  clientId?: string;
+}
+
+export interface AuditRepository {
+  /** Stores events in one multi-row insert. */
+  insert(events: NewAuditEvent[]): Promise<void>;
+  /** Newest first. */
+  list(filter: AuditFilter, offset: number, limit: number): Promise<Page<AuditEvent>>;
 }
 
 export interface Repositories {
@@ -266,4 +327,5 @@ export interface Repositories {
   signingKeys: SigningKeyRepository;
   cleanup: CleanupRepository;
   throttle: ThrottleRepository;
+  audit: AuditRepository;
 }

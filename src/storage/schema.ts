@@ -132,6 +132,20 @@ export interface FailedAttemptTable {
   window_start: number;
 }
 
+/** One security-relevant event (migration 006); never a secret in any column. */
+export interface AuditEventTable {
+  id: Generated<number>;
+  at: number;
+  kind: string;
+  actor: string;
+  address: string | null;
+  side: string | null;
+  user_id: number | null;
+  client_id: string | null;
+  /** JSON object of small facts. */
+  details: string;
+}
+
 export interface Database {
   backoffice_users: BackofficeUserTable;
   customer_users: CustomerUserTable;
@@ -143,4 +157,5 @@ export interface Database {
   refresh_tokens: RefreshTokenTable;
   signing_keys: SigningKeyTable;
   failed_attempts: FailedAttemptTable;
+  audit_events: AuditEventTable;
 }

@@ -12,6 +12,7 @@ import { BACKENDS } from '../helpers/backends.js';
 import { apiGet, tokenRequest } from '../helpers/oauth.js';
 import { type DataDir, freshDataDir, PUBLIC_URL, testConfig } from '../helpers/server.js';
 import { type CliResult, cliEnv, expectFailure, okJson, onlyJson, runCli } from './run.js';
+import { CLI } from '../../src/management/principal.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const SCOPES = { api: 'Use the API', read: 'Read your data', write: 'Change your data' };
@@ -57,9 +58,9 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
     server = await startServer(testConfig(data.dir, data.databaseUrl, { scopes: SCOPES, passwordGrantEnabled: true, cleanupInterval: 0 }), () => {});
     const users = server.grantry.users;
     [ops, auditor, customer] = await Promise.all([
-      users.createBackofficeUser({ username: 'ops', email: 'ops@example.com', password: OPS_PASSWORD }),
-      users.createBackofficeUser({ username: 'auditor', email: 'auditor@example.com', password: OPS_PASSWORD }),
-      users.createCustomerUser({ email: 'customer@example.com', password: CUSTOMER_PASSWORD }),
+      users.createBackofficeUser(CLI, { username: 'ops', email: 'ops@example.com', password: OPS_PASSWORD }),
+      users.createBackofficeUser(CLI, { username: 'auditor', email: 'auditor@example.com', password: OPS_PASSWORD }),
+      users.createCustomerUser(CLI, { email: 'customer@example.com', password: CUSTOMER_PASSWORD }),
     ]);
   });
   afterAll(async () => {
@@ -140,7 +141,7 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
     expectFailure(unknownOwner, 1, 'grantry: no backoffice user "ghost"');
     expectFailure(noRedirect, 1, 'grantry: the authorization_code grant needs at least one redirect URI');
     for (const r of [guestsBackoffice, unknownScope, unknownOwner, noRedirect]) expect(r.stdout).toBe('');
-    expect(await server.grantry.clients.list()).toHaveLength(3);
+    expect((await server.grantry.clients.list(CLI, { page: 1, size: 100 })).total).toBe(3);
   });
 
   it('client update changes the options given, replaces repeatable lists whole and keeps the rest', async () => {
@@ -181,7 +182,7 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
     expectFailure(guests, 1, 'grantry: only storefront clients can allow guests');
     expectFailure(codeWithoutRedirect, 1, 'grantry: the authorization_code grant needs at least one redirect URI');
     // The refused updates changed nothing.
-    const stored = await server.grantry.clients.get(machine.client_id);
+    const stored = await server.grantry.clients.get(CLI, machine.client_id);
     expect(stored).toMatchObject({ name: 'Importer v2', grants: ['client_credentials'], allowGuests: false, scopes: ['write'], ownerUserId: auditor.id });
   });
 
@@ -249,7 +250,7 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
   });
 
   it('token revoke --client and --user --side revoke every grant and print how many', async () => {
-    const { client: other, clientSecret } = await server.grantry.clients.create({ side: 'backoffice', name: 'Other', type: 'confidential', grants: ['client_credentials'], redirectUris: [], owner: 'ops' });
+    const { client: other, clientSecret } = await server.grantry.clients.create(CLI, { side: 'backoffice', name: 'Other', type: 'confidential', grants: ['client_credentials'], redirectUris: [], owner: 'ops' });
     const otherTokens = [await machineToken(other.clientId, clientSecret as string), await machineToken(other.clientId, clientSecret as string)];
     const machineTokenLeft = await machineToken(machine.client_id, machine.client_secret);
     const pairs = [await customerPair(), await customerPair()];
@@ -323,7 +324,7 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
 
   it('cleanup deletes what has expired (an old code, an expired key) and keeps what is live, printing the counts per table', async () => {
     const now = nowSeconds();
-    const shopClient = await server.grantry.clients.get(shop.client_id);
+    const shopClient = await server.grantry.clients.get(CLI, shop.client_id);
     const grant = (id: string) => ({ id, clientPk: shopClient.pk, side: 'storefront' as const, userId: customer.id, subject: null, scope: 'api', createdAt: now, expiresAt: now + 600 });
     const code = (codeHash: string, expiresAt: number) => ({ codeHash, clientPk: shopClient.pk, redirectUri: 'https://shop.example/cb', redirectUriRequested: true, codeChallenge: null, expiresAt });
     await server.grantry.repos.grants.createWithCode(grant('cleanup-expired'), code('expired-code-hash', now - 60));

@@ -18,6 +18,7 @@ import { tokenRequest } from '../helpers/oauth.js';
 import { DEFAULT_REDIRECT_URI, startTestServer, type TestServer } from '../helpers/server.js';
 import { codeFor, createSideUser, expectTokenSuccess, SIDES, type SideUser, type TestClient } from '../helpers/tokens.js';
 import { MARKER } from './arbitraries.js';
+import { CLI } from '../../src/management/principal.js';
 
 const envInt = (name: string, fallback: number) => {
   const raw = process.env[name];
@@ -199,7 +200,7 @@ export async function startFuzzServer(backend: Backend): Promise<FuzzFixture> {
       let otherLogins: string[];
       if (name === 'backoffice') {
         const locked = await server.createBackofficeUser(unique('locked'));
-        await server.grantry.users.setFlag(name, String(locked.id), 'locked', true);
+        await server.grantry.users.setFlag(CLI, name, String(locked.id), 'locked', true);
         otherLogins = ['admin', 'admin@example.com', locked.username];
       } else {
         otherLogins = [(await server.createCustomerUser(`${unique('other')}@example.com`)).email];

@@ -13,6 +13,7 @@ import type { NewClientInput } from '../../src/management/clients.js';
 import type { SideName } from '../../src/oauth/sides.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import type { Backend } from './backends.js';
+import { CLI } from '../../src/management/principal.js';
 
 export const PUBLIC_URL = 'http://grantry.test';
 /** Known scopes of test servers; test clients may have them all unless a test says otherwise. */
@@ -114,17 +115,17 @@ export async function startTestServer(backend: Backend, overrides: Partial<Confi
       await data.remove();
     },
     async createBackofficeUser(username, password = 'correct-horse-1', options = {}) {
-      const user = await server.grantry.users.createBackofficeUser({ username, email: `${username}@example.com`, password, isAdmin: options.isAdmin });
+      const user = await server.grantry.users.createBackofficeUser(CLI, { username, email: `${username}@example.com`, password, isAdmin: options.isAdmin });
       return { id: user.id, username, password };
     },
     async createCustomerUser(email, password = 'correct-horse-2') {
-      const user = await server.grantry.users.createCustomerUser({ email, password, firstName: 'Test', lastName: 'Customer' });
+      const user = await server.grantry.users.createCustomerUser(CLI, { email, password, firstName: 'Test', lastName: 'Customer' });
       return { id: user.id, email, password };
     },
     async createClient(input) {
       clientCount += 1;
       const redirectUris = input.redirectUris ?? [DEFAULT_REDIRECT_URI];
-      const { client, clientSecret } = await server.grantry.clients.create({
+      const { client, clientSecret } = await server.grantry.clients.create(CLI, {
         name: `Test client ${clientCount}`,
         type: 'confidential',
         grants: ['authorization_code'],

@@ -11,6 +11,7 @@ import { BACKENDS } from '../helpers/backends.js';
 import { apiGet } from '../helpers/oauth.js';
 import type { TestServer } from '../helpers/server.js';
 import { API_PATH, decodeJwt, flipChar, ISSUER, issueToken, rawGet, SIDES, type SideUser, startServerWithSideUsers, withPayload } from '../helpers/tokens.js';
+import { CLI } from '../../src/management/principal.js';
 
 const JSON_API = 'application/vnd.api+json';
 
@@ -354,25 +355,25 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
     it('deactivated client: its token is refused; re-activated: accepted again', async () => {
       const { accessToken, client } = await issueToken(server, side, { user: users[side] });
       expectOk(await apiGet(server.url, path, accessToken));
-      await server.grantry.clients.setActive(client.clientId, false);
+      await server.grantry.clients.setActive(CLI, client.clientId, false);
       expectInvalidToken(await apiGet(server.url, path, accessToken));
-      await server.grantry.clients.setActive(client.clientId, true);
+      await server.grantry.clients.setActive(CLI, client.clientId, true);
       expectOk(await apiGet(server.url, path, accessToken));
     });
 
     it('deleted client: its token is refused', async () => {
       const { accessToken, client } = await issueToken(server, side, { user: users[side] });
       expectOk(await apiGet(server.url, path, accessToken));
-      await server.grantry.clients.delete(client.clientId);
+      await server.grantry.clients.delete(CLI, client.clientId);
       expectInvalidToken(await apiGet(server.url, path, accessToken));
     });
 
     it('disabled user: the token is refused; enabled again: accepted', async () => {
       const { accessToken, user } = await issueToken(server, side);
       expectOk(await apiGet(server.url, path, accessToken));
-      await server.grantry.users.setFlag(side, String(user.id), 'enabled', false);
+      await server.grantry.users.setFlag(CLI, side, String(user.id), 'enabled', false);
       expectInvalidToken(await apiGet(server.url, path, accessToken));
-      await server.grantry.users.setFlag(side, String(user.id), 'enabled', true);
+      await server.grantry.users.setFlag(CLI, side, String(user.id), 'enabled', true);
       expectOk(await apiGet(server.url, path, accessToken));
     });
 
@@ -380,7 +381,7 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
       it('locked back-office user: the token is refused', async () => {
         const { accessToken, user } = await issueToken(server, side);
         expectOk(await apiGet(server.url, path, accessToken));
-        await server.grantry.users.setFlag('backoffice', user.login, 'locked', true);
+        await server.grantry.users.setFlag(CLI, 'backoffice', user.login, 'locked', true);
         expectInvalidToken(await apiGet(server.url, path, accessToken));
       });
     }

@@ -20,6 +20,7 @@ import {
   signedInBrowser,
 } from '../helpers/authorize-pages.js';
 import { otherSide, SIDES } from '../helpers/tokens.js';
+import { CLI } from '../../src/management/principal.js';
 
 describe.each(BACKENDS)('authorize endpoint (%s)', (backend) => {
   let server: TestServer;
@@ -216,11 +217,11 @@ describe.each(BACKENDS)('authorize endpoint (%s)', (backend) => {
         const client = await server.createClient({ side });
         const url = authorizeUrl(side, { response_type: 'code', client_id: client.clientId, redirect_uri: REGISTERED, state: 's' });
         expectLoginRedirect(await anonymous().get(url), side);
-        await server.grantry.clients.setActive(client.clientId, false);
+        await server.grantry.clients.setActive(CLI, client.clientId, false);
         expectErrorPage(await anonymous().get(url), 400, 'Invalid client');
         // Also for a signed-in user of a skip-consent client.
         const skip = await server.createClient({ side, skipConsent: true });
-        await server.grantry.clients.setActive(skip.clientId, false);
+        await server.grantry.clients.setActive(CLI, skip.clientId, false);
         const { browser } = await signedInBrowser(server, side);
         expectErrorPage(await browser.get(authorizeUrl(side, { response_type: 'code', client_id: skip.clientId })), 400, 'Invalid client');
       });

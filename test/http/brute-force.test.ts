@@ -17,6 +17,7 @@ import { formField, type PageResponse } from '../helpers/browser.js';
 import { obtainCode, pkcePair, type TokenCall } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { createSideUser, expectTokenError, expectTokenSuccess, SIDES, type TestClient } from '../helpers/tokens.js';
+import { CLI } from '../../src/management/principal.js';
 
 const MAX = 3;
 const WINDOW = 60;
@@ -350,7 +351,7 @@ describe.each(BACKENDS)('brute-force protection behind a trusted proxy (%s)', (b
       for (const flag of flags) {
         const user = await createSideUser(server, side);
         const client = await server.createClient({ side, grants: ['password'] });
-        await server.grantry.users.setFlag(side, user.login, flag, flag === 'locked');
+        await server.grantry.users.setFlag(CLI, side, user.login, flag, flag === 'locked');
         const address = freshAddress();
         const pw = () => post(server.url, '/oauth2-token', { grant_type: 'password', client_id: client.clientId, client_secret: client.clientSecret, username: user.login, password: user.password }, { address });
         for (let i = 0; i < MAX; i++) expectTokenError(await pw(), 400, 'invalid_grant');

@@ -11,6 +11,7 @@ import { expectApiAccepts, expectApiRefuses, pairOf, refresh } from '../helpers/
 import { apiGet, type TokenCall, tokenRequest } from '../helpers/oauth.js';
 import type { TestServer } from '../helpers/server.js';
 import { API_PATH, createSideUser, decodeJwt, expectTokenError, expectTokenSuccess, ISSUER, otherSide, SIDES, type SideUser, startServerWithSideUsers, type TestClient } from '../helpers/tokens.js';
+import { CLI } from '../../src/management/principal.js';
 
 const metadataPath = (side: SideName) => `/.well-known/oauth-authorization-server${side === 'backoffice' ? '/admin' : ''}`;
 
@@ -132,7 +133,7 @@ describe.each(BACKENDS)('client credentials, and the password grant off by defau
     it('an inactive client: 401 invalid_client, and its existing token is refused by the API', async () => {
       const client = await ccClient(side, owners[side]);
       const token = expectAccessOnly(await cc(client));
-      await server.grantry.clients.setActive(client.clientId, false);
+      await server.grantry.clients.setActive(CLI, client.clientId, false);
       expectTokenError(await cc(client), 401, 'invalid_client');
       await expectApiRefuses(server, side, token);
     });
@@ -141,12 +142,12 @@ describe.each(BACKENDS)('client credentials, and the password grant off by defau
       const owner = await createSideUser(server, side);
       const client = await ccClient(side, owner);
       const token = expectAccessOnly(await cc(client));
-      await server.grantry.users.setFlag(side, owner.login, 'enabled', false);
+      await server.grantry.users.setFlag(CLI, side, owner.login, 'enabled', false);
       const call = await cc(client);
       expectTokenError(call, 400, 'invalid_grant');
       expect(call.json.error_description).toMatch(/disabled|locked/);
       await expectApiRefuses(server, side, token);
-      await server.grantry.users.setFlag(side, owner.login, 'enabled', true);
+      await server.grantry.users.setFlag(CLI, side, owner.login, 'enabled', true);
       expectAccessOnly(await cc(client));
     });
 
@@ -154,7 +155,7 @@ describe.each(BACKENDS)('client credentials, and the password grant off by defau
       it('a locked back-office owner: 400 invalid_grant', async () => {
         const owner = await createSideUser(server, side);
         const client = await ccClient(side, owner);
-        await server.grantry.users.setFlag(side, owner.login, 'locked', true);
+        await server.grantry.users.setFlag(CLI, side, owner.login, 'locked', true);
         const call = await cc(client);
         expectTokenError(call, 400, 'invalid_grant');
         expect(call.json.error_description).toMatch(/disabled|locked/);
@@ -284,12 +285,12 @@ describe.each(BACKENDS)('password grant enabled (%s)', (backend) => {
       expectTokenError(wrong, 400, 'invalid_grant');
       const flags = side === 'backoffice' ? (['enabled', 'locked'] as const) : (['enabled'] as const);
       for (const flag of flags) {
-        await server.grantry.users.setFlag(side, user.login, flag, flag === 'locked');
+        await server.grantry.users.setFlag(CLI, side, user.login, flag, flag === 'locked');
         const call = await pw(client, user.login, user.password);
         expectTokenError(call, 400, 'invalid_grant');
         expect(call.json).toEqual(wrong.json);
         expect(call.json.error_description).not.toMatch(/disabled|locked/);
-        await server.grantry.users.setFlag(side, user.login, flag, flag !== 'locked');
+        await server.grantry.users.setFlag(CLI, side, user.login, flag, flag !== 'locked');
       }
       expectTokenSuccess(await pw(client, user.login, user.password));
     });
@@ -308,7 +309,7 @@ describe.each(BACKENDS)('password grant enabled (%s)', (backend) => {
 
     it('an inactive client: 401 invalid_client', async () => {
       const client = await pwClient(side);
-      await server.grantry.clients.setActive(client.clientId, false);
+      await server.grantry.clients.setActive(CLI, client.clientId, false);
       expectTokenError(await pw(client, users[side].login, users[side].password), 401, 'invalid_client');
     });
 
@@ -334,7 +335,7 @@ describe.each(BACKENDS)('password grant enabled (%s)', (backend) => {
       const client = await pwClient(side);
       const token = expectTokenSuccess(await pw(client, user.login, user.password));
       await expectApiAccepts(server, side, token);
-      await server.grantry.users.setFlag(side, user.login, 'enabled', false);
+      await server.grantry.users.setFlag(CLI, side, user.login, 'enabled', false);
       await expectApiRefuses(server, side, token);
       expect((await apiGet(server.url, API_PATH[side], token)).status).toBe(401);
     });

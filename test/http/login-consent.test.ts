@@ -29,6 +29,7 @@ import {
   unique,
 } from '../helpers/authorize-pages.js';
 import { otherSide, SIDES } from '../helpers/tokens.js';
+import { CLI } from '../../src/management/principal.js';
 
 const GENERIC = 'Invalid credentials.';
 
@@ -164,13 +165,13 @@ describe.each(BACKENDS)('login, consent and logout pages (%s)', (backend) => {
       it('a disabled user cannot log in and gets the same generic message', async () => {
         const user = await createUser(server, side);
         const wrong = await failure(user.login, 'not-the-password');
-        await server.grantry.users.setFlag(side, user.ref, 'enabled', false);
+        await server.grantry.users.setFlag(CLI, side, user.ref, 'enabled', false);
         const disabled = await failure(user.login, user.password);
         expect(disabled).toEqual(wrong);
         expect(disabled.status).toBe(401);
         expect(disabled.alert).toBe(GENERIC);
         // Enabled again, the same credentials work: the flag was the only reason.
-        await server.grantry.users.setFlag(side, user.ref, 'enabled', true);
+        await server.grantry.users.setFlag(CLI, side, user.ref, 'enabled', true);
         expect((await postLogin(anonymous(), side, { login: user.login, password: user.password })).status).toBe(303);
       });
 
@@ -178,11 +179,11 @@ describe.each(BACKENDS)('login, consent and logout pages (%s)', (backend) => {
         it('a locked staff user cannot log in and gets the same generic message', async () => {
           const user = await createUser(server, side);
           const wrong = await failure(user.login, 'not-the-password');
-          await server.grantry.users.setFlag('backoffice', user.ref, 'locked', true);
+          await server.grantry.users.setFlag(CLI, 'backoffice', user.ref, 'locked', true);
           const locked = await failure(user.login, user.password);
           expect(locked).toEqual(wrong);
           expect(locked.alert).toBe(GENERIC);
-          await server.grantry.users.setFlag('backoffice', user.ref, 'locked', false);
+          await server.grantry.users.setFlag(CLI, 'backoffice', user.ref, 'locked', false);
           expect((await postLogin(anonymous(), side, { login: user.login, password: user.password })).status).toBe(303);
         });
       }
@@ -389,7 +390,7 @@ describe.each(BACKENDS)('login, consent and logout pages (%s)', (backend) => {
         const { browser } = await signedInBrowser(server, side);
         const client = await server.createClient({ side });
         const fields = expectConsentPage(await browser.get(authorizeUrl(side, { response_type: 'code', client_id: client.clientId, state: 'da' })));
-        await server.grantry.clients.setActive(client.clientId, false);
+        await server.grantry.clients.setActive(CLI, client.clientId, false);
         expectErrorPage(await browser.post(authorizePath(side), { ...fields, decision: 'allow' }), 400, 'Invalid client');
       });
 
@@ -397,7 +398,7 @@ describe.each(BACKENDS)('login, consent and logout pages (%s)', (backend) => {
         const { browser, user } = await signedInBrowser(server, side);
         const client = await server.createClient({ side });
         const fields = expectConsentPage(await browser.get(authorizeUrl(side, { response_type: 'code', client_id: client.clientId, state: 'du' })));
-        await server.grantry.users.setFlag(side, user.ref, 'enabled', false);
+        await server.grantry.users.setFlag(CLI, side, user.ref, 'enabled', false);
         const response = await browser.post(authorizePath(side), { ...fields, decision: 'allow' });
         const returnTo = expectLoginRedirect(response, side);
         expect(returnTo).not.toContain('decision');
@@ -475,7 +476,7 @@ describe.each(BACKENDS)('login, consent and logout pages (%s)', (backend) => {
 
       it('a user disabled after login loses the session', async () => {
         const { browser, user, url } = await signedInWithClient();
-        await server.grantry.users.setFlag(side, user.ref, 'enabled', false);
+        await server.grantry.users.setFlag(CLI, side, user.ref, 'enabled', false);
         expectLoginRedirect(await browser.get(url), side);
         const loginPage = await browser.get(loginPathOf(side));
         expectPage(loginPage, 200);
@@ -485,7 +486,7 @@ describe.each(BACKENDS)('login, consent and logout pages (%s)', (backend) => {
       if (side === 'backoffice') {
         it('a staff user locked after login loses the session', async () => {
           const { browser, user, url } = await signedInWithClient();
-          await server.grantry.users.setFlag('backoffice', user.ref, 'locked', true);
+          await server.grantry.users.setFlag(CLI, 'backoffice', user.ref, 'locked', true);
           expectLoginRedirect(await browser.get(url), side);
         });
       }

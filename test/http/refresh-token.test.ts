@@ -27,6 +27,7 @@ import {
 import { type TokenCall, tokenRequest } from '../helpers/oauth.js';
 import type { TestServer } from '../helpers/server.js';
 import { clientAuth, codeFor, createSideUser, decodeJwt, exchangeCode, expectTokenError, expectTokenSuccess, ISSUER, otherSide, SIDES, type SideUser, startServerWithSideUsers } from '../helpers/tokens.js';
+import { CLI } from '../../src/management/principal.js';
 
 const THIRTY_DAYS = 2_592_000;
 const RACERS = 20;
@@ -262,7 +263,7 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
       it('an inactive client: 401 invalid_client, and the token is not consumed', async () => {
         const client = await refreshClient(server, side);
         const first = await firstPair(server, users[side], client);
-        await server.grantry.clients.setActive(client.clientId, false);
+        await server.grantry.clients.setActive(CLI, client.clientId, false);
         const call = await refresh(server, client, first.refreshToken);
         expectTokenError(call, 401, 'invalid_client');
         expect(call.json).not.toHaveProperty('access_token');
@@ -273,7 +274,7 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
       it('a client that lost the refresh_token grant: unauthorized_client', async () => {
         const client = await refreshClient(server, side);
         const first = await firstPair(server, users[side], client);
-        await server.grantry.clients.update(client.clientId, { grants: ['authorization_code'] });
+        await server.grantry.clients.update(CLI, client.clientId, { grants: ['authorization_code'] });
         expectTokenError(await refresh(server, client, first.refreshToken), 400, 'unauthorized_client');
       });
 
@@ -295,7 +296,7 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
         const user = await createSideUser(server, side);
         const client = await refreshClient(server, side);
         const first = await firstPair(server, user, client);
-        await server.grantry.users.setFlag(side, user.login, 'enabled', false);
+        await server.grantry.users.setFlag(CLI, side, user.login, 'enabled', false);
         const call = await expectRefreshRefused(server, client, first.refreshToken);
         expect(call.json.error_description).toMatch(/disabled|locked/);
         await expectApiRefuses(server, side, first.accessToken);
@@ -306,7 +307,7 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
           const user = await createSideUser(server, side);
           const client = await refreshClient(server, side);
           const first = await firstPair(server, user, client);
-          await server.grantry.users.setFlag(side, user.login, 'locked', true);
+          await server.grantry.users.setFlag(CLI, side, user.login, 'locked', true);
           const call = await expectRefreshRefused(server, client, first.refreshToken);
           expect(call.json.error_description).toMatch(/disabled|locked/);
           await expectApiRefuses(server, side, first.accessToken);
@@ -349,7 +350,7 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
       it('scopes taken away from the client leave its refreshed tokens too', async () => {
         const client = await refreshClient(server, side);
         const first = await firstPair(server, users[side], client, 'read write');
-        await server.grantry.clients.update(client.clientId, { scopes: ['read'] });
+        await server.grantry.clients.update(CLI, client.clientId, { scopes: ['read'] });
         expectTokenError(await refresh(server, client, first.refreshToken, { scope: 'write' }), 400, 'invalid_scope');
         const next = pairOf(await refresh(server, client, first.refreshToken));
         expect(next.call.json.scope).toBe('read');
@@ -476,7 +477,7 @@ describe.each(BACKENDS)('refresh tokens with a 30 s grace period (%s)', (backend
       const client = await refreshClient(server, side);
       const first = await firstPair(server, user, client);
       pairOf(await refresh(server, client, first.refreshToken));
-      await server.grantry.users.setFlag(side, user.login, 'enabled', false);
+      await server.grantry.users.setFlag(CLI, side, user.login, 'enabled', false);
       const call = await expectRefreshRefused(server, client, first.refreshToken);
       expect(call.json.error_description).toMatch(/disabled|locked/);
     });

@@ -21,6 +21,7 @@ import { refresh } from '../helpers/lifecycle.js';
 import { apiGet } from '../helpers/oauth.js';
 import type { TestServer } from '../helpers/server.js';
 import { API_PATH, decodeJwt, expectTokenError, expectTokenSuccess, flipChar, ISSUER, issueToken, SIDES, type SideUser, startServerWithSideUsers, type TestClient } from '../helpers/tokens.js';
+import { CLI } from '../../src/management/principal.js';
 
 type ApiCall = Awaited<ReturnType<typeof apiGet>>;
 
@@ -167,9 +168,9 @@ describe.each(BACKENDS)('revocation and introspection (%s)', (backend) => {
 
       it('an inactive client cannot revoke: 401 invalid_client', async () => {
         const t = await issueRefreshable(server, side, { user: users[side] });
-        await server.grantry.clients.setActive(t.client.clientId, false);
+        await server.grantry.clients.setActive(CLI, t.client.clientId, false);
         expectOAuthError(await revoke(server.url, t.client, t.refreshToken), 401, 'invalid_client');
-        await server.grantry.clients.setActive(t.client.clientId, true);
+        await server.grantry.clients.setActive(CLI, t.client.clientId, true);
         expectTokenSuccess(await refresh(server, t.client, t.refreshToken));
       });
 
@@ -319,13 +320,13 @@ describe.each(BACKENDS)('revocation and introspection (%s)', (backend) => {
 
       it("tokens of an inactive client or a disabled user are inactive", async () => {
         const t = await issueRefreshable(server, side);
-        await server.grantry.clients.setActive(t.client.clientId, false);
+        await server.grantry.clients.setActive(CLI, t.client.clientId, false);
         expectInactive(await introspect(server.url, resourceServers[side], t.accessToken));
         expectInactive(await introspect(server.url, resourceServers[side], t.refreshToken));
-        await server.grantry.clients.setActive(t.client.clientId, true);
+        await server.grantry.clients.setActive(CLI, t.client.clientId, true);
         expect((await introspect(server.url, resourceServers[side], t.accessToken)).json).toMatchObject({ active: true });
 
-        await server.grantry.users.setFlag(side, t.user.login, 'enabled', false);
+        await server.grantry.users.setFlag(CLI, side, t.user.login, 'enabled', false);
         expectInactive(await introspect(server.url, resourceServers[side], t.accessToken));
         expectInactive(await introspect(server.url, resourceServers[side], t.refreshToken));
       });

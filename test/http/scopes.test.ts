@@ -19,6 +19,7 @@ import { expectApiAccepts, pairOf, refresh } from '../helpers/lifecycle.js';
 import { authorizePath, authorizeUrl, pkcePair, type TokenCall, tokenRequest } from '../helpers/oauth.js';
 import { startTestServer, TEST_SCOPES, type TestServer } from '../helpers/server.js';
 import { clientAuth, decodeJwt, expectTokenError, expectTokenSuccess, SIDES, type SideUser, startServerWithSideUsers, type TestClient } from '../helpers/tokens.js';
+import { CLI } from '../../src/management/principal.js';
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
@@ -209,7 +210,7 @@ describe.each(BACKENDS)('scopes, no default scope (%s)', (backend) => {
 
       it('narrowing a client allowed scopes later makes new requests for the removed scope fail', async () => {
         const client = await f.server.createClient({ side, scopes: ['read', 'write'] });
-        await f.server.grantry.clients.update(client.clientId, { scopes: ['read'] });
+        await f.server.grantry.clients.update(CLI, client.clientId, { scopes: ['read'] });
         const response = await f.browsers[side].get(authorizeUrl(side, { response_type: 'code', client_id: client.clientId, scope: 'write', state: 'u' }));
         expectErrorRedirect(response, { target: client.redirectUri, error: 'invalid_scope', state: 'u', iss: issuerOf(side) });
       });
@@ -254,7 +255,7 @@ describe.each(BACKENDS)('scopes with a default scope "read profile" (%s)', (back
 
     it('a client created without allowed scopes gets the default scope as its allowed set', async () => {
       const client = await f.server.createClient({ side, scopes: undefined });
-      expect((await f.server.grantry.clients.get(client.clientId)).scopes).toEqual(['read', 'profile']);
+      expect((await f.server.grantry.clients.get(CLI, client.clientId)).scopes).toEqual(['read', 'profile']);
       const refused = await f.browsers[side].get(authorizeUrl(side, { response_type: 'code', client_id: client.clientId, scope: 'write', state: 'd' }));
       expectErrorRedirect(refused, { target: client.redirectUri, error: 'invalid_scope', state: 'd', iss: issuerOf(side) });
       const { call } = await codeGrant(f, side, client, undefined);

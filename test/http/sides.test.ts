@@ -5,6 +5,7 @@ import { apiGet, obtainCode, tokenRequest } from '../helpers/oauth.js';
 import { loadConfig } from '../../src/config/index.js';
 import { startServer } from '../../src/server.js';
 import { ADMIN_PASSWORD, freshDatabase, startTestServer, type TestServer } from '../helpers/server.js';
+import { CLI } from '../../src/management/principal.js';
 
 describe.each(BACKENDS)('side layout and first start (%s)', (backend) => {
   describe('storefront disabled: the back office takes the unprefixed paths', () => {
@@ -78,9 +79,9 @@ describe.each(BACKENDS)('side layout and first start (%s)', (backend) => {
 
     it("refuses usernames that could be read as another user's email or id", async () => {
       for (const username of ['someone@example.com', '12345']) {
-        await expect(server.grantry.users.createBackofficeUser({ username, email: 'x@example.com', password: 'long-enough-1' })).rejects.toThrow(/username/);
+        await expect(server.grantry.users.createBackofficeUser(CLI, { username, email: 'x@example.com', password: 'long-enough-1' })).rejects.toThrow(/username/);
       }
-      expect((await server.grantry.users.createBackofficeUser({ username: 'r2d2', email: 'r2d2@example.com', password: 'long-enough-1' })).username).toBe('r2d2');
+      expect((await server.grantry.users.createBackofficeUser(CLI, { username: 'r2d2', email: 'r2d2@example.com', password: 'long-enough-1' })).username).toBe('r2d2');
     });
 
     it('generates and reports a random admin password when none is configured, and not again', async () => {

@@ -25,6 +25,7 @@ import {
   startServerWithSideUsers,
   type TestClient,
 } from '../helpers/tokens.js';
+import { CLI } from '../../src/management/principal.js';
 
 /** Percent-encodes every character, which form-urlencoding allows (RFC 6749 §2.3.1, Appendix B). */
 const encodeAll = (s: string) => [...Buffer.from(s, 'utf8')].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join('');
@@ -237,14 +238,14 @@ describe.each(BACKENDS)('token endpoint (%s)', (backend) => {
       it('an inactive confidential client: 401 invalid_client even with the right secret; active again: 200', async () => {
         const client = await server.createClient({ side });
         const code = await codeFor(users[side], client);
-        await server.grantry.clients.setActive(client.clientId, false);
+        await server.grantry.clients.setActive(CLI, client.clientId, false);
         expectTokenError(await tokenRequest(server.url, exchange(client, code)), 401, 'invalid_client');
         expectTokenError(
           await tokenRequest(server.url, { grant_type: 'authorization_code', redirect_uri: client.redirectUri, code }, { format: 'form', basic: { id: client.clientId, secret: client.clientSecret as string } }),
           401,
           'invalid_client',
         );
-        await server.grantry.clients.setActive(client.clientId, true);
+        await server.grantry.clients.setActive(CLI, client.clientId, true);
         expectTokenSuccess(await tokenRequest(server.url, exchange(client, code)));
       });
 
@@ -252,7 +253,7 @@ describe.each(BACKENDS)('token endpoint (%s)', (backend) => {
         const client = await server.createClient({ side, type: 'public' });
         const { verifier, challenge } = pkcePair();
         const code = await codeFor(users[side], client, { code_challenge: challenge, code_challenge_method: 'S256' });
-        await server.grantry.clients.setActive(client.clientId, false);
+        await server.grantry.clients.setActive(CLI, client.clientId, false);
         const call = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: client.clientId, redirect_uri: client.redirectUri, code, code_verifier: verifier });
         expectTokenError(call, 401, 'invalid_client');
       });
@@ -481,7 +482,7 @@ describe.each(BACKENDS)('token endpoint (%s)', (backend) => {
         const user = await createSideUser(server, side);
         const client = await server.createClient({ side });
         const code = await codeFor(user, client);
-        await server.grantry.users.setFlag(side, String(user.id), 'enabled', false);
+        await server.grantry.users.setFlag(CLI, side, String(user.id), 'enabled', false);
         expectTokenError(await tokenRequest(server.url, exchange(client, code)), 400, 'invalid_grant');
       });
     });

@@ -9,6 +9,7 @@ import type { ClientUpdate } from '../../management/clients.js';
 import { type Client, type ClientType, GRANT_TYPES } from '../../storage/repositories.js';
 import { loadCliConfig, warnIfSideDisabled, withGrantry } from '../context.js';
 import { action, isoTime, isoTimeOrNull, type JsonObject, type Output, table, usageError } from '../output.js';
+import { CLI } from '../../management/principal.js';
 
 /** Repeatable options: every occurrence is added to the list (undefined until the first one). */
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
@@ -91,7 +92,7 @@ export function registerClientCommands(program: Command): void {
         const config = loadCliConfig(cmd);
         await withGrantry(out, config, async (grantry) => {
           warnIfSideDisabled(out, grantry, o.side);
-          const { client: created, clientSecret } = await grantry.clients.create({
+          const { client: created, clientSecret } = await grantry.clients.create(CLI, {
             side: o.side,
             name: o.name,
             type: o.type,
@@ -139,7 +140,7 @@ export function registerClientCommands(program: Command): void {
         }
         const config = loadCliConfig(cmd);
         await withGrantry(out, config, async (grantry) => {
-          const updated = await grantry.clients.update(clientId, changes);
+          const updated = await grantry.clients.update(CLI, clientId, changes);
           out.result(clientJson(updated), () => [`Updated client ${updated.clientId}.`, '', ...describeClient(updated)]);
         });
       }),
@@ -155,7 +156,7 @@ export function registerClientCommands(program: Command): void {
         const clientId = cmd.processedArgs[0] as string;
         const config = loadCliConfig(cmd);
         await withGrantry(out, config, async (grantry) => {
-          const { client: rotated, clientSecret } = await grantry.clients.rotateSecret(clientId);
+          const { client: rotated, clientSecret } = await grantry.clients.rotateSecret(CLI, clientId);
           printWithSecret(out, rotated, clientSecret, `New secret for ${rotated.side} client "${rotated.name}"; the previous one no longer works.`);
         });
       }),
@@ -171,7 +172,7 @@ export function registerClientCommands(program: Command): void {
         const { side } = cmd.opts<{ side?: SideName }>();
         const config = loadCliConfig(cmd);
         await withGrantry(out, config, async (grantry) => {
-          const clients = await grantry.clients.list(side);
+          const clients = await allClients(grantry, side);
           out.result({ clients: clients.map(clientJson) }, () => {
             if (clients.length === 0) return 'No clients.';
             return table(
@@ -200,9 +201,9 @@ export function registerClientCommands(program: Command): void {
         }),
       );
 
-  byIdCommand('show', 'show one client (its secret is never shown)', (g, id) => g.clients.get(id), '');
-  byIdCommand('activate', 'let a deactivated client obtain tokens again', (g, id) => g.clients.setActive(id, true), 'Activated');
-  byIdCommand('deactivate', 'stop a client: no new codes or tokens, and its access tokens stop working', (g, id) => g.clients.setActive(id, false), 'Deactivated');
+  byIdCommand('show', 'show one client (its secret is never shown)', (g, id) => g.clients.get(CLI, id), '');
+  byIdCommand('activate', 'let a deactivated client obtain tokens again', (g, id) => g.clients.setActive(CLI, id, true), 'Activated');
+  byIdCommand('deactivate', 'stop a client: no new codes or tokens, and its access tokens stop working', (g, id) => g.clients.setActive(CLI, id, false), 'Deactivated');
 
   client
     .command('delete')
@@ -214,7 +215,7 @@ export function registerClientCommands(program: Command): void {
         const clientId = cmd.processedArgs[0] as string;
         const config = loadCliConfig(cmd);
         await withGrantry(out, config, async (grantry) => {
-          await grantry.clients.delete(clientId);
+          await grantry.clients.delete(CLI, clientId);
           out.result({ deleted: true, client_id: clientId }, () => `Deleted client ${clientId} with its grants, codes and tokens.`);
         });
       }),
@@ -222,6 +223,16 @@ export function registerClientCommands(program: Command): void {
 }
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+
+/** Every client (of a side), page after page: the operator's list has no paging. */
+async function allClients(grantry: Grantry, side: SideName | undefined): Promise<Client[]> {
+  const clients: Client[] = [];
+  for (let page = 1; ; page += 1) {
+    const { items, total } = await grantry.clients.list(CLI, { side, page, size: 1000 });
+    clients.push(...items);
+    if (items.length === 0 || clients.length >= total) return clients;
+  }
+}
 
 /** create and rotate-secret: the client with its secret (if any), which is never shown again. */
 function printWithSecret(out: Output, client: Client, clientSecret: string | undefined, headline: string): void {

@@ -6,20 +6,14 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../../config/index.js';
-import type { KeyRing } from '../../oauth/key-ring.js';
+import { CLI } from '../../management/principal.js';
+import { type KeyState, keyStates, listKeys, MAX_ROTATION_DELAY, rotateKeys } from '../../management/keys.js';
 import { signingKeyFromPem, writeNewKey } from '../../oauth/keys.js';
 import type { StoredSigningKey } from '../../storage/repositories.js';
 import { loadCliConfig, withGrantry } from '../context.js';
 import { action, CliError, isoTime, isoTimeOrNull, type JsonObject, table } from '../output.js';
 
-/**
- * signing: signs new tokens now; pending: published, signs from activates_at; retiring: replaced,
- * still published until the tokens it signed have expired; expired: no longer published (the
- * cleanup deletes it).
- */
-export type KeyState = 'signing' | 'pending' | 'retiring' | 'expired';
-
-const MAX_DELAY = 2_592_000; // 30 days, as key_rotation_delay
+const MAX_DELAY = MAX_ROTATION_DELAY;
 
 const delaySeconds = (raw: string): number => {
   const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
@@ -32,24 +26,6 @@ const algorithm = (raw: string): SigningAlgorithm => {
   if (!found) throw new InvalidArgumentError(`must be one of ${SIGNING_ALGORITHMS.join(', ')}`);
   return found;
 };
-
-/** Every key of the ring with its state at `now`, oldest activation first. */
-export function keyStates(ring: KeyRing, now: number): Array<{ key: StoredSigningKey; state: KeyState }> {
-  let signingKid: string | undefined;
-  try {
-    signingKid = ring.signingKey(now).kid;
-  } catch {
-    signingKid = undefined; // every key is pending or expired; the list shows it
-  }
-  return ring.all().map((key) => {
-    let state: KeyState;
-    if (key.kid === signingKid) state = 'signing';
-    else if (key.publishedUntil !== null && key.publishedUntil <= now) state = 'expired';
-    else if (key.activatesAt > now) state = 'pending';
-    else state = 'retiring';
-    return { key, state };
-  });
-}
 
 const keyJson = ({ key, state }: { key: StoredSigningKey; state: KeyState }): JsonObject => ({
   kid: key.kid,
@@ -83,7 +59,7 @@ export function registerKeysCommands(program: Command): void {
         await withGrantry(out, config, async (grantry) => {
           const alg = o.algorithm ?? config.signingAlgorithm;
           const delay = o.delay ?? config.keyRotationDelay;
-          const added = await grantry.keys.rotate(alg, delay);
+          const added = await rotateKeys(CLI, grantry.keys, grantry.audit, alg, delay);
           const all = keyStates(grantry.keys, Math.floor(Date.now() / 1000));
           out.result({ kid: added.kid, alg: added.alg, activates_at: isoTime(added.activatesAt), keys: all.map(keyJson) }, () => [
             `Added a ${added.alg} signing key ${added.kid}, published now; ${delay === 0 ? 'it signs new tokens at once' : `it signs new tokens from ${isoTime(added.activatesAt)} (in ${delay} s)`}.`,
@@ -103,7 +79,7 @@ export function registerKeysCommands(program: Command): void {
       action(async (out, cmd) => {
         const config = loadCliConfig(cmd);
         await withGrantry(out, config, async (grantry) => {
-          const all = keyStates(grantry.keys, Math.floor(Date.now() / 1000));
+          const all = listKeys(CLI, grantry.keys);
           out.result({ keys: all.map(keyJson) }, () => (all.length === 0 ? 'No signing keys.' : keyTable(all)));
         });
       }),

@@ -8,6 +8,7 @@ import { SIDE_NAMES, type SideName } from '../../oauth/sides.js';
 import { loadCliConfig, withGrantry } from '../context.js';
 import { action, CliError, usageError } from '../output.js';
 import { readSecretLine } from '../password.js';
+import { CLI } from '../../management/principal.js';
 
 const ONE_OF = 'give exactly one of TOKEN (or - / nothing to read it from stdin), --client CLIENT_ID or --user USER --side SIDE';
 
@@ -46,7 +47,7 @@ export function registerTokenCommands(program: Command): void {
         if (o.client !== undefined) {
           const clientId = o.client;
           await withGrantry(out, config, async (grantry) => {
-            const client = await grantry.clients.get(clientId);
+            const client = await grantry.clients.get(CLI, clientId);
             const count = await grantry.repos.grants.revokeAllGrants({ clientPk: client.pk }, now());
             out.result({ revoked_grants: count }, () => `Revoked ${count} grant(s) of ${client.side} client ${client.clientId} ("${client.name}") with all their tokens.`);
           });

@@ -5,6 +5,7 @@ import type { BackofficeUser, CustomerUser } from '../../storage/repositories.js
 import { loadCliConfig, warnIfSideDisabled, withGrantry } from '../context.js';
 import { action, isoTime, type JsonObject, table, usageError } from '../output.js';
 import { readNewPassword } from '../password.js';
+import { CLI } from '../../management/principal.js';
 
 type AnyUser = BackofficeUser | CustomerUser;
 
@@ -83,8 +84,8 @@ export function registerUserCommands(program: Command): void {
           warnIfSideDisabled(out, grantry, o.side);
           const created: AnyUser =
             o.side === 'backoffice'
-              ? await grantry.users.createBackofficeUser({ username: o.username as string, email: o.email, password, isAdmin: o.admin ?? false })
-              : await grantry.users.createCustomerUser({ email: o.email, password, firstName: o.firstName, lastName: o.lastName });
+              ? await grantry.users.createBackofficeUser(CLI, { username: o.username as string, email: o.email, password, isAdmin: o.admin ?? false })
+              : await grantry.users.createCustomerUser(CLI, { email: o.email, password, firstName: o.firstName, lastName: o.lastName });
           out.result(userJson(o.side, created), () => `Created ${describeUser(o.side, created)}.`);
         });
       }),
@@ -138,7 +139,7 @@ export function registerUserCommands(program: Command): void {
           const ref = cmd.processedArgs[0] as string;
           const config = loadCliConfig(cmd);
           await withGrantry(out, config, async (grantry) => {
-            const updated = await grantry.users.setFlag(side, ref, flag, value);
+            const updated = await grantry.users.setFlag(CLI, side, ref, flag, value);
             out.result(userJson(side, updated), () => `Updated ${describeUser(side, updated)}.`);
           });
         }),

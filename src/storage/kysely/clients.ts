@@ -1,6 +1,7 @@
-import type { Kysely, Selectable, Updateable } from 'kysely';
+import { type Kysely, type Selectable, sql, type Updateable } from 'kysely';
 import type { SideName } from '../../oauth/sides.js';
-import type { Client, ClientChanges, ClientRepository, NewClient } from '../repositories.js';
+import type { Client, ClientChanges, ClientFilter, ClientRepository, NewClient, Page } from '../repositories.js';
+import { likePattern } from './like.js';
 import type { ClientTable, Database } from '../schema.js';
 
 const toClient = (row: Selectable<ClientTable>): Client => ({
@@ -64,6 +65,26 @@ export class KyselyClientRepository implements ClientRepository {
     let query = this.db.selectFrom('clients').selectAll().orderBy('id');
     if (side) query = query.where('side', '=', side);
     return (await query.execute()).map(toClient);
+  }
+
+  async search(filter: ClientFilter, offset: number, limit: number): Promise<Page<Client>> {
+    let query = this.db.selectFrom('clients');
+    if (filter.side !== undefined) query = query.where('side', '=', filter.side);
+    if (filter.type !== undefined) query = query.where('type', '=', filter.type);
+    if (filter.active !== undefined) query = query.where('active', '=', filter.active ? 1 : 0);
+    if (filter.ownerUserId !== undefined) query = query.where('owner_user_id', '=', filter.ownerUserId);
+    // grants is a JSON array of names: look for the quoted name in it.
+    if (filter.grant !== undefined) query = query.where(sql<boolean>`grants like ${likePattern(`"${filter.grant}"`)} escape '\\'`);
+    if (filter.search !== undefined && filter.search !== '') {
+      // lower() on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's is not for ASCII only.
+      const pattern = likePattern(filter.search.toLowerCase());
+      query = query.where(sql<boolean>`(lower(name) like ${pattern} escape '\\' or lower(client_id) like ${pattern} escape '\\')`);
+    }
+    const [rows, count] = await Promise.all([
+      query.selectAll().orderBy('id').offset(offset).limit(limit).execute(),
+      query.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { items: rows.map(toClient), total: Number(count.n) };
   }
 
   async setActive(clientId: string, active: boolean): Promise<boolean> {

@@ -33,4 +33,9 @@ export class KyselySessionRepository implements SessionRepository {
   async delete(idHash: string): Promise<void> {
     await this.db.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
   }
+
+  async deleteForUser(side: SideName, userId: number): Promise<number> {
+    const result = await this.db.deleteFrom('sessions').where('side', '=', side).where('user_id', '=', userId).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
 }

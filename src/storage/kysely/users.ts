@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { SideName } from '../../oauth/sides.js';
 import { normalizeLogin } from '../../security/logins.js';
 import type {
@@ -11,6 +11,7 @@ import type {
   UserRepository,
 } from '../repositories.js';
 import type { BackofficeUserTable, CustomerUserTable, Database } from '../schema.js';
+import { likePattern } from './like.js';
 
 const toBackofficeUser = (row: Selectable<BackofficeUserTable>): BackofficeUser => ({
   id: row.id,
@@ -124,18 +125,32 @@ export class KyselyUserRepository implements UserRepository {
     return row && toCustomerUser(row);
   }
 
-  async listBackofficeUsers(offset: number, limit: number): Promise<Page<BackofficeUser>> {
-    const [rows, total] = await Promise.all([
-      this.db.selectFrom('backoffice_users').selectAll().orderBy('id').offset(offset).limit(limit).execute(),
-      this.countBackofficeUsers(),
+  async listBackofficeUsers(offset: number, limit: number, search?: string): Promise<Page<BackofficeUser>> {
+    let query = this.db.selectFrom('backoffice_users');
+    if (search) {
+      // The keys are normalised (lower case among others): search them in that form too.
+      const pattern = likePattern(normalizeLogin(search));
+      query = query.where(sql<boolean>`(username_key like ${pattern} escape '\\' or email_key like ${pattern} escape '\\')`);
+    }
+    const [rows, count] = await Promise.all([
+      query.selectAll().orderBy('id').offset(offset).limit(limit).execute(),
+      query.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
     ]);
-    return { items: rows.map(toBackofficeUser), total };
+    return { items: rows.map(toBackofficeUser), total: Number(count.n) };
   }
 
-  async listCustomerUsers(offset: number, limit: number): Promise<Page<CustomerUser>> {
+  async listCustomerUsers(offset: number, limit: number, search?: string): Promise<Page<CustomerUser>> {
+    let query = this.db.selectFrom('customer_users');
+    if (search) {
+      const key = likePattern(normalizeLogin(search));
+      const name = likePattern(search.trim().toLowerCase());
+      query = query.where(
+        sql<boolean>`(email_key like ${key} escape '\\' or lower(coalesce(first_name, '')) like ${name} escape '\\' or lower(coalesce(last_name, '')) like ${name} escape '\\')`,
+      );
+    }
     const [rows, count] = await Promise.all([
-      this.db.selectFrom('customer_users').selectAll().orderBy('id').offset(offset).limit(limit).execute(),
-      this.db.selectFrom('customer_users').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
+      query.selectAll().orderBy('id').offset(offset).limit(limit).execute(),
+      query.select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow(),
     ]);
     return { items: rows.map(toCustomerUser), total: Number(count.n) };
   }
@@ -143,6 +158,52 @@ export class KyselyUserRepository implements UserRepository {
   async countBackofficeUsers(): Promise<number> {
     const row = await this.db.selectFrom('backoffice_users').select((eb) => eb.fn.countAll<number | string>().as('n')).executeTakeFirstOrThrow();
     return Number(row.n);
+  }
+
+  async countActiveAdmins(): Promise<number> {
+    const row = await this.db
+      .selectFrom('backoffice_users')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('is_admin', '=', 1)
+      .where('enabled', '=', 1)
+      .where('locked', '=', 0)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async setAdmin(id: number, value: boolean): Promise<boolean> {
+    const result = await this.db.updateTable('backoffice_users').set({ is_admin: value ? 1 : 0, updated_at: now() }).where('id', '=', id).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async setPasswordHash(side: SideName, id: number, passwordHash: string): Promise<boolean> {
+    const result =
+      side === 'backoffice'
+        ? await this.db.updateTable('backoffice_users').set({ password_hash: passwordHash, updated_at: now() }).where('id', '=', id).executeTakeFirst()
+        : await this.db.updateTable('customer_users').set({ password_hash: passwordHash, updated_at: now() }).where('id', '=', id).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async delete(side: SideName, id: number): Promise<true | false | { ownsClients: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      // Client-credentials clients act as their owner: deleting the owner would leave them
+      // acting as nobody, so the operator decides about the clients first.
+      const owned = await trx
+        .selectFrom('clients')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('side', '=', side)
+        .where('owner_user_id', '=', id)
+        .executeTakeFirstOrThrow();
+      if (Number(owned.n) > 0) return { ownsClients: Number(owned.n) };
+      await trx.deleteFrom('sessions').where('side', '=', side).where('user_id', '=', id).execute();
+      // Codes, access and refresh tokens go with their grants (ON DELETE CASCADE).
+      await trx.deleteFrom('grants').where('side', '=', side).where('user_id', '=', id).execute();
+      const result =
+        side === 'backoffice'
+          ? await trx.deleteFrom('backoffice_users').where('id', '=', id).executeTakeFirst()
+          : await trx.deleteFrom('customer_users').where('id', '=', id).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    });
   }
 
   async isActive(side: SideName, id: number): Promise<boolean> {

@@ -1,0 +1,165 @@
+/**
+ * The audit trail: every security-relevant event, recorded once, as a row of audit_events and as
+ * one structured log line. Events are buffered in memory and written in batches (one multi-row
+ * insert every FLUSH_MS or BATCH_SIZE events, and on close), so recording never adds a database
+ * round trip to the token endpoint or the login form. Reading the trail flushes this process's
+ * buffer first, so what was just done shows at once.
+ *
+ * Nothing recorded is a secret: callers pass ids, names and small facts only, never a password,
+ * client secret, code or token (a test runs every flow and looks for them).
+ */
+import type { ProtocolEvent, ProtocolEvents } from '../oauth/events.js';
+import type { SideName } from '../oauth/sides.js';
+import type { AuditEvent, AuditRepository, NewAuditEvent } from '../storage/repositories.js';
+import { ManagementError } from './errors.js';
+import { type ActionContext, actorOf, requireAdmin } from './principal.js';
+
+/** Every kind of event, for filters in the console and the CLI. */
+export const AUDIT_KINDS = [
+  'signin.succeeded',
+  'signin.failed',
+  'signin.blocked',
+  'consent.granted',
+  'consent.denied',
+  'token.issued',
+  'code.reused',
+  'refresh_token.reused',
+  'token.revoked',
+  'tokens.revoked',
+  'client.created',
+  'client.updated',
+  'client.activated',
+  'client.deactivated',
+  'client.secret_regenerated',
+  'client.deleted',
+  'user.created',
+  'user.updated',
+  'user.admin_granted',
+  'user.admin_revoked',
+  'user.password_set',
+  'user.deleted',
+  'keys.rotated',
+] as const;
+export type AuditKind = (typeof AUDIT_KINDS)[number];
+
+/** What a management action records; who and from where come from its ActionContext. */
+export interface ManagementEvent {
+  kind: AuditKind;
+  side?: SideName;
+  userId?: number;
+  clientId?: string;
+  details?: Record<string, string | number | boolean>;
+}
+
+/** Where each event goes as one log line: the server's pino logger, or nowhere (the CLI). */
+export type AuditSink = (event: NewAuditEvent) => void;
+
+const FLUSH_MS = 100;
+const BATCH_SIZE = 100;
+
+export class AuditTrail implements ProtocolEvents {
+  readonly kinds: readonly string[] = AUDIT_KINDS;
+  private buffer: NewAuditEvent[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private sink: AuditSink = () => {};
+
+  constructor(
+    private readonly repo: AuditRepository,
+    /** A batch that could not be written is reported here (and not retried: the log has it). */
+    private onError: (error: unknown) => void = () => {},
+  ) {}
+
+  /** Sends every event to `sink` as well, and failed writes to `onError` (set by the composition root). */
+  logTo(sink: AuditSink, onError?: (error: unknown) => void): void {
+    this.sink = sink;
+    if (onError) this.onError = onError;
+  }
+
+  /** A management action by `ctx`'s principal. */
+  action(ctx: ActionContext, event: ManagementEvent): void {
+    this.add({
+      at: now(),
+      kind: event.kind,
+      actor: actorOf(ctx),
+      address: ctx.address ?? null,
+      side: event.side ?? null,
+      userId: event.userId ?? null,
+      clientId: event.clientId ?? null,
+      details: event.details ?? {},
+    });
+  }
+
+  /** A protocol event (src/oauth, the login and consent pages): the actor is the user, else the client. */
+  emit(event: ProtocolEvent): void {
+    const actor = event.userId != null ? `${event.side ?? ''} user ${event.userId}`.trim() : event.clientId != null ? `client ${event.clientId}` : 'anonymous';
+    this.add({
+      at: now(),
+      kind: event.kind,
+      actor,
+      address: event.address ?? null,
+      side: event.side ?? null,
+      userId: event.userId ?? null,
+      clientId: event.clientId ?? null,
+      details: event.details ?? {},
+    });
+  }
+
+  /** Newest first; admins and the CLI only. */
+  async list(
+    ctx: ActionContext,
+    filter: { kind?: string; side?: SideName; userId?: number; clientId?: string; page: number; size: number },
+  ): Promise<{ items: AuditEvent[]; total: number }> {
+    requireAdmin(ctx, 'read the audit trail');
+    if (filter.kind !== undefined && !this.kinds.includes(filter.kind)) {
+      throw new ManagementError(`unknown event kind; known: ${this.kinds.join(', ')}`);
+    }
+    if (filter.userId !== undefined && filter.side === undefined) throw new ManagementError('a user filter needs the side of the user');
+    const { page, size } = checkedPage(filter.page, filter.size);
+    await this.flush();
+    return this.repo.list({ kind: filter.kind, side: filter.side, userId: filter.userId, clientId: filter.clientId }, (page - 1) * size, size);
+  }
+
+  /** Writes what is buffered; resolves when this and every earlier batch is stored. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const batch = this.buffer;
+    this.buffer = [];
+    // One write at a time, in order, so the rows keep the order of the events.
+    this.writing = this.writing.then(async () => {
+      if (batch.length === 0) return;
+      try {
+        await this.repo.insert(batch);
+      } catch (e) {
+        this.onError(e);
+      }
+    });
+    return this.writing;
+  }
+
+  /** Flushes the buffer; call before closing the database. */
+  close(): Promise<void> {
+    return this.flush();
+  }
+
+  private add(event: NewAuditEvent): void {
+    this.sink(event);
+    this.buffer.push(event);
+    if (this.buffer.length >= BATCH_SIZE) void this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => void this.flush(), FLUSH_MS);
+      // A pending batch never keeps a process alive on its own; close() writes it.
+      this.timer.unref();
+    }
+  }
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Page numbers from 1, sizes from 1 to 1000: anything else is a plain input error. */
+export function checkedPage(page: number, size: number): { page: number; size: number } {
+  if (!Number.isSafeInteger(page) || page < 1 || page > 1_000_000) throw new ManagementError('the page must be a whole number from 1 to 1000000');
+  if (!Number.isSafeInteger(size) || size < 1 || size > 1000) throw new ManagementError('the page size must be a whole number from 1 to 1000');
+  return { page, size };
+}
