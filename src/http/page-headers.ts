@@ -5,12 +5,14 @@
 import type { FastifyReply } from 'fastify';
 
 const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+/** Console pages load one script file of ours (the copy button); still no inline script. */
+const CSP_WITH_SCRIPT = `${CSP}; script-src 'self'`;
 
-export function sendPage(reply: FastifyReply, status: number, body: string): FastifyReply {
+export function sendPage(reply: FastifyReply, status: number, body: string, options: { ownScripts?: boolean } = {}): FastifyReply {
   return reply
     .code(status)
     .header('Content-Type', 'text/html; charset=utf-8')
-    .header('Content-Security-Policy', CSP)
+    .header('Content-Security-Policy', options.ownScripts ? CSP_WITH_SCRIPT : CSP)
     .header('X-Frame-Options', 'DENY')
     .header('Cache-Control', 'no-store')
     .header('Referrer-Policy', 'no-referrer')

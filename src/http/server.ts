@@ -11,6 +11,7 @@ import { storefrontApiRoutes } from './api/storefront.js';
 import { authorizeRoutes } from './authorize.js';
 import { BrowserSessions } from './browser-session.js';
 import type { HttpContext } from './context.js';
+import { consoleRoutes } from './console/index.js';
 import { CorsPolicy } from './cors.js';
 import { discoveryRoutes } from './discovery.js';
 import { errorFormatOf, errorHandler, sendErrorInFormat } from './error-format.js';
@@ -104,6 +105,7 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
     await app.register(authorizeRoutes(ctx, side));
     const api = side.name === 'backoffice' ? backofficeApiRoutes(ctx, side) : storefrontApiRoutes(ctx, side);
     await app.register(api, { prefix: side.apiPath });
+    if (side.consolePath !== undefined) await app.register(consoleRoutes(ctx, side));
   }
   return app;
 }
