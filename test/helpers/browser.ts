@@ -32,12 +32,13 @@ export class TestBrowser {
     return [...this.cookies].map(([n, v]) => `${n}=${v}`).join('; ');
   }
 
-  async request(method: 'GET' | 'POST', pathOrUrl: string, form?: Record<string, string>): Promise<PageResponse> {
+  /** A form value given as an array is sent once per element (checkboxes). */
+  async request(method: 'GET' | 'POST', pathOrUrl: string, form?: Record<string, string | string[]>): Promise<PageResponse> {
     const url = pathOrUrl.startsWith('http') ? pathOrUrl : this.baseUrl + pathOrUrl;
     const headers: Record<string, string> = {};
     if (this.cookies.size) headers.cookie = this.cookieHeader();
     if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
-    const response = await fetch(url, { method, headers, body: form ? new URLSearchParams(form).toString() : undefined, redirect: 'manual' });
+    const response = await fetch(url, { method, headers, body: form ? new URLSearchParams(Object.entries(form).flatMap(([n, v]) => (Array.isArray(v) ? v.map((x): [string, string] => [n, x]) : [[n, v] as [string, string]]))).toString() : undefined, redirect: 'manual' });
     this.absorb(response);
     return { status: response.status, headers: response.headers, body: await response.text(), location: response.headers.get('location') };
   }
@@ -46,7 +47,7 @@ export class TestBrowser {
     return this.request('GET', path);
   }
 
-  post(path: string, form: Record<string, string>) {
+  post(path: string, form: Record<string, string | string[]>) {
     return this.request('POST', path, form);
   }
 }

@@ -1,0 +1,269 @@
+/**
+ * The administration console over HTTP, on both databases: who may open which page, CSRF on
+ * every form, confirmation before destructive actions, one-time secrets, validation errors
+ * next to their field, and a non-admin kept to their own applications whatever id they type.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS } from '../helpers/backends.js';
+import { formField, type PageResponse, signIn, TestBrowser } from '../helpers/browser.js';
+import { tokenRequest } from '../helpers/oauth.js';
+import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
+
+const BASE = '/admin/console';
+
+async function signedIn(server: TestServer, login: string, password: string): Promise<TestBrowser> {
+  const browser = new TestBrowser(server.url);
+  const response = await signIn(browser, 'backoffice', login, password);
+  expect(response.status).toBe(303);
+  return browser;
+}
+
+async function csrfOf(browser: TestBrowser): Promise<string> {
+  const page = await browser.get(`${BASE}/profile`);
+  expect(page.status).toBe(200);
+  const token = formField(page.body, 'csrf_token');
+  expect(token).toBeTruthy();
+  return token as string;
+}
+
+function expectLoginRedirect(response: PageResponse) {
+  expect(response.status).toBe(303);
+  expect(response.location).toMatch(/^\/admin\/oauth2-token\/login\?return_to=%2Fadmin%2Fconsole/);
+}
+
+describe.each(BACKENDS)('administration console (%s)', (backend) => {
+  let server: TestServer;
+  let admin: TestBrowser;
+  let alice: TestBrowser;
+  let aliceId: number;
+  let bobId: number;
+  let bobClient: string;
+  let customerId: number;
+  let sfClient: string;
+
+  /** Every console route, with real ids: [method, path]. */
+  const routes = (): Array<['GET' | 'POST', string]> => {
+    const app = `${BASE}/applications/${sfClient}`;
+    const mine = `${BASE}/my/applications/${bobClient}`;
+    const user = `${BASE}/users/storefront/${customerId}`;
+    return [
+      ['GET', BASE], ['GET', `${BASE}/profile`],
+      ['GET', `${BASE}/applications`], ['GET', `${BASE}/applications/new`], ['POST', `${BASE}/applications/new`],
+      ['GET', app], ['GET', `${app}/edit`], ['POST', `${app}/edit`], ['POST', `${app}/active`],
+      ['GET', `${app}/delete`], ['POST', `${app}/delete`], ['GET', `${app}/revoke-tokens`], ['POST', `${app}/revoke-tokens`],
+      ['GET', `${app}/regenerate-secret`], ['POST', `${app}/regenerate-secret`],
+      ['GET', `${BASE}/my/applications`], ['GET', `${BASE}/my/applications/new`], ['POST', `${BASE}/my/applications/new`],
+      ['GET', mine], ['GET', `${mine}/edit`], ['POST', `${mine}/edit`], ['POST', `${mine}/active`],
+      ['GET', `${mine}/delete`], ['POST', `${mine}/delete`], ['GET', `${mine}/revoke-tokens`], ['POST', `${mine}/revoke-tokens`],
+      ['GET', `${mine}/regenerate-secret`], ['POST', `${mine}/regenerate-secret`],
+      ['GET', `${BASE}/users`], ['GET', `${BASE}/users/new?side=storefront`], ['POST', `${BASE}/users/new`],
+      ['GET', user], ['POST', `${user}/flag`], ['POST', `${BASE}/users/backoffice/${bobId}/admin`],
+      ['GET', `${user}/password`], ['POST', `${user}/password`], ['GET', `${user}/delete`], ['POST', `${user}/delete`],
+      ['GET', `${BASE}/keys`], ['POST', `${BASE}/keys/rotate`], ['GET', `${BASE}/audit`],
+    ];
+  };
+  const ADMIN_ONLY = /\/console\/(applications|users|keys|audit)/;
+
+  /** What a refused request must leave as it was. */
+  async function snapshot() {
+    const repos = server.grantry.repos;
+    return JSON.stringify({
+      clients: await repos.clients.list(),
+      users: await repos.users.listBackofficeUsers(0, 100),
+      customers: await repos.users.listCustomerUsers(0, 100),
+      keys: (await repos.signingKeys.list()).map((k) => k.kid),
+    });
+  }
+
+  beforeAll(async () => {
+    server = await startTestServer(backend);
+    const a = await server.createBackofficeUser('alice');
+    const b = await server.createBackofficeUser('bob');
+    aliceId = a.id;
+    bobId = b.id;
+    customerId = (await server.createCustomerUser('shopper@example.com')).id;
+    const { client } = await server.grantry.clients.create(
+      { principal: { kind: 'user', side: 'backoffice', userId: b.id, isAdmin: false, label: 'bob' } },
+      { side: 'backoffice', name: 'Bob app', type: 'confidential', grants: ['authorization_code'], redirectUris: ['https://bob.example/cb'] },
+    );
+    bobClient = client.clientId;
+    sfClient = (await server.createClient({ side: 'storefront', name: 'Shop app' })).clientId;
+    admin = await signedIn(server, 'admin', ADMIN_PASSWORD);
+    alice = await signedIn(server, 'alice', a.password);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('sends anonymous visitors of every route to the back-office login, changing nothing', async () => {
+    const before = await snapshot();
+    const anonymous = new TestBrowser(server.url);
+    for (const [method, path] of routes()) {
+      const response = await anonymous.request(method, path, method === 'POST' ? { confirm: 'yes', csrf_token: 'x' } : undefined);
+      expectLoginRedirect(response);
+      // A GET comes back to the page itself after sign-in.
+      if (method === 'GET') expect(new URL(response.location as string, server.url).searchParams.get('return_to')).toBe(path);
+    }
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('brings the visitor back to the console page after signing in, and refuses other return_to targets', async () => {
+    const browser = new TestBrowser(server.url);
+    const target = `${BASE}/keys?page=1`;
+    const response = await signIn(browser, 'backoffice', 'admin', ADMIN_PASSWORD, target);
+    expect(response.status).toBe(303);
+    expect(response.location).toBe(target);
+    const other = new TestBrowser(server.url);
+    const elsewhere = await signIn(other, 'backoffice', 'admin', ADMIN_PASSWORD, '/admin/consolex//evil.example');
+    expect(elsewhere.location).toBe('/admin/oauth2-token/login');
+  });
+
+  it('answers 403 to a non-admin on every admin page and action, changing nothing', async () => {
+    const before = await snapshot();
+    const csrf = await csrfOf(alice);
+    for (const [method, path] of routes().filter(([, p]) => ADMIN_ONLY.test(p))) {
+      const response = await alice.request(method, path, method === 'POST' ? { csrf_token: csrf, confirm: 'yes', active: 'no', flag: 'enabled', value: 'no', generate: 'yes', name: 'x', alg: 'ES256', delay: '0' } : undefined);
+      expect(response.status, `${method} ${path}`).toBe(403);
+      expect(response.body).toContain('Only administrators can open this page.');
+    }
+    expect(await snapshot()).toBe(before);
+    const start = await alice.get(BASE);
+    expect(start.location).toBe(`${BASE}/my/applications`);
+    const mine = await alice.get(`${BASE}/my/applications`);
+    expect(mine.status).toBe(200);
+    expect(mine.body).not.toContain('Bob app');
+    expect(mine.body).not.toContain('>Users<');
+  });
+
+  it('answers 404 to a non-admin for another user\'s application, whatever the action, changing nothing', async () => {
+    const before = await snapshot();
+    const csrf = await csrfOf(alice);
+    for (const [method, path] of routes().filter(([, p]) => p.includes(`/my/applications/${bobClient}`))) {
+      const response = await alice.request(method, path, method === 'POST' ? { csrf_token: csrf, confirm: 'yes', active: 'no', name: 'Taken over', grants: 'authorization_code', redirect_uris: 'https://evil.example/cb' } : undefined);
+      expect(response.status, `${method} ${path}`).toBe(404);
+      expect(response.body).not.toContain('Bob app');
+    }
+    // The storefront client, through "My applications" too.
+    expect((await alice.get(`${BASE}/my/applications/${sfClient}`)).status).toBe(404);
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('makes a non-admin the owner of what they create, whatever owner the form names', async () => {
+    const csrf = await csrfOf(alice);
+    const response = await alice.post(`${BASE}/my/applications/new`, {
+      csrf_token: csrf, name: 'Alice worker', type: 'confidential', grants: ['client_credentials'], scopes: ['api'], owner: String(bobId), side: 'storefront',
+    });
+    expect(response.status).toBe(201);
+    const clientId = /id="client-id">([^<]+)</.exec(response.body)?.[1] as string;
+    const client = await server.grantry.repos.clients.findByClientId(clientId);
+    expect(client).toMatchObject({ side: 'backoffice', ownerUserId: aliceId, name: 'Alice worker' });
+    const list = await alice.get(`${BASE}/my/applications`);
+    expect(list.body).toContain('Alice worker');
+  });
+
+  it('refuses every console form without the CSRF token of the browser (403, nothing changed)', async () => {
+    const before = await snapshot();
+    for (const [method, path] of routes().filter(([m]) => m === 'POST')) {
+      for (const token of [undefined, 'forged-token']) {
+        const form: Record<string, string> = { confirm: 'yes', active: 'no', flag: 'enabled', value: 'no', generate: 'yes', name: 'Forged', type: 'public', grants: 'authorization_code', redirect_uris: 'https://x.example/cb', email: 'forged@example.com', alg: 'ES256', delay: '0', side: 'storefront' };
+        if (token) form.csrf_token = token;
+        const response = await admin.post(path, form);
+        expect(response.status, `${path} with ${token}`).toBe(403);
+      }
+    }
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('changes nothing on a destructive action without confirm=yes, and shows the confirmation naming the object', async () => {
+    const before = await snapshot();
+    const csrf = await csrfOf(admin);
+    const app = `${BASE}/applications/${sfClient}`;
+    for (const path of [`${app}/delete`, `${app}/revoke-tokens`, `${app}/regenerate-secret`, `${BASE}/users/storefront/${customerId}/delete`]) {
+      for (const confirm of [undefined, 'no']) {
+        const form: Record<string, string> = { csrf_token: csrf };
+        if (confirm) form.confirm = confirm;
+        const response = await admin.post(path, form);
+        expect(response.status, path).toBe(200);
+        expect(response.body).toContain('name="confirm" value="yes"');
+        expect(response.body).toMatch(/Shop app|shopper@example\.com/);
+        expect(response.body).not.toContain('id="client-secret"');
+      }
+    }
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('shows a new secret once, which works, and never again', async () => {
+    const csrf = await csrfOf(admin);
+    const created = await admin.post(`${BASE}/applications/new`, {
+      csrf_token: csrf, side: 'backoffice', name: 'Nightly import', type: 'confidential', grants: ['client_credentials'], scopes: ['api'], owner: 'admin',
+    });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('cache-control')).toBe('no-store');
+    expect(created.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(created.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(created.headers.get('x-frame-options')).toBe('DENY');
+    const clientId = /id="client-id">([^<]+)</.exec(created.body)?.[1] as string;
+    const secret = /id="client-secret">([^<]+)</.exec(created.body)?.[1] as string;
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const token = await tokenRequest(server.url, { grant_type: 'client_credentials', client_id: clientId, client_secret: secret });
+    expect(token.status).toBe(200);
+    for (const path of [`${BASE}/applications`, `${BASE}/applications/${clientId}`, `${BASE}/applications/${clientId}/edit`, `${BASE}/applications/${clientId}/regenerate-secret`]) {
+      const page = await admin.get(path);
+      expect(page.status).toBe(200);
+      expect(page.body).toContain('Nightly import');
+      expect(page.body).not.toContain(secret);
+    }
+    // Regenerating (confirmed) shows the new one once; the old one stops working.
+    const regenerated = await admin.post(`${BASE}/applications/${clientId}/regenerate-secret`, { csrf_token: csrf, confirm: 'yes' });
+    expect(regenerated.status).toBe(200);
+    const fresh = /id="client-secret">([^<]+)</.exec(regenerated.body)?.[1] as string;
+    expect(fresh).not.toBe(secret);
+    expect((await tokenRequest(server.url, { grant_type: 'client_credentials', client_id: clientId, client_secret: secret })).status).toBe(401);
+    expect((await tokenRequest(server.url, { grant_type: 'client_credentials', client_id: clientId, client_secret: fresh })).status).toBe(200);
+    expect((await admin.get(`${BASE}/applications/${clientId}`)).body).not.toContain(fresh);
+  });
+
+  it('shows a validation error next to its field in plain words, keeping what was typed', async () => {
+    const csrf = await csrfOf(admin);
+    const response = await admin.post(`${BASE}/applications/new`, {
+      csrf_token: csrf, side: 'storefront', name: 'Typed <name>', type: 'public', grants: ['authorization_code'], redirect_uris: 'http://app.example/callback', scopes: ['profile'],
+    });
+    expect(response.status).toBe(400);
+    expect(response.body).toMatch(/<p class="field-error" id="redirectUris-error">Redirect URI http:\/\/app\.example\/callback [^<]+<\/p>/);
+    expect(response.body).toContain('aria-describedby="redirect-hint redirectUris-error"');
+    expect(response.body).toContain('value="Typed &lt;name&gt;"');
+    expect(response.body).toContain('>http://app.example/callback</textarea>');
+    expect(response.body).toMatch(/id="type-public" name="type" value="public" checked/);
+    expect(response.body).toMatch(/id="scope-profile" name="scopes" value="profile" checked/);
+    expect((await server.grantry.repos.clients.list()).some((c) => c.name === 'Typed <name>')).toBe(false);
+    // Control characters are refused where they enter, as everywhere else.
+    const control = await admin.post(`${BASE}/applications/new`, { csrf_token: csrf, side: 'storefront', name: 'Bad\u0000name', type: 'public', grants: 'authorization_code', redirect_uris: 'https://app.example/cb' });
+    expect(control.status).toBe(400);
+    expect(control.body).toContain('id="name-error">The name contains characters that are not allowed.');
+  });
+
+  it('lets an admin deactivate, filter and delete with confirmation', async () => {
+    const csrf = await csrfOf(admin);
+    const app = `${BASE}/applications/${sfClient}`;
+    const off = await admin.post(`${app}/active`, { csrf_token: csrf, active: 'no' });
+    expect(off.status).toBe(303);
+    expect((await server.grantry.repos.clients.findByClientId(sfClient))?.active).toBe(false);
+    const inactive = await admin.get(`${BASE}/applications?active=no&side=storefront&q=shop`);
+    expect(inactive.body).toContain('Shop app');
+    const active = await admin.get(`${BASE}/applications?active=yes`);
+    expect(active.body).not.toContain('Shop app');
+    const deleted = await admin.post(`${app}/delete`, { csrf_token: csrf, confirm: 'yes' });
+    expect(deleted.status).toBe(303);
+    expect(await server.grantry.repos.clients.findByClientId(sfClient)).toBeUndefined();
+    expect((await admin.get(app)).status).toBe(404);
+  });
+
+  it('keeps the admin from removing their own admin right', async () => {
+    const csrf = await csrfOf(admin);
+    const me = (await server.grantry.repos.users.findBackofficeUserByLogin('admin'))?.id as number;
+    const response = await admin.post(`${BASE}/users/backoffice/${me}/admin`, { csrf_token: csrf, value: 'no' });
+    expect(response.status).toBe(400);
+    expect(response.body).toContain('You cannot remove your own admin right');
+    expect((await server.grantry.repos.users.findBackofficeUser(me))?.isAdmin).toBe(true);
+  });
+});
