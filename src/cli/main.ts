@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerCleanupCommand } from './commands/cleanup.js';
 import { registerClientCommands } from './commands/clients.js';
 import { registerConfigCommand } from './commands/config.js';
@@ -47,6 +48,7 @@ function buildProgram(): Command {
   registerUserCommands(program);
   registerClientCommands(program);
   registerTokenCommands(program);
+  registerAuditCommands(program);
   registerCleanupCommand(program);
   registerConfigCommand(program);
   return program;

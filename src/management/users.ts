@@ -183,6 +183,15 @@ export class UserManager {
     return this.find(side, String(user.id));
   }
 
+  /** Revokes every grant of the user, with all their tokens; returns how many grants. */
+  async revokeTokens(ctx: ActionContext, side: SideName, ref: string): Promise<{ user: AnyUser; grants: number }> {
+    requireAdmin(ctx, 'manage users');
+    const user = await this.find(side, ref);
+    const grants = await this.grants.revokeAllGrants({ side, userId: user.id }, now());
+    this.audit.action(ctx, { kind: 'tokens.revoked', side, userId: user.id, details: { grants } });
+    return { user, grants };
+  }
+
   /** Deletes the user with their sessions, grants and tokens; refused while they own clients. */
   async delete(ctx: ActionContext, side: SideName, ref: string): Promise<AnyUser> {
     requireAdmin(ctx, 'manage users');

@@ -23,7 +23,7 @@ describe('help and usage', () => {
     const r = await runCli(['--help'], cliEnv(freshDir('help'), undefined));
     expect(r.code).toBe(0);
     expect(r.stderr).toBe('');
-    for (const command of ['start', 'migrate', 'keys', 'user', 'client', 'token', 'cleanup', 'config']) expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+    for (const command of ['start', 'migrate', 'keys', 'user', 'client', 'token', 'audit', 'cleanup', 'config']) expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     expect(r.stdout).toContain('--config <file>');
     expect(r.stdout).toContain('Exit codes');
   });

@@ -24,7 +24,7 @@ describe.each(BACKENDS)('grantry migrate, user and client commands (%s)', (backe
   afterAll(() => data?.remove());
 
   it('migrate applies the migrations once and reports them', async () => {
-    expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: ['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent'] });
+    expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: ['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent', '006-audit-trail'] });
     expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: [] });
     const text = await cli(['migrate']);
     expect(text.code).toBe(0);
@@ -111,12 +111,14 @@ describe.each(BACKENDS)('grantry migrate, user and client commands (%s)', (backe
     });
 
     it('disables, enables, locks and unlocks by username, id or email', async () => {
+      // alice is the only admin, and the last active admin cannot be disabled or locked: give her a colleague.
+      okJson(await cli(['user', 'create', '--side', 'backoffice', '--username', 'backup', '--email', 'backup@example.com', '--admin', '--json'], `${PASSWORD}\n`));
       const alice = okJson(await cli(['user', 'disable', '--side', 'backoffice', 'alice', '--json']));
       expect(alice).toMatchObject({ username: 'alice', enabled: false, locked: false });
       expect(okJson(await cli(['user', 'lock', '--side', 'backoffice', String(alice.id), '--json']))).toMatchObject({ username: 'alice', enabled: false, locked: true });
       expect(okJson(await cli(['user', 'enable', '--side', 'backoffice', 'alice@example.com', '--json']))).toMatchObject({ enabled: true, locked: true });
       const listed = okJson(await cli(['user', 'list', '--side', 'backoffice', '--json']));
-      expect(listed.users).toEqual([expect.objectContaining({ username: 'alice', enabled: true, locked: true })]);
+      expect(listed.users).toEqual([expect.objectContaining({ username: 'alice', enabled: true, locked: true }), expect.objectContaining({ username: 'backup' })]);
       const unlocked = await cli(['user', 'unlock', '--side', 'backoffice', 'alice']);
       expect(unlocked.code).toBe(0);
       expect(unlocked.stdout).toBe(`Updated backoffice user ${alice.id} "alice" <alice@example.com> (admin, enabled, not locked).\n`);

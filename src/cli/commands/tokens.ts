@@ -48,7 +48,7 @@ export function registerTokenCommands(program: Command): void {
           const clientId = o.client;
           await withGrantry(out, config, async (grantry) => {
             const client = await grantry.clients.get(CLI, clientId);
-            const count = await grantry.repos.grants.revokeAllGrants({ clientPk: client.pk }, now());
+            const count = await grantry.clients.revokeTokens(CLI, clientId);
             out.result({ revoked_grants: count }, () => `Revoked ${count} grant(s) of ${client.side} client ${client.clientId} ("${client.name}") with all their tokens.`);
           });
           return;
@@ -56,8 +56,7 @@ export function registerTokenCommands(program: Command): void {
         if (o.user !== undefined) {
           const [ref, side] = [o.user, o.side as SideName];
           await withGrantry(out, config, async (grantry) => {
-            const user = await grantry.users.find(side, ref);
-            const count = await grantry.repos.grants.revokeAllGrants({ side, userId: user.id }, now());
+            const { user, grants: count } = await grantry.users.revokeTokens(CLI, side, ref);
             out.result({ revoked_grants: count }, () => `Revoked ${count} grant(s) of ${side} user ${user.id} with all their tokens.`);
           });
           return;
@@ -70,6 +69,8 @@ export function registerTokenCommands(program: Command): void {
           if (!revoked) {
             throw new CliError('unknown token: neither an access token signed by a published key nor a known refresh token', 'not_found');
           }
+          // What was revoked, never the token itself.
+          grantry.audit.action(CLI, { kind: 'token.revoked', details: { token_type: revoked } });
           out.result({ revoked }, () =>
             revoked === 'access_token' ? 'Revoked the access token.' : 'Revoked the refresh token with its grant: every access and refresh token of that authorization.',
           );

@@ -97,15 +97,14 @@ export function registerUserCommands(program: Command): void {
     .addOption(sideOption())
     .option('--page <n>', 'page number', positiveInt(1_000_000), 1)
     .option('--size <n>', 'users per page', positiveInt(1000), 100)
+    .option('--search <text>', 'only users whose username or email (storefront: email or name) contains this, in any case')
     .addOption(jsonOption('{"users": [...], "total", "page", "size"}'))
     .action(
       action(async (out, cmd) => {
-        const o = cmd.opts<{ side: SideName; page: number; size: number }>();
+        const o = cmd.opts<{ side: SideName; page: number; size: number; search?: string }>();
         const config = loadCliConfig(cmd);
         await withGrantry(out, config, async (grantry) => {
-          const offset = (o.page - 1) * o.size;
-          const page: { items: AnyUser[]; total: number } =
-            o.side === 'backoffice' ? await grantry.repos.users.listBackofficeUsers(offset, o.size) : await grantry.repos.users.listCustomerUsers(offset, o.size);
+          const page = await grantry.users.list(CLI, o.side, { search: o.search, page: o.page, size: o.size });
           const users = page.items.map((u) => userJson(o.side, u));
           out.result({ users, total: page.total, page: o.page, size: o.size }, () => {
             const summary = `${page.items.length} of ${page.total} ${o.side} user(s)${page.total > o.size ? ` (page ${o.page}, --size ${o.size})` : ''}`;
@@ -145,6 +144,83 @@ export function registerUserCommands(program: Command): void {
         }),
       );
 
+  user
+    .command('show')
+    .description('show one user')
+    .addOption(sideOption())
+    .argument('<user>', 'user id, username (back office) or email')
+    .addOption(jsonOption('the user'))
+    .action(
+      action(async (out, cmd) => {
+        const { side } = cmd.opts<{ side: SideName }>();
+        const ref = cmd.processedArgs[0] as string;
+        const config = loadCliConfig(cmd);
+        await withGrantry(out, config, async (grantry) => {
+          const found = await grantry.users.get(CLI, side, ref);
+          out.result(userJson(side, found), () => describeUserLong(side, found));
+        });
+      }),
+    );
+
+  user
+    .command('delete')
+    .description('delete a user with their sessions, grants and tokens (refused while they own clients, and for the last admin)')
+    .addOption(sideOption())
+    .argument('<user>', 'user id, username (back office) or email')
+    .option('--yes', 'really delete: required, since nothing brings the user back')
+    .addOption(jsonOption('{"deleted": true, "user": {...}}'))
+    .action(
+      action(async (out, cmd) => {
+        const { side, yes } = cmd.opts<{ side: SideName; yes?: boolean }>();
+        const ref = cmd.processedArgs[0] as string;
+        if (!yes) throw usageError(`deleting a user cannot be undone: add --yes to delete ${side} user "${ref}"`);
+        const config = loadCliConfig(cmd);
+        await withGrantry(out, config, async (grantry) => {
+          const deleted = await grantry.users.delete(CLI, side, ref);
+          out.result({ deleted: true, user: userJson(side, deleted) }, () => `Deleted ${describeUser(side, deleted)} with their sessions, grants and tokens.`);
+        });
+      }),
+    );
+
+  user
+    .command('set-password')
+    .description("set a user's password (read from the first line of stdin, or prompted for twice on a terminal); ends their sessions and revokes their tokens")
+    .addOption(sideOption())
+    .argument('<user>', 'user id, username (back office) or email')
+    .addOption(jsonOption('the user'))
+    .addHelpText('after', '\nThe password is never accepted as an option. Example:\n  printf "%s\\n" "$PASSWORD" | grantry user set-password --side backoffice alice')
+    .action(
+      action(async (out, cmd) => {
+        const { side } = cmd.opts<{ side: SideName }>();
+        const ref = cmd.processedArgs[0] as string;
+        const config = loadCliConfig(cmd);
+        const password = await readNewPassword();
+        await withGrantry(out, config, async (grantry) => {
+          const updated = await grantry.users.setPassword(CLI, side, ref, password);
+          out.result(userJson(side, updated), () => `Set the password of ${describeUser(side, updated)}; their sessions and tokens have ended.`);
+        });
+      }),
+    );
+
+  const adminCommand = (name: string, value: boolean, description: string) =>
+    user
+      .command(name)
+      .description(description)
+      .argument('<user>', 'back-office user id, username or email')
+      .addOption(jsonOption('the updated user'))
+      .action(
+        action(async (out, cmd) => {
+          const ref = cmd.processedArgs[0] as string;
+          const config = loadCliConfig(cmd);
+          await withGrantry(out, config, async (grantry) => {
+            const updated = await grantry.users.setAdmin(CLI, ref, value);
+            out.result(userJson('backoffice', updated), () => `Updated ${describeUser('backoffice', updated)}.`);
+          });
+        }),
+      );
+  adminCommand('grant-admin', true, 'give a back-office user the admin role');
+  adminCommand('revoke-admin', false, 'take the admin role from a back-office user (never from the last active admin)');
+
   flagCommand('disable', 'enabled', false, 'disable a user: no new sign-in, and their access tokens stop working');
   flagCommand('enable', 'enabled', true, 'enable a disabled user again');
   flagCommand('lock', 'locked', true, 'lock a back-office user (storefront users can only be disabled)');
@@ -152,3 +228,15 @@ export function registerUserCommands(program: Command): void {
 }
 
 const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+
+function describeUserLong(side: SideName, user: AnyUser): string[] {
+  const lines = [`id          ${user.id}`, `side        ${side}`];
+  if ('username' in user) lines.push(`username    ${user.username}`);
+  lines.push(`email       ${user.email}`);
+  if ('firstName' in user) lines.push(`name        ${[user.firstName, user.lastName].filter(Boolean).join(' ') || '(none)'}`);
+  if ('isAdmin' in user) lines.push(`admin       ${yesNo(user.isAdmin)}`);
+  lines.push(`enabled     ${yesNo(user.enabled)}`);
+  if ('locked' in user) lines.push(`locked      ${yesNo(user.locked)}`);
+  lines.push(`created     ${isoTime(user.createdAt)}`, `updated     ${isoTime(user.updatedAt)}`);
+  return lines;
+}
