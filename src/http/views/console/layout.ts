@@ -115,9 +115,10 @@ h1{font-size:1.5rem;margin:.25rem 0 1rem}
 h2{font-size:1.15rem;margin:1.5rem 0 .5rem}
 .crumbs ol{list-style:none;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:.25rem;font-size:.9rem}
 .crumbs li+li::before{content:"/";margin-right:.25rem;color:#6b7280}
-.panel{background:#fff;border-radius:10px;padding:1.25rem;box-shadow:0 1px 2px rgba(0,0,0,.08);margin-bottom:1rem}
+.panel{background:#fff;border-radius:10px;padding:1.25rem;box-shadow:0 1px 2px rgba(0,0,0,.08);margin:1rem 0}
+.panel>:first-child,.panel>input[type=hidden]:first-child+*{margin-top:0}.panel>:last-child{margin-bottom:0}
 .notice{background:#ecfdf5;color:#065f46;border:1px solid #a7f3d0;border-radius:8px;padding:.6rem .75rem}
-.error-summary,.error{background:#fef2f2;color:#991b1b;border:1px solid #fecaca;border-radius:8px;padding:.6rem .75rem}
+.error-summary,.error{background:#fef2f2;color:#991b1b;border:1px solid #fecaca;border-radius:8px;padding:.6rem .75rem;margin:0 0 1rem}
 .field-error{color:#b91c1c;font-size:.9rem;margin:.25rem 0 0}
 .warning{background:#fffbeb;color:#78350f;border:1px solid #fde68a;border-radius:8px;padding:.6rem .75rem}
 .muted{color:#4b5563;font-size:.9rem}
