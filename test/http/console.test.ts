@@ -266,4 +266,21 @@ describe.each(BACKENDS)('administration console (%s)', (backend) => {
     expect(response.body).toContain('You cannot remove your own admin right');
     expect((await server.grantry.repos.users.findBackofficeUser(me))?.isAdmin).toBe(true);
   });
+
+  it('creates a storefront user with a generated password shown once, which signs in', async () => {
+    const csrf = await csrfOf(admin);
+    const created = await admin.post(`${BASE}/users/new`, { csrf_token: csrf, side: 'storefront', email: 'new.customer@example.com', generate: 'yes', first_name: 'New' });
+    expect(created.status).toBe(201);
+    const password = /id="new-password">([^<]+)</.exec(created.body)?.[1] as string;
+    expect(password.length).toBeGreaterThanOrEqual(20);
+    const id = (await server.grantry.repos.users.findCustomerUserByEmail('new.customer@example.com'))?.id as number;
+    expect((await admin.get(`${BASE}/users/storefront/${id}`)).body).not.toContain(password);
+    const shopper = new TestBrowser(server.url);
+    expect((await signIn(shopper, 'storefront', 'new.customer@example.com', password)).status).toBe(303);
+    // A bad email is shown next to its field, keeping what was typed.
+    const bad = await admin.post(`${BASE}/users/new`, { csrf_token: csrf, side: 'storefront', email: 'not-an-email', password: 'long-enough-password' });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toContain('id="email-error"');
+    expect(bad.body).toContain('value="not-an-email"');
+  });
 });
