@@ -80,7 +80,7 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
     await database.close();
     throw e;
   }
-  const repos = createRepositories(database.db, { bruteForceWindow: config.bruteForceWindow, refreshGracePeriod: config.refreshGracePeriod });
+  const repos = createRepositories(database.db, { bruteForceWindow: config.bruteForceWindow, refreshGracePeriod: config.refreshGracePeriod, auditRetention: config.auditRetention * 86400 });
   const audit = new AuditTrail(repos.audit);
   const sides = new SideRegistry(config);
   const scopes = new ScopePolicy(config.scopes, config.defaultScope);
@@ -132,8 +132,8 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
     signingKeyCreated,
     accessTokens,
     codes,
-    tokenEndpoint: new TokenEndpoint(repos.clients, hasher, sides, grants, throttle),
-    revocation: new Revocation(accessTokens, repos.grants, issuer),
+    tokenEndpoint: new TokenEndpoint(repos.clients, hasher, sides, grants, throttle, audit),
+    revocation: new Revocation(accessTokens, repos.grants, issuer, audit),
     introspection: new Introspection(accessTokens, repos.clients, repos.users, issuer, sides),
     throttle,
     users,

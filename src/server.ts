@@ -50,6 +50,12 @@ export async function startServer(config: Config, log: (line: string) => void = 
       if (admin.password) log(`  Its password, shown only this once: ${admin.password}`);
     }
     app = await buildHttpApp(grantry);
+    const logger = app.log;
+    // Each audit event is also one structured log line (the table is for the console and the CLI).
+    grantry.audit.logTo(
+      (event) => logger.info({ audit: event }, `audit ${event.kind}`),
+      (e) => logger.error({ err: e }, 'audit trail write failed'),
+    );
     await app.listen({ port: config.port, host: config.host });
     const logError = (what: string) => (e: unknown) => app?.log.error({ err: e }, what);
     // Keys rotated by another process (grantry keys rotate) arrive within this interval.

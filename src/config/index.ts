@@ -49,6 +49,7 @@ export interface Config {
   corsMaxAge: number;
   cleanupInterval: number;
   cleanupBatchSize: number;
+  auditRetention: number;
   keyRotationDelay: number;
   keyRefreshInterval: number;
   bruteForceMaxFailures: number;
@@ -283,6 +284,7 @@ export const SETTINGS = [
   setting('corsMaxAge', 'cors_max_age', 'GRANTRY_CORS_MAX_AGE', 600, integer(0, 86400), 'Seconds a browser may cache a CORS preflight answer.'),
   setting('cleanupInterval', 'cleanup_interval', 'GRANTRY_CLEANUP_INTERVAL', 3600, integer(0, 604800), 'Seconds between runs of the cleanup of expired codes, tokens, sessions and keys in the server; 0 turns it off (run grantry cleanup instead).'),
   setting('cleanupBatchSize', 'cleanup_batch_size', 'GRANTRY_CLEANUP_BATCH_SIZE', 1000, integer(1, 100000), 'Rows the cleanup deletes per statement, so it never holds long locks.'),
+  setting('auditRetention', 'audit_retention', 'GRANTRY_AUDIT_RETENTION', 90, integer(1, 36500), 'Days the audit trail keeps its events; the cleanup deletes older ones (grantry cleanup and the server\'s own runs).'),
   setting('keyRotationDelay', 'key_rotation_delay', 'GRANTRY_KEY_ROTATION_DELAY', 3600, integer(0, 2592000), 'Seconds between publishing a new signing key in the JWKS (grantry keys rotate) and signing with it, so that resource servers caching the JWKS learn it first.'),
   setting('keyRefreshInterval', 'key_refresh_interval', 'GRANTRY_KEY_REFRESH_INTERVAL', 30, integer(1, 3600), 'Seconds between reloads of the signing keys from the database by each server process.'),
   setting('bruteForceMaxFailures', 'brute_force_max_failures', 'GRANTRY_BRUTE_FORCE_MAX_FAILURES', 5, integer(1, 1000), 'Failed sign-ins (login form and password grant) allowed per login name (a username or an email, normalised, whether or not an account has it) and client IP address within brute_force_window; after that, the name is refused from that address until the window ends. One IP address may fail 20 times this over all names, and a client_id twice this per address (wrong client secrets).'),

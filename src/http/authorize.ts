@@ -79,7 +79,12 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
       if (!browser.verifyCsrf(request, raw.csrf_token)) {
         return sendPage(reply, 403, errorPage('Request expired', 'The consent form expired or did not come from this site. Start again from the application.'));
       }
-      if (decision === 'allow') return sendCode(request, reply, authz, session.userId);
+      const about = { side: side.name, userId: session.userId, clientId: authz.client.clientId, address: request.ip, details: { scope: authz.scope } };
+      if (decision === 'allow') {
+        grantry.audit.emit({ kind: 'consent.granted', ...about });
+        return sendCode(request, reply, authz, session.userId);
+      }
+      grantry.audit.emit({ kind: 'consent.denied', ...about });
       const denied = new AuthorizeRedirectError(OAuthError.accessDenied(), authz.redirectUri, authz.state);
       return redirect(request, reply, errorResponseUrl(denied, side.issuer));
     }

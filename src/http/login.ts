@@ -76,14 +76,22 @@ export function loginRoutes(ctx: HttpContext, side: Side) {
       const { throttle } = ctx.grantry;
       const keys = Throttle.loginKeys(side.name, login, request.ip);
       const retryAfter = await throttle.reserve(keys, Math.floor(Date.now() / 1000));
+      // Audited by account id when there is one; never the typed name (it may be a mistyped password).
+      const about = { side: side.name, userId: account?.id ?? null, address: request.ip };
       if (retryAfter > 0) {
+        ctx.grantry.audit.emit({ kind: 'signin.blocked', ...about, details: { via: 'login_form', retry_after: retryAfter } });
         reply.header('Retry-After', String(retryAfter));
         return renderForm(request, reply, 429, returnTo, tooManyAttemptsMessage(retryAfter), login);
       }
       // Verify even for unknown accounts, and answer disabled or locked ones the same way (and
       // count them the same), so neither timing nor wording tells whether an account exists.
       const passwordOk = await verifyPassword(password, account?.passwordHash);
-      if (!account || !passwordOk || account.refusal) return renderForm(request, reply, 401, returnTo, GENERIC_FAILURE, login);
+      if (!account || !passwordOk || account.refusal) {
+        const reason = !account ? 'unknown_account' : !passwordOk ? 'wrong_password' : (account.refusal ?? '');
+        ctx.grantry.audit.emit({ kind: 'signin.failed', ...about, details: { via: 'login_form', reason } });
+        return renderForm(request, reply, 401, returnTo, GENERIC_FAILURE, login);
+      }
+      ctx.grantry.audit.emit({ kind: 'signin.succeeded', ...about, details: { via: 'login_form' } });
       await throttle.release(keys);
       await browser.start(request, reply, side, account.id);
       return redirectAfterPost(reply, returnTo ?? side.loginPath);

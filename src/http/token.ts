@@ -74,7 +74,7 @@ export function tokenRoutes(ctx: HttpContext) {
 
     app.post(REVOCATION_PATH, async (request, reply) => {
       const { client, params } = await authenticate(request);
-      await grantry.revocation.revoke(client, params);
+      await grantry.revocation.revoke(client, params, undefined, request.ip);
       return noStore(reply).code(200).send();
     });
 

@@ -6,8 +6,11 @@
 import type { Client, GrantRepository } from '../storage/repositories.js';
 import type { AccessTokenService } from './access-tokens.js';
 import { OAuthError } from './errors.js';
+import { NO_EVENTS, type ProtocolEvents } from './events.js';
 import type { Params } from './params.js';
 import type { TokenIssuer } from './token-issuer.js';
+
+type Revoked = { type: 'access_token' | 'refresh_token'; userId: number | null };
 
 const looksLikeJwt = (token: string) => token.split('.').length === 3;
 
@@ -16,15 +19,18 @@ export class Revocation {
     private readonly accessTokens: AccessTokenService,
     private readonly grants: GrantRepository,
     private readonly issuer: TokenIssuer,
+    private readonly events: ProtocolEvents = NO_EVENTS,
   ) {}
 
-  async revoke(client: Client, params: Params, now = Math.floor(Date.now() / 1000)): Promise<void> {
+  /** `ip` is the caller's address, for the audit trail. */
+  async revoke(client: Client, params: Params, now = Math.floor(Date.now() / 1000), ip?: string): Promise<void> {
     const token = params.require('token');
     // The hint only orders the search; an unknown hint is ignored (§2.1).
     params.get('token_type_hint');
     if (token.length > 8192) return;
-    if (looksLikeJwt(token)) await this.revokeAccessToken(client, token, now);
-    else await this.revokeRefreshToken(client, token, now);
+    const revoked = looksLikeJwt(token) ? await this.revokeAccessToken(client, token, now) : await this.revokeRefreshToken(client, token, now);
+    // Only what was revoked is recorded; an unknown token (answered 200 as well) is not an event.
+    if (revoked) this.events.emit({ kind: 'token.revoked', side: client.side, clientId: client.clientId, userId: revoked.userId, address: ip, details: { token_type: revoked.type } });
   }
 
   /**
@@ -43,18 +49,20 @@ export class Revocation {
     return 'refresh_token';
   }
 
-  private async revokeRefreshToken(client: Client, token: string, now: number): Promise<void> {
+  private async revokeRefreshToken(client: Client, token: string, now: number): Promise<Revoked | undefined> {
     const stored = await this.issuer.findRefresh(token);
-    if (!stored) return;
+    if (!stored) return undefined;
     if (stored.clientPk !== client.pk) throw OAuthError.unauthorizedClient('the token was not issued to this client');
     await this.grants.revokeGrant(stored.grantId, now);
+    return { type: 'refresh_token', userId: stored.grant.userId };
   }
 
-  private async revokeAccessToken(client: Client, token: string, now: number): Promise<void> {
+  private async revokeAccessToken(client: Client, token: string, now: number): Promise<Revoked | undefined> {
     // Expired tokens still have a valid signature for this purpose; revoking them is harmless.
     const claims = await this.accessTokens.verifySignature(token, now);
-    if (!claims || typeof claims.jti !== 'string') return;
+    if (!claims || typeof claims.jti !== 'string') return undefined;
     if (claims.client_id !== client.clientId) throw OAuthError.unauthorizedClient('the token was not issued to this client');
-    await this.grants.revokeAccessToken(claims.jti, client.pk, now);
+    if (!(await this.grants.revokeAccessToken(claims.jti, client.pk, now))) return undefined;
+    return { type: 'access_token', userId: typeof claims.sub === 'string' && /^\d+$/.test(claims.sub) ? Number(claims.sub) : null };
   }
 }

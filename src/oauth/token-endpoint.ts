@@ -6,6 +6,7 @@ import type { Throttle } from '../security/throttle.js';
 import type { SecretHasher } from '../security/tokens.js';
 import type { Client, ClientRepository } from '../storage/repositories.js';
 import { authenticateClient, type BasicCredentials } from './client-authentication.js';
+import { NO_EVENTS, type ProtocolEvents } from './events.js';
 import { OAuthError } from './errors.js';
 import type { GrantHandler, TokenResponse } from './grants/grant.js';
 import { Params, type RawParams } from './params.js';
@@ -20,6 +21,7 @@ export class TokenEndpoint {
     private readonly sides: SideRegistry,
     handlers: GrantHandler[],
     private readonly throttle: Throttle,
+    private readonly events: ProtocolEvents = NO_EVENTS,
   ) {
     this.handlers = new Map(handlers.map((h) => [h.type, h]));
   }
@@ -48,8 +50,27 @@ export class TokenEndpoint {
     // Fixed wording, never the value: descriptions must not echo what the request sent.
     if (!handler) throw OAuthError.unsupportedGrantType('the grant_type is not supported');
     if (!client.grants.includes(handler.type)) throw OAuthError.unauthorizedClient(`the client is not allowed to use the ${handler.type} grant`);
-    const response = await handler.handle({ client, params, now, ip });
+    const response = await handler.handle({ client, params, now, ip, events: this.events });
+    this.events.emit({
+      kind: 'token.issued',
+      side: client.side,
+      clientId: client.clientId,
+      userId: userIdOf(response.access_token),
+      address: ip,
+      // What was issued, never the tokens themselves.
+      details: { grant_type: handler.type, scope: response.scope ?? '', refresh_token: response.refresh_token !== undefined },
+    });
     if (client.lastUsedAt === null || client.lastUsedAt < now - 60) await this.clients.touchLastUsed(client.pk, now);
     return response;
+  }
+}
+
+/** The user id in the `sub` of an access token just minted here (undefined for guests). */
+function userIdOf(accessToken: string): number | null {
+  try {
+    const payload = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown };
+    return typeof payload.sub === 'string' && /^\d+$/.test(payload.sub) ? Number(payload.sub) : null;
+  } catch {
+    return null;
   }
 }

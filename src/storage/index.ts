@@ -16,6 +16,8 @@ export interface RepositoryOptions {
   bruteForceWindow?: number;
   /** Seconds of the refresh grace period: the cleanup wipes sealed replacement pairs older than that. */
   refreshGracePeriod?: number;
+  /** Seconds of the audit retention: the cleanup deletes older audit events. */
+  auditRetention?: number;
 }
 
 /** Without options, failed attempts are kept for the longest window the configuration allows. */
@@ -28,7 +30,7 @@ export function createRepositories(db: Kysely<Database>, options: RepositoryOpti
     sessions: new KyselySessionRepository(db, users),
     refreshTokens: new KyselyRefreshTokenRepository(db),
     signingKeys: new KyselySigningKeyRepository(db),
-    cleanup: new KyselyCleanupRepository(db, options.bruteForceWindow ?? 86400, options.refreshGracePeriod ?? 0),
+    cleanup: new KyselyCleanupRepository(db, options.bruteForceWindow ?? 86400, options.refreshGracePeriod ?? 0, options.auditRetention ?? 90 * 86400),
     throttle: new KyselyThrottleRepository(db),
     audit: new KyselyAuditRepository(db),
   };

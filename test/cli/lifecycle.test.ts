@@ -331,7 +331,7 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
     await server.grantry.repos.grants.createWithCode(grant('cleanup-live'), code('live-code-hash', now + 600));
 
     expect(okJson(await cli(['cleanup', '--json']))).toEqual({
-      deleted: { authorization_codes: 1, access_tokens: 0, refresh_tokens: 0, grants: 0, sessions: 0, signing_keys: 1, failed_attempts: 0 },
+      deleted: { authorization_codes: 1, access_tokens: 0, refresh_tokens: 0, grants: 0, sessions: 0, signing_keys: 1, failed_attempts: 0, audit_events: 0 },
     });
     expect(await server.grantry.repos.grants.findCode('expired-code-hash')).toBeUndefined();
     expect(await server.grantry.repos.grants.findCode('live-code-hash')).toMatchObject({ grantId: 'cleanup-live' });

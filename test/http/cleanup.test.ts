@@ -199,7 +199,7 @@ describe.each(BACKENDS)('cleanup of expired state (%s)', (backend) => {
     for (const table of TABLES) expect(counts[table]).toBeGreaterThan(BATCH);
 
     const deleted = await runCleanup(server.grantry);
-    expect(deleted).toEqual({ ...counts, failed_attempts: 0 });
+    expect(deleted).toEqual({ ...counts, failed_attempts: 0, audit_events: 0 });
     await expectGone(expired);
     await expectExpiredRefused(expired);
     // The JWKS no longer shows the deleted keys; the signing key is still there.
@@ -210,7 +210,7 @@ describe.each(BACKENDS)('cleanup of expired state (%s)', (backend) => {
     await expectLiveWorks(live);
 
     // A second run finds nothing left to do.
-    expect(await runCleanup(server.grantry)).toEqual({ authorization_codes: 0, access_tokens: 0, refresh_tokens: 0, grants: 0, sessions: 0, signing_keys: 0, failed_attempts: 0 });
+    expect(await runCleanup(server.grantry)).toEqual({ authorization_codes: 0, access_tokens: 0, refresh_tokens: 0, grants: 0, sessions: 0, signing_keys: 0, failed_attempts: 0, audit_events: 0 });
   });
 
   it('exactly at the expiry second nothing is deleted; one second later it is', async () => {

@@ -21,7 +21,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     private readonly issuer: TokenIssuer,
   ) {}
 
-  async handle({ client, params, now }: GrantContext): Promise<TokenResponse> {
+  async handle({ client, params, now, ip, events }: GrantContext): Promise<TokenResponse> {
     const code = params.require('code');
     const redirectUri = params.get('redirect_uri');
     const verifier = params.get('code_verifier');
@@ -36,6 +36,8 @@ export class AuthorizationCodeGrant implements GrantHandler {
       const existing = await this.grants.findCode(codeHash);
       if (existing?.usedAt != null) {
         await this.grants.revokeGrant(existing.grantId, now);
+        const grant = events ? await this.grants.findGrant(existing.grantId) : undefined;
+        events?.emit({ kind: 'code.reused', side: client.side, clientId: client.clientId, userId: grant?.userId ?? null, address: ip, details: { grants_revoked: 1 } });
         throw OAuthError.invalidGrant('the authorization code has already been used; tokens issued from it are revoked');
       }
       if (!existing) throw OAuthError.invalidGrant('the authorization code is invalid');

@@ -1,5 +1,6 @@
 /** One handler per grant type behind one interface; the token endpoint picks by grant_type. */
 import type { Client, GrantType } from '../../storage/repositories.js';
+import type { ProtocolEvents } from '../events.js';
 import type { Params } from '../params.js';
 
 export interface TokenResponse {
@@ -16,6 +17,8 @@ export interface GrantContext {
   now: number;
   /** The caller's IP address, for brute-force protection; undefined outside HTTP. */
   ip?: string;
+  /** Where security events go (the audit trail); none outside the server. */
+  events?: ProtocolEvents;
 }
 
 export interface GrantHandler {

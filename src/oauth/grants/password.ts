@@ -25,7 +25,7 @@ export class PasswordGrant implements GrantHandler {
     private readonly throttle: Throttle,
   ) {}
 
-  async handle({ client, params, now, ip }: GrantContext): Promise<TokenResponse> {
+  async handle({ client, params, now, ip, events }: GrantContext): Promise<TokenResponse> {
     const username = params.require('username');
     const password = params.require('password');
     const scope = this.scopes.grant(params.get('scope'), client);
@@ -33,12 +33,21 @@ export class PasswordGrant implements GrantHandler {
     // Counted like the login form of the side (same keys), before the password is verified.
     const keys = ip === undefined ? [] : Throttle.loginKeys(client.side, username.slice(0, 255), ip);
     const retryAfter = keys.length > 0 ? await this.throttle.reserve(keys, now) : 0;
-    if (retryAfter > 0) throw OAuthError.tooManyAttempts(retryAfter, 'invalid_grant');
+    // Audited by account id when there is one; never the typed name (it may be a mistyped password).
+    const about = { side: client.side, clientId: client.clientId, userId: account?.id ?? null, address: ip };
+    if (retryAfter > 0) {
+      events?.emit({ kind: 'signin.blocked', ...about, details: { via: 'password_grant', retry_after: retryAfter } });
+      throw OAuthError.tooManyAttempts(retryAfter, 'invalid_grant');
+    }
     // Always verify, so timing does not tell whether the account exists. Every failure (unknown
     // user, wrong password, disabled or locked account) gets the same answer and stays counted:
     // telling a refused account apart would confirm its password to whoever guessed it.
     const ok = await verifyPassword(password, account?.passwordHash);
-    if (!account || !ok || account.refusal) throw OAuthError.invalidGrant(INVALID_CREDENTIALS);
+    if (!account || !ok || account.refusal) {
+      events?.emit({ kind: 'signin.failed', ...about, details: { via: 'password_grant', reason: !account ? 'unknown_account' : !ok ? 'wrong_password' : account.refusal ?? '' } });
+      throw OAuthError.invalidGrant(INVALID_CREDENTIALS);
+    }
+    events?.emit({ kind: 'signin.succeeded', ...about, details: { via: 'password_grant' } });
     await this.throttle.release(keys);
     const grant = { id: randomToken(16), clientPk: client.pk, side: client.side, userId: account.id, subject: null, scope, createdAt: now, expiresAt: now };
     await this.grants.create(grant);

@@ -25,14 +25,15 @@ export class RefreshTokenGrant implements GrantHandler {
     private readonly gracePeriod: number,
   ) {}
 
-  async handle({ client, params, now }: GrantContext): Promise<TokenResponse> {
+  async handle(context: GrantContext): Promise<TokenResponse> {
+    const { client, params, now } = context;
     const presented = params.require('refresh_token');
     const requestedScope = params.get('scope');
     const stored = await this.issuer.findRefresh(presented);
     // Another client's token is treated as unknown: no detail, and no effect on its family.
     if (!stored || stored.clientPk !== client.pk) throw OAuthError.invalidGrant('the refresh token is invalid');
     const { grant } = stored;
-    if (stored.usedAt !== null) return this.replay(stored, now);
+    if (stored.usedAt !== null) return this.replay(stored, context);
     if (grant.revokedAt !== null) throw OAuthError.invalidGrant('the refresh token has been revoked');
     if (stored.expiresAt <= now) throw OAuthError.invalidGrant('the refresh token has expired');
     if (grant.userId !== null && !(await this.users.isActive(grant.side, grant.userId))) {
@@ -49,12 +50,12 @@ export class RefreshTokenGrant implements GrantHandler {
     if (rotated) return response;
     // Another request rotated (or revoked) it between our read and our write.
     const latest = await this.refreshTokens.find(stored.tokenHash);
-    if (latest?.usedAt != null) return this.replay(latest, now);
+    if (latest?.usedAt != null) return this.replay(latest, context);
     throw OAuthError.invalidGrant('the refresh token has been revoked');
   }
 
   /** A used token again: within the grace period, the same successor pair; after it, the family dies. */
-  private async replay(stored: NonNullable<Awaited<ReturnType<RefreshTokenRepository['find']>>>, now: number): Promise<TokenResponse> {
+  private async replay(stored: NonNullable<Awaited<ReturnType<RefreshTokenRepository['find']>>>, { client, now, ip, events }: GrantContext): Promise<TokenResponse> {
     if (stored.grant.revokedAt === null && stored.replacement && stored.usedAt !== null && now - stored.usedAt <= this.gracePeriod) {
       // A retry is a refresh too: the user is checked again before the stored pair is handed out.
       const { grant } = stored;
@@ -63,6 +64,7 @@ export class RefreshTokenGrant implements GrantHandler {
       if (previous) return JSON.parse(previous) as TokenResponse;
     }
     await this.grants.revokeGrant(stored.grantId, now);
+    events?.emit({ kind: 'refresh_token.reused', side: client.side, clientId: client.clientId, userId: stored.grant.userId, address: ip, details: { family_revoked: true } });
     throw OAuthError.invalidGrant('the refresh token was already used; every token of this authorization is now revoked');
   }
 }

@@ -7,7 +7,8 @@ import type { Database } from '../schema.js';
  * What is garbage, per table: rows whose `column` is in the past. Used refresh tokens stay until
  * they expire, because reuse is detected only while the row exists. Deleting a grant cascades
  * to whatever is left of its codes and tokens. Failed attempts go when their window is over
- * (`window` marks the column as the window's start).
+ * (`window` marks the column as the window's start). Audit events go after the retention period
+ * (`retention`).
  */
 const EXPIRING = [
   { table: 'authorization_codes', key: 'code_hash', column: 'expires_at' },
@@ -17,6 +18,7 @@ const EXPIRING = [
   { table: 'sessions', key: 'id_hash', column: 'expires_at' },
   { table: 'signing_keys', key: 'kid', column: 'published_until' },
   { table: 'failed_attempts', key: 'key', column: 'window_start', window: true },
+  { table: 'audit_events', key: 'id', column: 'at', retention: true },
 ] as const;
 
 export class KyselyCleanupRepository implements CleanupRepository {
@@ -26,6 +28,8 @@ export class KyselyCleanupRepository implements CleanupRepository {
     private readonly bruteForceWindow: number,
     /** Seconds of the refresh grace period. */
     private readonly refreshGracePeriod: number,
+    /** Seconds the audit trail keeps its events. */
+    private readonly auditRetention: number,
   ) {}
 
   async deleteExpired(now: number, batchSize: number): Promise<Record<string, number>> {
@@ -33,7 +37,7 @@ export class KyselyCleanupRepository implements CleanupRepository {
     const deleted: Record<string, number> = {};
     for (const entry of EXPIRING) {
       const { table, key, column } = entry;
-      const before = 'window' in entry ? now - this.bruteForceWindow : now;
+      const before = 'window' in entry ? now - this.bruteForceWindow : 'retention' in entry ? now - this.auditRetention : now;
       deleted[table] = 0;
       // Small batches keep each statement's locks short; concurrent runs just find less to do.
       for (;;) {

@@ -1,0 +1,130 @@
+/**
+ * The audit trail over real flows, on both databases: every security-relevant event is recorded
+ * once (table and log line) with who, from where and what, and no secret, password, code or token
+ * ever appears in it. Retention is enforced by the cleanup.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCleanup } from '../../src/management/cleanup.js';
+import { type ActionContext, CLI } from '../../src/management/principal.js';
+import type { NewAuditEvent } from '../../src/storage/repositories.js';
+import { BACKENDS } from '../helpers/backends.js';
+import { signIn, TestBrowser } from '../helpers/browser.js';
+import { revoke } from '../helpers/endpoints.js';
+import { firstPair, pairOf, refresh, refreshClient } from '../helpers/lifecycle.js';
+import { runAuthorize, tokenRequest } from '../helpers/oauth.js';
+import type { TestServer } from '../helpers/server.js';
+import { clientAuth, codeFor, createSideUser, expectTokenError, startServerWithSideUsers } from '../helpers/tokens.js';
+
+describe.each(BACKENDS)('audit trail (%s)', (backend) => {
+  let server: TestServer;
+  const logged: NewAuditEvent[] = [];
+
+  beforeAll(async () => {
+    ({ server } = await startServerWithSideUsers(backend, { passwordGrantEnabled: true }));
+    // The same events the server's logger gets, captured here.
+    server.grantry.audit.logTo((event) => logged.push(event));
+  });
+  afterAll(() => server?.close());
+
+  it('records login, consent, tokens, reuse, revocation and management actions, and never a secret', async () => {
+    const secrets: string[] = [];
+    // Only what this test does is compared with the log (the server's start recorded some events).
+    const before = (await server.grantry.audit.list(CLI, { page: 1, size: 1 })).items[0]?.id ?? 0;
+    logged.length = 0;
+    const user = await createSideUser(server, 'backoffice');
+    secrets.push(user.password);
+    const client = await refreshClient(server, 'backoffice');
+    secrets.push(client.clientSecret as string);
+
+    // A failed sign-in (wrong password), then login + consent + code exchange.
+    const wrong = 'not-the-password-123';
+    secrets.push(wrong);
+    expect((await signIn(new TestBrowser(server.url), 'backoffice', user.login, wrong)).status).toBe(401);
+    const code = await codeFor(user, client);
+    secrets.push(code);
+    const exchange = { grant_type: 'authorization_code', ...clientAuth(client), redirect_uri: client.redirectUri, code };
+    const pair = pairOf(await tokenRequest(server.url, exchange));
+    secrets.push(pair.accessToken, pair.refreshToken);
+    // The code again: reuse.
+    expectTokenError(await tokenRequest(server.url, exchange), 400, 'invalid_grant');
+
+    // Refresh, then the used refresh token again: reuse.
+    const second = await firstPair(server, user, client);
+    const rotated = pairOf(await refresh(server, client, second.refreshToken));
+    secrets.push(second.accessToken, second.refreshToken, rotated.accessToken, rotated.refreshToken);
+    expectTokenError(await refresh(server, client, second.refreshToken), 400, 'invalid_grant');
+
+    // Consent denied.
+    const denied = await runAuthorize(user.browser, 'backoffice', { response_type: 'code', client_id: client.clientId }, { login: user.login, password: user.password, decision: 'deny' });
+    expect(denied.searchParams.get('error')).toBe('access_denied');
+
+    // Revocation at the endpoint.
+    const third = await firstPair(server, user, client);
+    secrets.push(third.accessToken, third.refreshToken);
+    expect((await revoke(server.url, client, third.refreshToken)).status).toBe(200);
+
+    // The password grant.
+    const pw = await server.createClient({ side: 'backoffice', grants: ['password'] });
+    secrets.push(pw.clientSecret as string);
+    const pwToken = await tokenRequest(server.url, { grant_type: 'password', ...clientAuth(pw), username: user.login, password: user.password });
+    expect(pwToken.status).toBe(200);
+    secrets.push(pwToken.json.access_token as string);
+
+    // Management by a console admin: a client and its new secret, a user's new password.
+    const admin = (await server.grantry.users.get(CLI, 'backoffice', 'admin')) as { id: number; username: string };
+    const ctx: ActionContext = { principal: { kind: 'user', side: 'backoffice', userId: admin.id, isAdmin: true, label: admin.username }, address: '198.51.100.4' };
+    const created = await server.grantry.clients.create(ctx, { side: 'backoffice', name: 'Audited app', type: 'confidential', grants: ['authorization_code'], redirectUris: ['https://a.example/cb'] });
+    const regenerated = await server.grantry.clients.rotateSecret(ctx, created.client.clientId);
+    const newPassword = 'a-brand-new-password-9';
+    await server.grantry.users.setPassword(ctx, 'backoffice', user.login, newPassword);
+    secrets.push(created.clientSecret as string, regenerated.clientSecret, newPassword);
+
+    const items = (await server.grantry.audit.list(CLI, { page: 1, size: 1000 })).items.filter((e) => e.id > before);
+    const kinds = items.map((e) => e.kind);
+    for (const kind of [
+      'signin.failed',
+      'signin.succeeded',
+      'consent.granted',
+      'consent.denied',
+      'token.issued',
+      'code.reused',
+      'refresh_token.reused',
+      'token.revoked',
+      'client.created',
+      'client.secret_regenerated',
+      'user.password_set',
+    ]) {
+      expect(kinds, kind).toContain(kind);
+    }
+    // Each event once in the table and once in the log.
+    expect(logged.map((e) => e.kind).sort()).toEqual([...kinds].sort());
+
+    const failed = items.find((e) => e.kind === 'signin.failed' && e.userId === user.id);
+    expect(failed).toMatchObject({ side: 'backoffice', address: '127.0.0.1', details: { via: 'login_form', reason: 'wrong_password' } });
+    const issued = items.filter((e) => e.kind === 'token.issued' && e.clientId === client.clientId);
+    expect(issued[0]).toMatchObject({ userId: user.id, address: '127.0.0.1', details: { grant_type: expect.any(String), refresh_token: true } });
+    expect(issued.map((e) => e.details.grant_type)).toContain('refresh_token');
+    expect(items.find((e) => e.kind === 'client.secret_regenerated')).toMatchObject({ actor: 'admin', address: '198.51.100.4', clientId: created.client.clientId });
+    expect(items.find((e) => e.kind === 'code.reused')).toMatchObject({ clientId: client.clientId, userId: user.id });
+
+    const everything = JSON.stringify(items) + JSON.stringify(logged);
+    for (const secret of secrets) {
+      expect(secret.length).toBeGreaterThan(8);
+      expect(everything.includes(secret), `a secret of ${secret.length} characters is in the audit trail`).toBe(false);
+    }
+  });
+
+  it('events older than audit_retention days are deleted by the cleanup, newer ones kept', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const retention = server.config.auditRetention * 86400;
+    await server.grantry.audit.flush();
+    await server.grantry.repos.audit.insert([
+      { at: now - retention - 10, kind: 'keys.rotated', actor: 'cli', address: null, side: null, userId: null, clientId: 'old-event', details: {} },
+      { at: now - retention + 600, kind: 'keys.rotated', actor: 'cli', address: null, side: null, userId: null, clientId: 'recent-event', details: {} },
+    ]);
+    const deleted = await runCleanup(server.grantry, now);
+    expect(deleted.audit_events).toBe(1);
+    expect((await server.grantry.audit.list(CLI, { clientId: 'old-event', page: 1, size: 10 })).total).toBe(0);
+    expect((await server.grantry.audit.list(CLI, { clientId: 'recent-event', page: 1, size: 10 })).total).toBe(1);
+  });
+});
