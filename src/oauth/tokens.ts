@@ -19,6 +19,20 @@ export interface AccessTokenClaims {
 }
 
 type Signer = (data: Buffer, key: KeyObject) => Buffer;
+
+/** The order of the P-256 group, and half of it: an ECDSA s above the half has a twin, n - s. */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const P256_HALF_ORDER = P256_ORDER >> 1n;
+
+const sOf = (signature: Buffer) => BigInt(`0x${signature.subarray(32).toString('hex')}`);
+const isLowS = (signature: Buffer) => sOf(signature) <= P256_HALF_ORDER;
+
+function withLowS(signature: Buffer): Buffer {
+  const s = sOf(signature);
+  if (s <= P256_HALF_ORDER) return signature;
+  Buffer.from((P256_ORDER - s).toString(16).padStart(64, '0'), 'hex').copy(signature, 32);
+  return signature;
+}
 type Verifier = (data: Buffer, key: KeyObject, signature: Buffer) => boolean;
 
 const RSA_PSS = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
@@ -33,9 +47,10 @@ const SIGNERS: Record<SigningAlgorithm, { sign: Signer; verify: Verifier }> = {
     verify: (d, key, s) => cryptoVerify('sha256', d, { key, ...RSA_PSS }, s),
   },
   ES256: {
-    // JWS wants the raw r||s form, not DER (RFC 7518 §3.4).
-    sign: (d, key) => cryptoSign('sha256', d, { key, dsaEncoding: 'ieee-p1363' }),
-    verify: (d, key, s) => cryptoVerify('sha256', d, { key, dsaEncoding: 'ieee-p1363' }, s),
+    // JWS wants the raw r||s form, not DER (RFC 7518 §3.4). (r, s) and (r, n - s) both verify,
+    // so a token would have two signatures: only the low-s one is made and accepted.
+    sign: (d, key) => withLowS(cryptoSign('sha256', d, { key, dsaEncoding: 'ieee-p1363' })),
+    verify: (d, key, s) => s.length === 64 && isLowS(s) && cryptoVerify('sha256', d, { key, dsaEncoding: 'ieee-p1363' }, s),
   },
   EdDSA: {
     sign: (d, key) => cryptoSign(null, d, key),

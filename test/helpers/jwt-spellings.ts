@@ -34,6 +34,28 @@ export function nonCanonicalSpellings(token: string): [string, string][] {
   return out;
 }
 
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const ED25519_ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
+
+/**
+ * The other signature that verifies under a malleable algorithm: for ES256, (r, n - s); for
+ * EdDSA, S + L (RFC 8032 §5.1.7 requires S < L). Undefined for RSA signatures.
+ */
+export function twinSignature(token: string): string | undefined {
+  const [h, p, sig] = token.split('.') as [string, string, string];
+  const alg = (JSON.parse(Buffer.from(h, 'base64url').toString()) as { alg: string }).alg;
+  const bytes = Buffer.from(sig, 'base64url');
+  if (alg === 'ES256') {
+    const s = BigInt(`0x${bytes.subarray(32).toString('hex')}`);
+    Buffer.from((P256_ORDER - s).toString(16).padStart(64, '0'), 'hex').copy(bytes, 32);
+  } else if (alg === 'EdDSA') {
+    const s = BigInt(`0x${Buffer.from(bytes.subarray(32)).reverse().toString('hex')}`) + ED25519_ORDER;
+    if (s >= 2n ** 256n) return undefined;
+    Buffer.from(s.toString(16).padStart(64, '0'), 'hex').reverse().copy(bytes, 32);
+  } else return undefined;
+  return `${h}.${p}.${bytes.toString('base64url')}`;
+}
+
 /** True when the signature can be respelled with "+/" and has unused bits, so every variant applies to it. */
 export const signatureHasEverySpelling = (token: string): boolean => {
   const signature = token.split('.')[2] ?? '';
