@@ -6,7 +6,7 @@
  * Precedence (highest first): environment variable, config file, default.
  */
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
 
 export const SIGNING_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
@@ -192,20 +192,54 @@ const scopeList: Parser<string> = (raw) => {
   return names.join(' ');
 };
 
-const TRUSTS_ANYONE =
-  "would trust any client to name its own address in X-Forwarded-For, and so to escape the per-address limits: list the proxies' addresses (e.g. 127.0.0.1, 10.0.0.0/8) or give a hop count (the number of proxies in front of Grantry)";
+const NAME_THE_PROXIES = "list the proxies' addresses (e.g. 127.0.0.1, 10.0.0.0/8) or give a hop count (the number of proxies in front of Grantry)";
+const TRUSTS_ANYONE = `would trust any client to name its own address in X-Forwarded-For, and so to escape the per-address limits: ${NAME_THE_PROXIES}`;
+const TRUSTS_TOO_MANY = `would trust a large part of the internet to name its own address in X-Forwarded-For, and so to escape the per-address limits (a range of proxies is at most an IPv4 /8 or an IPv6 /16): ${NAME_THE_PROXIES}`;
 const MAX_PROXY_HOPS = 100;
+/** The widest range of proxies: no proxy network is wider, and a wider range trusts a share of the internet. */
+const WIDEST_PREFIX = { 4: 8, 6: 16 } as const;
 
-/** A trusted proxy's IPv4 or IPv6 address, or a CIDR range of them (as proxy-addr takes it). */
+/**
+ * IPv6 spaces that hold an IPv4 address in the bits after their prefix: IPv4-mapped (proxy-addr
+ * matches IPv4 clients against it, so ::ffff:0:0/96 alone trusts every IPv4 client),
+ * IPv4-compatible, NAT64 (RFC 6052) and 6to4 (RFC 3056).
+ */
+const IPV4_IN_IPV6: ReadonlyArray<readonly [string, number]> = [['::ffff:0:0', 96], ['::', 96], ['64:ff9b::', 96], ['2002::', 16]];
+
+const subnet = (address: string, prefix: number) => {
+  const range = new BlockList();
+  range.addSubnet(address, prefix, 'ipv6');
+  return range;
+};
+
+/**
+ * How wide an IPv4 range an IPv6 range trusts through those spaces, as an IPv4 prefix length:
+ * 0 when it contains one of them, its prefix less the space's inside one (::ffff:10.0.0.0/104
+ * is 10.0.0.0/8), 32 when it holds no IPv4.
+ */
+const ipv4PrefixWithin = (address: string, prefix: number): number => {
+  for (const [space, length] of IPV4_IN_IPV6) {
+    if (prefix <= length ? subnet(address, prefix).check(space, 'ipv6') : subnet(space, length).check(address, 'ipv6')) return Math.max(0, prefix - length);
+  }
+  return 32;
+};
+
+/**
+ * A trusted proxy's IPv4 or IPv6 address, or a CIDR range of them (as proxy-addr takes it), no
+ * wider than a proxy network can be, also when IPv4 addresses are written in IPv6.
+ */
 const proxyAddress = (value: string): string | undefined => {
   const [address = '', prefix, ...rest] = value.split('/');
   // isIP accepts zone ids (fe80::1%eth0), which proxy-addr does not.
   const version = address.includes('%') || rest.length > 0 || prefix === '' ? 0 : isIP(address);
-  if (version === 0) return 'is not an IP address or CIDR range (e.g. 10.0.0.1, 10.0.0.0/8, fd00::/8)';
+  if (version === 0) return 'is not an IP address or CIDR range (e.g. 10.0.0.1, 10.0.0.0/8, 2001:db8::/32)';
   if (prefix === undefined) return undefined;
   const bits = version === 4 ? 32 : 128;
   if (/^0+$/.test(prefix)) return TRUSTS_ANYONE;
-  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= bits ? undefined : `needs a prefix length from 1 to ${bits} after the "/"`;
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits) return `needs a prefix length from 1 to ${bits} after the "/"`;
+  const length = Number(prefix);
+  const tooWide = version === 4 ? length < WIDEST_PREFIX[4] : length < WIDEST_PREFIX[6] || ipv4PrefixWithin(address, length) < WIDEST_PREFIX[4];
+  return tooWide ? TRUSTS_TOO_MANY : undefined;
 };
 const proxyAddresses = list(proxyAddress);
 
@@ -272,7 +306,7 @@ export const SETTINGS = [
   setting('adminUsername', 'admin_username', 'GRANTRY_ADMIN_USERNAME', 'admin', text, 'Username of the back-office admin created on first start.'),
   setting('adminEmail', 'admin_email', 'GRANTRY_ADMIN_EMAIL', 'admin@example.com', text, 'Email of the back-office admin created on first start.'),
   setting('adminPassword', 'admin_password', 'GRANTRY_ADMIN_PASSWORD', undefined, optionalText, 'Password of the admin created on first start; a random one is generated and printed once if unset.'),
-  setting('trustProxy', 'trust_proxy', 'GRANTRY_TRUST_PROXY', false, trustProxy, 'Reverse proxies whose X-Forwarded-For (and -Proto, -Host) the server believes: false (none), their IPv4 or IPv6 addresses and CIDR ranges (comma-separated or a JSON array, e.g. 127.0.0.1,10.0.0.0/8), or the number of proxies in front of the server. The client\'s address is then the right-most address in X-Forwarded-For that is not a trusted proxy. true is refused: it would let any client choose its address.'),
+  setting('trustProxy', 'trust_proxy', 'GRANTRY_TRUST_PROXY', false, trustProxy, 'Reverse proxies whose X-Forwarded-For (and -Proto, -Host) the server believes: false (none), their IPv4 or IPv6 addresses and CIDR ranges (comma-separated or a JSON array, e.g. 127.0.0.1,10.0.0.0/8), or the number of proxies in front of the server. The client\'s address is then the right-most address in X-Forwarded-For that is not a trusted proxy. true is refused: it would let any client choose its address; so is a range wider than an IPv4 /8 or an IPv6 /16, counting IPv4 written in IPv6 (::ffff:0:0/96) as IPv4.'),
   setting('logLevel', 'log_level', 'GRANTRY_LOG_LEVEL', 'info', logLevel, 'Log level: fatal, error, warn, info, debug, trace or silent. Each request is logged only at debug and trace.'),
   setting('refreshTokenTtl', 'refresh_token_ttl', 'GRANTRY_REFRESH_TOKEN_TTL', 2592000, integer(60, 31536000), 'Refresh token lifetime in seconds (30 days by default). Each refresh rotates the token.'),
   setting('refreshGracePeriod', 'refresh_grace_period', 'GRANTRY_REFRESH_GRACE_PERIOD', 0, integer(0, 300), 'Seconds during which presenting an already-rotated refresh token again returns the pair it was exchanged for, instead of revoking the family (browsers with several tabs). 0 turns it off.'),

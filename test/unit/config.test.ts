@@ -80,7 +80,7 @@ describe('trust_proxy', () => {
 
   it('takes trusted proxy addresses and CIDR ranges, IPv4 and IPv6, comma-separated or as a JSON array', () => {
     expect(trustProxy('127.0.0.1')).toEqual(['127.0.0.1']);
-    expect(trustProxy(' 127.0.0.1, 10.0.0.0/8 ,::1, fd00::/8 ,2001:db8::/32, ::ffff:192.0.2.1 ')).toEqual(['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', '2001:db8::/32', '::ffff:192.0.2.1']);
+    expect(trustProxy(' 127.0.0.1, 10.0.0.0/8 ,::1, fd00::/16 ,2001:db8::/32, ::ffff:192.0.2.1 ')).toEqual(['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/16', '2001:db8::/32', '::ffff:192.0.2.1']);
     expect(trustProxy('["192.168.0.0/16", "::1"]')).toEqual(['192.168.0.0/16', '::1']);
     expect(fromFile(['10.1.2.3', '172.16.0.0/12'])).toEqual(['10.1.2.3', '172.16.0.0/12']);
     expect(fromFile('10.1.2.3,10.1.2.4')).toEqual(['10.1.2.3', '10.1.2.4']);
@@ -94,6 +94,35 @@ describe('trust_proxy', () => {
 
   it.each(['true', 'TRUE', 'yes', 'on'])('refuses %s: it would trust any X-Forwarded-For', (raw) => {
     expect(() => trustProxy(raw)).toThrow(/GRANTRY_TRUST_PROXY.*would trust any client.*list the proxies' addresses \(e\.g\. 127\.0\.0\.1, 10\.0\.0\.0\/8\) or give a hop count/);
+  });
+
+  // proxy-addr matches an IPv4 client against an IPv6 range through the IPv4-mapped space, so
+  // ::ffff:0:0/96 trusts every IPv4 client as surely as true does; the other IPv6 spaces that
+  // embed IPv4 addresses (compatible, NAT64, 6to4) are held to the same IPv4 /8.
+  it.each([
+    ['::ffff:0:0/96'],
+    ['::ffff:0.0.0.0/97'],
+    ['::ffff:10.0.0.0/103'],
+    ['::ffff:0:0/95'],
+    ['::/96'],
+    ['::/80'],
+    ['64:ff9b::/96'],
+    ['2002::/16'],
+    ['0.0.0.0/1,128.0.0.0/1', '0.0.0.0/1'],
+    ['10.0.0.1, 128.0.0.0/1', '128.0.0.0/1'],
+    ['10.0.0.0/7'],
+    ['2000::/3'],
+    ['fd00::/8'],
+  ])('refuses %s: a range that wide would trust a large part of the internet', (raw, entry = raw) => {
+    expect(() => trustProxy(raw)).toThrow(/^invalid environment variable GRANTRY_TRUST_PROXY: /);
+    expect(() => trustProxy(raw)).toThrow(`${JSON.stringify(entry)} would trust a large part of the internet`);
+    expect(() => trustProxy(raw)).toThrow("list the proxies' addresses (e.g. 127.0.0.1, 10.0.0.0/8) or give a hop count");
+    expect(() => fromFile(raw.split(','))).toThrow(/"trust_proxy".*would trust a large part of the internet/);
+  });
+
+  it('takes ranges up to /8 for IPv4 and /16 for IPv6, and IPv4-mapped ranges up to ::ffff:0:0/104 (an IPv4 /8)', () => {
+    const ranges = ['10.0.0.0/8', '::ffff:10.0.0.0/104', '::ffff:192.0.2.0/120', 'fd00::/16', '2001:db8::/32', '2002:c000:200::/40', '::1', '::1/128', '64:ff9b::c000:200/120'];
+    expect(trustProxy(ranges.join(','))).toEqual(ranges);
   });
 
   it('refuses true in the config file too', () => {
