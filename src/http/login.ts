@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Side } from '../oauth/sides.js';
-import { textProblem } from '../security/input.js';
+import { presentedPasswordProblem, textProblem } from '../security/input.js';
 import { verifyPassword } from '../security/passwords.js';
 import { Throttle } from '../security/throttle.js';
 import type { HttpContext } from './context.js';
@@ -66,7 +66,7 @@ export function loginRoutes(ctx: HttpContext, side: Side) {
       // The text rule of every OAuth parameter (control characters, lone surrogates, length):
       // such a login names no account, and PostgreSQL cannot even compare one with a NUL.
       const loginProblem = textProblem(login, 255);
-      if (login === '' || password === '' || loginProblem || textProblem(password, 1024)) {
+      if (login === '' || password === '' || loginProblem || presentedPasswordProblem(password)) {
         return renderForm(request, reply, 401, returnTo, GENERIC_FAILURE, loginProblem ? undefined : login);
       }
       const account = await ctx.grantry.repos.users.findLoginAccount(side.name, login);

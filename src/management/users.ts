@@ -15,7 +15,7 @@
  * client-credentials client is left acting as nobody.
  */
 import { normalizeLogin } from '../security/logins.js';
-import { parseId, textProblem } from '../security/input.js';
+import { MAX_PASSWORD_LENGTH, parseId, textProblem } from '../security/input.js';
 import { hashPassword, MIN_PASSWORD_LENGTH } from '../security/passwords.js';
 import type { SideName } from '../oauth/sides.js';
 import type { BackofficeUser, CustomerUser, GrantRepository, SessionRepository, UserRepository } from '../storage/repositories.js';
@@ -30,8 +30,9 @@ const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
 export function checkPassword(password: string): void {
   if (password.length < MIN_PASSWORD_LENGTH) throw new ManagementError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
-  if (password.length > 1024) throw new ManagementError('the password must have at most 1024 characters');
-  // The login form and the password grant refuse such text (src/security/input.ts): it could never sign in.
+  if (password.length > MAX_PASSWORD_LENGTH) throw new ManagementError(`the password must have at most ${MAX_PASSWORD_LENGTH} characters`);
+  // New passwords only: control characters cannot be typed reliably into a sign-in form. Sign-in
+  // itself accepts any password an account may already have (presentedPasswordProblem).
   if (textProblem(password)) throw new ManagementError('the password must not contain control characters');
 }
 

@@ -3,7 +3,7 @@
  * value are treated as omitted, and a parameter must not appear more than once. Every value
  * passes the shared text check here, the one place every endpoint reads parameters through.
  */
-import { textProblem } from '../security/input.js';
+import { presentedPasswordProblem, type TextProblem, textProblem } from '../security/input.js';
 import { OAuthError } from './errors.js';
 
 /** Parsed query or body: a string, or an array when the parameter was repeated. */
@@ -18,11 +18,22 @@ export class Params {
    * parameter, never its value.
    */
   get(name: string): string | undefined {
+    return this.read(name, textProblem);
+  }
+
+  /** A password being presented: only its length is checked (see presentedPasswordProblem). */
+  requirePassword(name: string): string {
+    const value = this.read(name, presentedPasswordProblem);
+    if (value === undefined) throw OAuthError.invalidRequest(`the ${name} parameter is required`);
+    return value;
+  }
+
+  private read(name: string, problemOf: (value: string) => TextProblem | undefined): string | undefined {
     const value = Object.hasOwn(this.raw, name) ? this.raw[name] : undefined;
     if (value === undefined || value === null || value === '') return undefined;
     if (Array.isArray(value)) throw OAuthError.invalidRequest(`the ${name} parameter must not be repeated`);
     if (typeof value !== 'string') throw OAuthError.invalidRequest(`the ${name} parameter must be a string`);
-    const problem = textProblem(value);
+    const problem = problemOf(value);
     if (problem) throw OAuthError.invalidRequest(`the ${name} parameter ${problem}`);
     return value;
   }

@@ -30,6 +30,19 @@ export function textProblem(value: string, maxLength = MAX_TEXT_LENGTH): TextPro
   return undefined;
 }
 
+/** The longest password accepted anywhere (Argon2 hashes it whole). */
+export const MAX_PASSWORD_LENGTH = 1024;
+
+/**
+ * What is wrong with a password presented to sign in. Only its length: a password is hashed and
+ * never stored, shown or compared as text, and RFC 6749 Appendix A allows every character but
+ * CR and LF, so accounts may hold passwords the text rule above would refuse; refusing them at
+ * sign-in would lock those accounts out. (New passwords follow checkPassword's stricter rule.)
+ */
+export function presentedPasswordProblem(value: string): TextProblem | undefined {
+  return value.length > MAX_PASSWORD_LENGTH ? 'is too long' : undefined;
+}
+
 /** The largest id the integer id columns hold (SERIAL on PostgreSQL, which refuses larger values). */
 export const MAX_ID = 2147483647;
 

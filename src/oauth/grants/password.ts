@@ -27,9 +27,9 @@ export class PasswordGrant implements GrantHandler {
 
   async handle({ client, params, now, ip, events }: GrantContext): Promise<TokenResponse> {
     const username = params.require('username');
-    const password = params.require('password');
+    const password = params.requirePassword('password');
     const scope = this.scopes.grant(params.get('scope'), client);
-    const account = username.length <= 255 && password.length <= 1024 ? await this.users.findLoginAccount(client.side, username) : undefined;
+    const account = username.length <= 255 ? await this.users.findLoginAccount(client.side, username) : undefined;
     // Counted like the login form of the side (same keys), before the password is verified.
     const keys = ip === undefined ? [] : Throttle.loginKeys(client.side, username.slice(0, 255), ip);
     const retryAfter = keys.length > 0 ? await this.throttle.reserve(keys, now) : 0;
