@@ -5,7 +5,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { type DialectAdapter, Kysely, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { ConfigError } from '../config/index.js';
 import { describeDatabase, sqliteFileOf } from './database-url.js';
@@ -38,6 +38,23 @@ function withStatementCache(sqlite: SQLite.Database, limit = 500) {
       return statement;
     },
   };
+}
+
+/**
+ * SQLite's schema changes are transactional, but Kysely's SQLite adapter says they are not, so
+ * its migrator would run each migration statement by statement: a process killed halfway would
+ * leave a half-applied schema that every later start trips over. Saying so makes the migrator
+ * run the whole pending set and its bookkeeping in one transaction (the adapter flag is read by
+ * nothing else): all of it is applied, or none.
+ */
+class TransactionalDdlSqliteDialect extends SqliteDialect {
+  override createAdapter(): DialectAdapter {
+    return new (class extends SqliteAdapter {
+      override get supportsTransactionalDdl(): boolean {
+        return true;
+      }
+    })();
+  }
 }
 
 /**
@@ -107,7 +124,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
     if (create) restrictToOwner(file);
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const db = new Kysely<Database>({ dialect: new TransactionalDdlSqliteDialect({ database: withStatementCache(sqlite) }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   const pool = new pg.Pool({

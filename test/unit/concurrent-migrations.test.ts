@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { sql } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
@@ -30,6 +30,37 @@ describe('concurrent migrations on SQLite', () => {
       expect(await migrateToLatest(databases[1]!.db, 'sqlite')).toEqual([]);
     } finally {
       await Promise.all(databases.map((d) => d.close()));
+    }
+  });
+});
+
+describe('atomic migrations on SQLite', () => {
+  it('a migration that fails halfway leaves no table, column or record behind', async () => {
+    const database = openDatabase(`sqlite:${path.join(root, 'atomic.sqlite')}`);
+    try {
+      const migrator = new Migrator({
+        db: database.db,
+        provider: {
+          getMigrations: async () => ({
+            '001-ok': { up: async (db) => void (await db.schema.createTable('first').addColumn('id', 'integer').execute()) },
+            '002-halfway': {
+              up: async (db) => {
+                await db.schema.createTable('second').addColumn('id', 'integer').execute();
+                await db.schema.alterTable('first').addColumn('extra', 'text').execute();
+                throw new Error('killed halfway');
+              },
+            },
+          }),
+        },
+      });
+      const { error } = await migrator.migrateToLatest();
+      expect(String(error)).toContain('killed halfway');
+      const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name in ('first', 'second')`.execute(database.db);
+      expect(tables.rows).toEqual([]);
+      const recorded = await sql<{ name: string }>`select name from kysely_migration`.execute(database.db);
+      expect(recorded.rows).toEqual([]);
+    } finally {
+      await database.close();
     }
   });
 });

@@ -66,11 +66,11 @@ export async function migrateToLatest(db: Kysely<any>, dialect: 'sqlite' | 'post
     const { error, results } = await createMigrator(db, dialect).migrateToLatest();
     applied.push(...(results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName));
     if (!error) return applied;
-    // Kysely takes no migration lock on SQLite: another process migrating the same file at the
-    // same time makes this one fail ("table ... already exists", "duplicate column name") at the
-    // first statement of the migration it is running. Each migration starts with a statement
-    // that fails once it has run, so this process changed nothing: wait until the other one
-    // has finished and recorded the migration, then try again.
+    // Kysely takes no migration lock on SQLite, but the pending migrations and their records run
+    // in one transaction (storage/database.ts): another process migrating the same file at the
+    // same time makes this one fail (busy, or "table ... already exists" when it read the state
+    // just before the other committed) and roll back, having changed nothing. Wait until the
+    // other one has committed, then try again: the migrations are recorded by then.
     if (dialect === 'sqlite' && isSqliteError(error) && Date.now() - started < SQLITE_RETRY_MS) {
       await new Promise((resolve) => setTimeout(resolve, Math.min(50 * attempt, 500) + Math.random() * 50));
       continue;
