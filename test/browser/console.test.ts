@@ -11,7 +11,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiGet, authorizeUrl, tokenRequest } from '../helpers/oauth.js';
+import { sql } from 'kysely';
+import { CLI } from '../../src/management/principal.js';
+import { apiGet, authorizeUrl, pkcePair, tokenRequest } from '../helpers/oauth.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
 const CHROMIUM = process.env.GRANTRY_CHROMIUM ?? '/usr/bin/chromium';
@@ -22,6 +24,15 @@ if (!available) process.stderr.write(`\nBrowser tests not run: no Chromium at ${
 const ARTIFACTS = path.resolve('test-artifacts/console');
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const BASE = '/admin/console';
+
+/** The few DOM calls the tests make in the page (tsconfig has no DOM library; functions run in the page, so no helper). */
+interface PageElement {
+  querySelector(selector: string): PageElement;
+  getAttribute(name: string): string | null;
+  setAttribute(name: string, value: string): void;
+  insertAdjacentHTML(position: 'beforeend', markup: string): void;
+  remove(): void;
+}
 
 interface AxeViolation {
   id: string;
@@ -35,6 +46,10 @@ describe.runIf(available)('the console in Chromium', { timeout: 120_000 }, () =>
   let browser: Browser;
   let app: Server;
   let callback: string;
+  /** Every secret, password, code and token the flows below use: none may reach the audit trail. */
+  const secrets: string[] = [ADMIN_PASSWORD];
+  /** What the flows did, for the audit trail test at the end (the tests of this file run in order). */
+  const done: { publicClientId?: string; regeneratedClientId?: string; caseyClientId?: string } = {};
 
   beforeAll(async () => {
     server = await startTestServer('sqlite');
@@ -60,6 +75,32 @@ describe.runIf(available)('the console in Chromium', { timeout: 120_000 }, () =>
     await Promise.all([page.waitForURL((url) => url.pathname.startsWith(BASE)), page.click('button[type=submit]')]);
   }
 
+  /**
+   * A console page as a user sees it: one h1 and a title saying where they are, axe-core's
+   * serious and critical violations (returned, so a test reports every page at once), and a
+   * full-page screenshot at 1280 and 390 px. The page's context must bypass the CSP to inject axe.
+   */
+  async function inspect(page: Page, name: string): Promise<string[]> {
+    const failures: string[] = [];
+    expect(await page.locator('h1').count(), name).toBe(1);
+    expect(await page.title(), name).toMatch(/ · Console · Grantry$/);
+    await page.addScriptTag({ content: AXE_SOURCE });
+    const violations = (await page.evaluate(async () => {
+      const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: unknown[] }> } }).axe;
+      return (await axe.run()).violations;
+    })) as AxeViolation[];
+    for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
+      failures.push(`${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    }
+    const size = page.viewportSize();
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: width === 1280 ? 800 : 844 });
+      await page.screenshot({ path: path.join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
+    }
+    if (size) await page.setViewportSize(size);
+    return failures;
+  }
+
   it('an admin creates a confidential application with skip consent; its secret, read from the page, completes the code flow', async () => {
     const page = await (await browser.newContext()).newPage();
     await signInAt(page, `${BASE}/applications/new`, 'admin', ADMIN_PASSWORD);
@@ -79,6 +120,7 @@ describe.runIf(available)('the console in Chromium', { timeout: 120_000 }, () =>
     await page.screenshot({ path: path.join(ARTIFACTS, 'secret-1280.png'), fullPage: true });
     const clientId = (await page.locator('#client-id').innerText()).trim();
     const secret = (await page.locator('#client-secret').innerText()).trim();
+    secrets.push(secret);
 
     // Already signed in on the back office, and consent skipped: straight back to the app.
     await page.goto(server.url + authorizeUrl('backoffice', { response_type: 'code', client_id: clientId, state: 'st-c', scope: 'api' }));
@@ -125,25 +167,9 @@ describe.runIf(available)('the console in Chromium', { timeout: 120_000 }, () =>
       ['not-found', `${BASE}/applications/no-such-client`],
     ];
     const failures: string[] = [];
-    const check = async (name: string) => {
-      expect(await page.locator('h1').count(), name).toBe(1);
-      expect(await page.title(), name).toMatch(/ · Console · Grantry$/);
-      await page.addScriptTag({ content: AXE_SOURCE });
-      const violations = (await page.evaluate(async () => {
-        const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: unknown[] }> } }).axe;
-        return (await axe.run()).violations;
-      })) as AxeViolation[];
-      for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
-        failures.push(`${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-      }
-      for (const width of [1280, 390]) {
-        await page.setViewportSize({ width, height: width === 1280 ? 800 : 844 });
-        await page.screenshot({ path: path.join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
-      }
-    };
     for (const [name, url] of pages) {
       await page.goto(server.url + url);
-      await check(name);
+      failures.push(...(await inspect(page, name)));
     }
     // A form with an error, as the admin sees it after a mistake.
     await page.goto(`${server.url}${BASE}/applications/new`);
@@ -151,7 +177,7 @@ describe.runIf(available)('the console in Chromium', { timeout: 120_000 }, () =>
     await page.fill('#redirect_uris', 'http://not-https.example/cb');
     await page.getByRole('button', { name: 'Create application' }).click();
     await page.waitForSelector('.field-error');
-    await check('application-new-error');
+    failures.push(...(await inspect(page, 'application-new-error')));
     // A non-admin's 403 page.
     const other = await (await browser.newContext({ bypassCSP: true })).newPage();
     await other.goto(`${server.url}/admin/oauth2-token/login`);
@@ -160,6 +186,313 @@ describe.runIf(available)('the console in Chromium', { timeout: 120_000 }, () =>
     await Promise.all([other.waitForLoadState(), other.click('button[type=submit]')]);
     const forbidden = await other.goto(`${server.url}${BASE}/users`);
     expect(forbidden?.status()).toBe(403);
+    expect(failures).toEqual([]);
+  });
+  /** Creates an application on the console's form (admin list or My applications); returns its page. */
+  async function createApplication(
+    page: Page,
+    root: string,
+    input: { side?: 'backoffice' | 'storefront'; type: 'confidential' | 'public'; name: string; skipConsent?: boolean; scope?: string },
+  ): Promise<{ clientId: string; secret: string | undefined }> {
+    await page.goto(`${server.url}${root}/new`);
+    if (input.side) await page.check(`#side-${input.side}`);
+    await page.check(`#type-${input.type}`);
+    await page.fill('#name', input.name);
+    await page.check('#grant-authorization_code');
+    await page.fill('#redirect_uris', callback);
+    await page.check(`#scope-${input.scope ?? 'api'}`);
+    if (input.skipConsent) await page.check('#skip_consent');
+    await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Create application' }).click()]);
+    if (input.type === 'public') {
+      // No secret to show: straight to the application's page, which says it was created.
+      await page.waitForURL((url) => url.searchParams.get('done') === 'created');
+      await expect.poll(() => page.locator('.notice').innerText()).toBe('Application created.');
+      return { clientId: decodeURIComponent(new URL(page.url()).pathname.split('/').pop() as string), secret: undefined };
+    }
+    await page.waitForSelector('#client-secret');
+    const secret = (await page.locator('#client-secret').innerText()).trim();
+    secrets.push(secret);
+    return { clientId: (await page.locator('#client-id').innerText()).trim(), secret };
+  }
+
+  /** A code for `clientId` in a browser already signed in on the back office, for a skip-consent client. */
+  async function backofficeCode(page: Page, clientId: string): Promise<string> {
+    await page.goto(server.url + authorizeUrl('backoffice', { response_type: 'code', client_id: clientId, state: 'st', scope: 'api' }));
+    await page.waitForURL((url) => url.href.startsWith(callback));
+    const code = new URL(page.url()).searchParams.get('code') as string;
+    secrets.push(code);
+    return code;
+  }
+
+  it('an admin creates a public storefront application with PKCE and a customer in the console; the customer completes the code flow and the app calls the storefront API', async () => {
+    const admin = await (await browser.newContext({ bypassCSP: true })).newPage();
+    await signInAt(admin, `${BASE}/users/new?side=storefront`, 'admin', ADMIN_PASSWORD);
+    const failures: string[] = [];
+    // The customer, with a password generated by the console and shown once.
+    await admin.fill('#email', 'robin@example.com');
+    await admin.fill('#first_name', 'Robin');
+    await admin.fill('#last_name', 'Shopper');
+    expect(await admin.isChecked('#generate')).toBe(true);
+    await Promise.all([admin.waitForLoadState(), admin.getByRole('button', { name: 'Create user' }).click()]);
+    await admin.waitForSelector('#new-password');
+    expect(await admin.title()).toBe('robin@example.com · Console · Grantry');
+    const password = (await admin.locator('#new-password').innerText()).trim();
+    secrets.push(password);
+    expect(password.length).toBeGreaterThanOrEqual(12);
+    failures.push(...(await inspect(admin, 'customer-created')));
+
+    const app = await createApplication(admin, `${BASE}/applications`, { side: 'storefront', type: 'public', name: 'Shop mobile app', scope: 'profile' });
+    done.publicClientId = app.clientId;
+    expect(app.secret).toBeUndefined();
+    expect(await admin.locator('main').innerText()).toContain('Storefront');
+    expect(await admin.locator('main').innerText()).not.toContain('Regenerate secret');
+    failures.push(...(await inspect(admin, 'application-public-created')));
+
+    // The customer, in a browser of their own: storefront login, consent, back to the app.
+    const customer = await (await browser.newContext()).newPage();
+    customer.setDefaultTimeout(10_000);
+    const { verifier, challenge } = pkcePair();
+    secrets.push(verifier);
+    await customer.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: app.clientId, state: 'st-shop', scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256' }));
+    expect(new URL(customer.url()).pathname).toBe('/oauth2-token/login');
+    await customer.fill('#login', 'robin@example.com');
+    await customer.fill('#password', password);
+    await Promise.all([customer.waitForURL(/\/oauth2-token\/authorize\?/), customer.click('button[type=submit]')]);
+    expect(await customer.content()).toContain('Shop mobile app');
+    await Promise.all([customer.waitForURL((url) => url.href.startsWith(callback)), customer.click('button[value=allow]')]);
+    const back = new URL(customer.url());
+    expect(back.searchParams.get('state')).toBe('st-shop');
+    const code = back.searchParams.get('code') as string;
+    secrets.push(code);
+
+    // A public client has no secret: the verifier proves it is the app that asked.
+    const withoutVerifier = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: app.clientId, code });
+    expect(withoutVerifier.status).toBe(400);
+    const again = await customer.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: app.clientId, state: 'st-2', scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256' }));
+    expect(again?.status()).toBe(200);
+    await Promise.all([customer.waitForURL((url) => url.href.startsWith(callback)), customer.click('button[value=allow]')]);
+    const code2 = new URL(customer.url()).searchParams.get('code') as string;
+    secrets.push(code2);
+    const token = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: app.clientId, code: code2, code_verifier: verifier });
+    expect(token.status).toBe(200);
+    expect(token.json.scope).toBe('profile');
+    secrets.push(token.json.access_token as string);
+    const mine = await apiGet(server.url, '/api/customerusers/mine', token.json.access_token as string);
+    expect(mine.status).toBe(200);
+    expect(JSON.stringify(mine.json)).toContain('robin@example.com');
+    // A storefront token is no back-office token.
+    expect((await apiGet(server.url, '/admin/api/users', token.json.access_token as string)).status).toBe(401);
+    expect(failures).toEqual([]);
+  });
+
+  it('deactivating an application in the console stops its token at once; regenerating its secret makes the old one fail and the new one work', async () => {
+    const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+    await signInAt(page, `${BASE}/applications`, 'admin', ADMIN_PASSWORD);
+    const failures: string[] = [];
+    const app = await createApplication(page, `${BASE}/applications`, { side: 'backoffice', type: 'confidential', name: 'Warehouse sync', skipConsent: true });
+    done.regeneratedClientId = app.clientId;
+    const oldSecret = app.secret as string;
+    const first = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: app.clientId, client_secret: oldSecret, code: await backofficeCode(page, app.clientId) });
+    expect(first.status).toBe(200);
+    const access = first.json.access_token as string;
+    secrets.push(access);
+    expect((await apiGet(server.url, '/admin/api/users', access)).status).toBe(200);
+
+    // Deactivate: the same token is refused on its very next request.
+    await page.goto(`${server.url}${BASE}/applications/${app.clientId}`);
+    await Promise.all([page.waitForURL((url) => url.searchParams.get('done') === 'deactivated'), page.getByRole('button', { name: 'Deactivate' }).click()]);
+    expect(await page.locator('.notice').innerText()).toBe('Application deactivated: its tokens stop working at once.');
+    expect(await page.locator('main .badge').first().innerText()).toBe('inactive');
+    failures.push(...(await inspect(page, 'application-deactivated')));
+    const refused = await apiGet(server.url, '/admin/api/users', access);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toContain('invalid_token');
+
+    // Activate again (the token works again), then regenerate the secret.
+    await Promise.all([page.waitForURL((url) => url.searchParams.get('done') === 'activated'), page.getByRole('button', { name: 'Activate' }).click()]);
+    expect((await apiGet(server.url, '/admin/api/users', access)).status).toBe(200);
+    await page.getByRole('link', { name: 'Regenerate secret' }).click();
+    await page.waitForURL((url) => url.pathname.endsWith('/regenerate-secret'));
+    expect(await page.title()).toBe('Regenerate the secret of Warehouse sync? · Console · Grantry');
+    await Promise.all([page.waitForSelector('#client-secret'), page.getByRole('button', { name: 'Regenerate secret' }).click()]);
+    expect(await page.title()).toBe('New secret for Warehouse sync · Console · Grantry');
+    const newSecret = (await page.locator('#client-secret').innerText()).trim();
+    secrets.push(newSecret);
+    expect(newSecret).not.toBe(oldSecret);
+    failures.push(...(await inspect(page, 'application-secret-regenerated')));
+
+    const withOld = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: app.clientId, client_secret: oldSecret, code: await backofficeCode(page, app.clientId) });
+    expect(withOld.status).toBe(401);
+    expect(withOld.json.error).toBe('invalid_client');
+    const withNew = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: app.clientId, client_secret: newSecret, code: await backofficeCode(page, app.clientId) });
+    expect(withNew.status).toBe(200);
+    secrets.push(withNew.json.access_token as string);
+    expect((await apiGet(server.url, '/admin/api/users', withNew.json.access_token as string)).status).toBe(200);
+    // The new secret is not on the application's page.
+    await page.goto(`${server.url}${BASE}/applications/${app.clientId}`);
+    expect(await page.content()).not.toContain(newSecret);
+    expect(failures).toEqual([]);
+  });
+
+  it("a non-admin back-office user creates an application under My applications, gets 403 on admin pages and 404 on another user's application, also by editing URLs and forms", async () => {
+    const admin = await (await browser.newContext()).newPage();
+    await signInAt(admin, `${BASE}/users/new?side=backoffice`, 'admin', ADMIN_PASSWORD);
+    const password = 'casey-typed-password-7';
+    secrets.push(password);
+    await admin.fill('#username', 'casey');
+    await admin.fill('#email', 'casey@example.com');
+    await admin.uncheck('#generate');
+    await admin.fill('#password', password);
+    expect(await admin.isChecked('#is_admin')).toBe(false);
+    await Promise.all([admin.waitForURL((url) => url.searchParams.get('done') === 'created'), admin.getByRole('button', { name: 'Create user' }).click()]);
+    expect(await admin.locator('main').innerText()).not.toContain(password);
+
+    // Another non-admin's application, which casey must not reach.
+    const dana = await server.createBackofficeUser('dana');
+    secrets.push(dana.password);
+    const danaCtx = { principal: { kind: 'user' as const, side: 'backoffice' as const, userId: dana.id, isAdmin: false, label: 'dana' } };
+    const { client: danas } = await server.grantry.clients.create(danaCtx, { side: 'backoffice', name: 'Dana private app', type: 'public', grants: ['authorization_code'], redirectUris: [callback] });
+
+    const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+    await signInAt(page, BASE, 'casey', password);
+    // The console's start page of a non-admin is their own applications; the navigation has nothing else.
+    expect(new URL(page.url()).pathname).toBe(`${BASE}/my/applications`);
+    expect(await page.locator('nav[aria-label=Console] a').allInnerTexts()).toEqual(['My applications', 'Profile']);
+    const failures: string[] = [];
+    failures.push(...(await inspect(page, 'nonadmin-my-applications-empty')));
+
+    // Creating one: an owner id slipped into the form changes nothing, the application is casey's.
+    await page.goto(`${server.url}${BASE}/my/applications/new`);
+    expect(await page.locator('#owner').count()).toBe(0);
+    expect(await page.locator('#side-storefront').count()).toBe(0);
+    await page.evaluate((owner) => {
+      const form = (globalThis as unknown as { document: PageElement }).document.querySelector('main form');
+      form.querySelector('input[name=side]').remove();
+      form.insertAdjacentHTML('beforeend', `<input type="hidden" name="owner" value="${owner}"><input type="hidden" name="side" value="storefront">`);
+    }, String(dana.id));
+    const app = await createApplicationOnOpenForm(page, 'Casey reports');
+    done.caseyClientId = app.clientId;
+    const stored = await server.grantry.clients.get(CLI, app.clientId);
+    expect(stored).toMatchObject({ ownerUserId: (await server.grantry.users.get(CLI, 'backoffice', 'casey')).id, side: 'backoffice', name: 'Casey reports' });
+    await page.goto(`${server.url}${BASE}/my/applications`);
+    const listed = await page.locator('main table').innerText();
+    expect(listed).toContain('Casey reports');
+    expect(listed).not.toContain('Dana private app');
+    failures.push(...(await inspect(page, 'nonadmin-my-applications')));
+    await page.goto(`${server.url}${BASE}/my/applications?q=${encodeURIComponent(danas.clientId)}`);
+    expect(await page.locator('main').innerText()).toContain('No application matches.');
+
+    // Admin pages: 403, whatever the path.
+    for (const target of ['/applications', '/applications/new', `/applications/${danas.clientId}`, '/users', '/users?side=storefront', '/users/new', '/keys', '/audit']) {
+      const response = await page.goto(`${server.url}${BASE}${target}`);
+      expect(response?.status(), target).toBe(403);
+      expect(await page.locator('h1').innerText()).toBe('Not allowed');
+    }
+    failures.push(...(await inspect(page, 'nonadmin-forbidden')));
+
+    // Another user's application, its id typed into the URL: 404, as if it did not exist.
+    for (const suffix of ['', '/edit', '/delete', '/revoke-tokens', '/regenerate-secret']) {
+      const response = await page.goto(`${server.url}${BASE}/my/applications/${danas.clientId}${suffix}`);
+      expect(response?.status(), suffix).toBe(404);
+      expect(await page.content()).not.toContain('Dana private app');
+    }
+    // The admin's storefront application too.
+    expect((await page.goto(`${server.url}${BASE}/my/applications/${done.publicClientId ?? 'none'}`))?.status()).toBe(404);
+    failures.push(...(await inspect(page, 'nonadmin-not-found')));
+
+    // Own forms pointed at another user's application: 404, nothing changed.
+    const submitTo = async (from: string, selector: string, button: string) => {
+      await page.goto(`${server.url}${BASE}/my/applications/${from}`);
+      await page.evaluate(
+        ([sel, own, other]) => {
+          const form = (globalThis as unknown as { document: PageElement }).document.querySelector(sel as string);
+          form.setAttribute('action', (form.getAttribute('action') as string).replace(own as string, other as string));
+        },
+        [selector, app.clientId, danas.clientId],
+      );
+      const [response] = await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: button }).click()]);
+      return response?.status();
+    };
+    expect(await submitTo(app.clientId, `form[action$="/${app.clientId}/active"]`, 'Deactivate')).toBe(404);
+    expect(await submitTo(`${app.clientId}/edit`, 'main form', 'Save changes')).toBe(404);
+    expect(await submitTo(`${app.clientId}/delete`, 'main form', 'Delete application')).toBe(404);
+    expect(await submitTo(`${app.clientId}/regenerate-secret`, 'main form', 'Regenerate secret')).toBe(404);
+    expect(await server.grantry.clients.get(CLI, danas.clientId)).toMatchObject({ name: 'Dana private app', active: true, ownerUserId: dana.id });
+
+    // Casey's own application works with the same forms.
+    await page.goto(`${server.url}${BASE}/my/applications/${app.clientId}/edit`);
+    await page.fill('#name', 'Casey weekly reports');
+    await Promise.all([page.waitForURL((url) => url.searchParams.get('done') === 'saved'), page.getByRole('button', { name: 'Save changes' }).click()]);
+    expect(await page.locator('h1').innerText()).toBe('Casey weekly reports');
+    expect(failures).toEqual([]);
+
+    /** Fills and sends the create form already open on `page` (My applications: no side or owner). */
+    async function createApplicationOnOpenForm(p: Page, name: string) {
+      await p.check('#type-confidential');
+      await p.fill('#name', name);
+      await p.check('#grant-authorization_code');
+      await p.fill('#redirect_uris', callback);
+      await Promise.all([p.waitForSelector('#client-secret'), p.getByRole('button', { name: 'Create application' }).click()]);
+      const secret = (await p.locator('#client-secret').innerText()).trim();
+      secrets.push(secret);
+      return { clientId: (await p.locator('#client-id').innerText()).trim(), secret };
+    }
+  });
+
+  it('the audit trail page shows the events of these flows, and neither the page nor the audit_events rows hold a secret or password', async () => {
+    expect(done.publicClientId && done.regeneratedClientId && done.caseyClientId, 'the flows above ran').toBeTruthy();
+    const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+    await signInAt(page, `${BASE}/audit`, 'admin', ADMIN_PASSWORD);
+    const failures: string[] = [];
+    failures.push(...(await inspect(page, 'audit-after-flows')));
+    const eventsOf = async (query: Record<string, string>) => {
+      await page.goto(`${server.url}${BASE}/audit?${new URLSearchParams(query)}`);
+      const rows = await page.locator('main table tbody tr').allInnerTexts();
+      return rows.map((r) => r.replace(/\s+/g, ' '));
+    };
+    // Sign-ins of the admin and of casey (console) and of the customer (storefront), by user id.
+    const idOf = async (side: 'backoffice' | 'storefront', ref: string) => (await server.grantry.users.get(CLI, side, ref)).id;
+    for (const [side, ref] of [['backoffice', 'admin'], ['backoffice', 'casey'], ['storefront', 'robin@example.com']] as const) {
+      const events = await eventsOf({ kind: 'signin.succeeded', side, user: String(await idOf(side, ref)) });
+      expect(events.length, ref).toBeGreaterThanOrEqual(1);
+      expect(events[0]).toContain('via=login_form');
+    }
+    // The customer's consent and the tokens issued to the public app; the regenerated app's tokens.
+    expect((await eventsOf({ kind: 'consent.granted', client: done.publicClientId as string })).length).toBeGreaterThanOrEqual(1);
+    const issued = await eventsOf({ kind: 'token.issued', client: done.publicClientId as string });
+    expect(issued).toHaveLength(1);
+    expect(issued[0]).toContain('grant_type=authorization_code');
+    // Two: before the regeneration and with the new secret (the old one got none).
+    expect((await eventsOf({ kind: 'token.issued', client: done.regeneratedClientId as string })).length).toBe(2);
+    // Management actions, with who did them.
+    const created = (await eventsOf({ kind: 'client.created' })).join('\n');
+    for (const id of [done.publicClientId, done.regeneratedClientId, done.caseyClientId]) expect(created).toContain(id);
+    expect((await eventsOf({ kind: 'client.created', client: done.caseyClientId as string }))[0]).toContain('casey');
+    expect((await eventsOf({ kind: 'client.secret_regenerated', client: done.regeneratedClientId as string }))[0]).toContain('admin');
+    expect(await eventsOf({ kind: 'client.deactivated', client: done.regeneratedClientId as string })).toHaveLength(1);
+    expect(await eventsOf({ kind: 'client.activated', client: done.regeneratedClientId as string })).toHaveLength(1);
+    expect((await eventsOf({ kind: 'user.created' })).join('\n')).toContain('admin');
+    failures.push(...(await inspect(page, 'audit-filtered')));
+
+    // No secret on any page of the trail (newest first, paged), nor in any stored row.
+    await page.goto(`${server.url}${BASE}/audit`);
+    let shown = '';
+    for (let n = 0; n < 50; n++) {
+      shown += await page.content();
+      const next = page.locator('a[rel=next]');
+      if ((await next.count()) === 0) break;
+      await Promise.all([page.waitForLoadState(), next.click()]);
+    }
+    await server.grantry.audit.flush();
+    const rows = (await sql<Record<string, unknown>>`select * from audit_events`.execute(server.grantry.database.db)).rows;
+    expect(rows.length).toBeGreaterThan(20);
+    const stored = JSON.stringify(rows);
+    expect(shown).toContain(done.caseyClientId);
+    for (const secret of secrets) {
+      expect(secret.length).toBeGreaterThanOrEqual(12);
+      expect(shown.includes(secret), `a secret of ${secret.length} characters is on the audit trail page`).toBe(false);
+      expect(stored.includes(secret), `a secret of ${secret.length} characters is in audit_events`).toBe(false);
+    }
     expect(failures).toEqual([]);
   });
 });
