@@ -22,7 +22,7 @@ import { SideRegistry } from './oauth/sides.js';
 import { TokenEndpoint } from './oauth/token-endpoint.js';
 import { TokenIssuer } from './oauth/token-issuer.js';
 import { Sealer } from './security/encryption.js';
-import { loadExistingSecret, loadOrCreateSecret } from './security/server-secret.js';
+import { findSecret, loadExistingSecret, loadOrCreateSecret } from './security/server-secret.js';
 import { Throttle } from './security/throttle.js';
 import { SecretHasher } from './security/tokens.js';
 import { notGrantryDatabase, openDatabase, type OpenDatabase } from './storage/database.js';
@@ -67,14 +67,34 @@ export interface CreateOptions {
   initialise?: boolean;
 }
 
+/**
+ * Opens the database and finds its server secret, which keys every hash it stores and seals its
+ * signing keys. The database is asked first: a command pointed at the wrong place names it and
+ * leaves no trace, and a database Grantry has set up must come with the secret it was set up
+ * with (configured or in the data folder), since a new one would verify nothing stored there.
+ * Only a new database, with `initialise` (start, migrate), gets a new secret, and only once it
+ * has answered. Failures are thrown with the database closed.
+ */
+export async function openWithSecret(config: Config, { initialise }: { initialise: boolean }): Promise<{ database: OpenDatabase; secret: string }> {
+  // A bad secret file stops start and migrate before they create a SQLite file for it.
+  const found = initialise ? findSecret(config.secret, config.dataDir) : undefined;
+  const database = openDatabase(config.databaseUrl, { mustExist: !initialise });
+  try {
+    const setUp = await hasGrantrySchema(database.db);
+    if (!setUp && !initialise) throw notGrantryDatabase(config.databaseUrl);
+    // Looked for again: another process starting on the same new database may have just made it.
+    const secret = found ?? (setUp ? loadExistingSecret(config.secret, config.dataDir) : loadOrCreateSecret(config.secret, config.dataDir));
+    return { database, secret };
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+}
+
 export async function createGrantry(config: Config, options: CreateOptions = {}): Promise<Grantry> {
   const initialise = options.initialise !== false;
-  const database = openDatabase(config.databaseUrl, { mustExist: !initialise });
-  let secret: string;
+  const { database, secret } = await openWithSecret(config, { initialise });
   try {
-    // The database is checked first: a command pointed at the wrong place names it, and leaves no trace.
-    if (!initialise && !(await hasGrantrySchema(database.db))) throw notGrantryDatabase(config.databaseUrl);
-    secret = initialise ? loadOrCreateSecret(config.secret, config.dataDir) : loadExistingSecret(config.secret, config.dataDir);
     if (options.migrate !== false) await migrateToLatest(database.db, database.dialect);
   } catch (e) {
     await database.close();

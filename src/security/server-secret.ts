@@ -15,10 +15,18 @@ import { randomToken } from './tokens.js';
 /** The shortest secret accepted, from the environment or from the file (as GRANTRY_SECRET). */
 const MIN_SECRET_LENGTH = 32;
 
-export function loadOrCreateSecret(configured: string | undefined, dataDir: string): string {
+/** The configured secret or the one in the data folder (checked), or undefined when there is none yet. */
+export function findSecret(configured: string | undefined, dataDir: string): string | undefined {
   if (configured) return configured;
   const file = secretFileOf(dataDir);
-  if (existsSync(file)) return readSecretFile(file);
+  return existsSync(file) ? readSecretFile(file) : undefined;
+}
+
+/** The configured secret or the one in the data folder, else a new one written there: for a new database only. */
+export function loadOrCreateSecret(configured: string | undefined, dataDir: string): string {
+  const found = findSecret(configured, dataDir);
+  if (found !== undefined) return found;
+  const file = secretFileOf(dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const secret = randomToken(32);
   // Another process starting at the same time created it first: use that one.
@@ -34,14 +42,11 @@ const secretFileOf = (dataDir: string) => path.join(dataDir, 'secret');
  * server stored (client secrets would no longer verify).
  */
 export function loadExistingSecret(configured: string | undefined, dataDir: string): string {
-  if (configured) return configured;
-  const file = secretFileOf(dataDir);
-  if (!existsSync(file)) {
-    throw new ConfigError(
-      `no server secret at ${path.resolve(file)} (GRANTRY_SECRET / secret, data_dir / GRANTRY_DATA_DIR): use the server's data folder or its GRANTRY_SECRET, or start the server once`,
-    );
-  }
-  return readSecretFile(file);
+  const found = findSecret(configured, dataDir);
+  if (found !== undefined) return found;
+  throw new ConfigError(
+    `no server secret at ${path.resolve(secretFileOf(dataDir))} (GRANTRY_SECRET / secret, data_dir / GRANTRY_DATA_DIR), and the database was set up with one (a new one would verify nothing it stores): use the server's data folder or its GRANTRY_SECRET`,
+  );
 }
 
 function readSecretFile(file: string): string {
@@ -49,7 +54,7 @@ function readSecretFile(file: string): string {
   const secret = readWhenComplete(file, (text) => text.trim() !== '').trim();
   if (secret.length < MIN_SECRET_LENGTH) {
     throw new ConfigError(
-      `the server secret in ${file} is ${secret.length === 0 ? 'empty' : `only ${secret.length} characters long`}: it must be at least ${MIN_SECRET_LENGTH} characters (remove the file to generate a new one, which invalidates client secrets, sessions and stored signing keys, or set GRANTRY_SECRET)`,
+      `the server secret in ${file} is ${secret.length === 0 ? 'empty' : `only ${secret.length} characters long`}: it must be at least ${MIN_SECRET_LENGTH} characters (restore the server's secret or set GRANTRY_SECRET; only for a database Grantry has not set up yet, remove the file to have a new one generated)`,
     );
   }
   return secret;

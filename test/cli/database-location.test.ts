@@ -4,7 +4,7 @@
  * the server's environment they must not create an empty ./var/ the server never reads. Every
  * command names the database it uses on stderr; --data-dir points the CLI at a data folder.
  */
-import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -116,6 +116,47 @@ describe.runIf(BACKENDS.includes('postgres'))('management commands on a PostgreS
   });
 });
 
+/**
+ * The server secret keys every hash a Grantry database stores and seals its signing keys: a
+ * database Grantry has set up is only usable with the secret it was set up with. Only a new
+ * database gets a new secret, and only once the database has answered.
+ */
+describe.each(BACKENDS)('the server secret of an existing database (%s)', (backend) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(backend);
+  });
+  afterAll(() => server?.close());
+
+  it.each([['migrate'], ['start']])('%s from a folder without the secret: exit 2 naming the secret file it looked for; writes nothing', async (command) => {
+    const cwd = emptyFolder(`no-secret-${command}`);
+    const r = await runCli([command], bareEnv({ DATABASE_URL: server.config.databaseUrl, PORT: '0' }), '', cwd);
+    expectFailure(r, 2, `grantry: no server secret at ${cwd}/var/secret (GRANTRY_SECRET / secret, data_dir / GRANTRY_DATA_DIR)`);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it("migrate with the server's secret works from anywhere, and writes no secret file", async () => {
+    const cwd = emptyFolder('with-secret');
+    const secret = readFileSync(path.join(server.dir, 'secret'), 'utf8').trim();
+    const r = await runCli(['migrate', '--json'], bareEnv({ DATABASE_URL: server.config.databaseUrl, GRANTRY_SECRET: secret }), '', cwd);
+    expect(okJson(r)).toEqual({ applied: [] });
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+});
+
+describe('a database that cannot be opened gets no server secret', () => {
+  it.each([
+    ['PostgreSQL server that does not answer', () => 'postgres://grantry@127.0.0.1:1/grantry', /^grantry: .*ECONNREFUSED/m],
+    ['SQLite file in a folder that cannot be made', (cwd: string) => `sqlite:${path.join(cwd, 'not-a-folder', 'grantry.sqlite')}`, /^grantry: E[A-Z]+: .*not-a-folder/m],
+  ])('%s: migrate fails as a system error (exit 1) and writes no secret', async (_what, databaseUrl, message) => {
+    const cwd = emptyFolder('unopenable');
+    writeFileSync(path.join(cwd, 'not-a-folder'), '');
+    const r = await runCli(['migrate'], bareEnv({ DATABASE_URL: databaseUrl(cwd) }), '', cwd);
+    expectFailure(r, 1, message);
+    expect(readdirSync(cwd)).toEqual(['not-a-folder']);
+  });
+});
+
 describe('--data-dir points the CLI at the server\'s data folder', () => {
   let server: TestServer;
   beforeAll(async () => {
@@ -169,6 +210,8 @@ describe.each(BACKENDS)('every command names the database it uses (%s)', (backen
     const migrated = await runCli(['migrate', '--json'], env);
     expect(okJson(migrated).applied.length).toBeGreaterThan(0);
     expect(migrated.stderr).toBe(usingDatabase(data.databaseUrl));
+    // A new database: its server secret is created with it.
+    expect(readFileSync(path.join(data.dir, 'secret'), 'utf8').trim().length).toBeGreaterThanOrEqual(32);
     const listed = await runCli(['user', 'list', '--side', 'backoffice', '--json'], env);
     expect(okJson(listed)).toMatchObject({ users: [] });
     expect(listed.stderr).toBe(usingDatabase(data.databaseUrl));

@@ -6,18 +6,16 @@ import { action } from '../output.js';
 export function registerMigrateCommand(program: Command): void {
   program
     .command('migrate')
-    .description('create the database or apply its pending migrations, and create the server secret if none is configured (start does this too)')
+    .description('create the database or apply its pending migrations; a new database gets a server secret if none is configured (start does this too)')
     .option('--json', 'print {"applied": [...]} on stdout')
     .action(
       action(async (out, cmd) => {
         const config = loadCliConfig(cmd);
-        const { openDatabase } = await import('../../storage/database.js');
+        const { openWithSecret } = await import('../../app.js');
         const { migrateToLatest } = await import('../../storage/migrations/index.js');
-        const { loadOrCreateSecret } = await import('../../security/server-secret.js');
-        // The secret keys the hashes stored in the database: set up with it, as start does, so
-        // that the management commands (which never create one) work before the first start.
-        loadOrCreateSecret(config.secret, config.dataDir);
-        const database = openDatabase(config.databaseUrl);
+        // As start does: a new database gets its server secret (so that the management commands,
+        // which never create one, work before the first start); an existing one must have it.
+        const { database } = await openWithSecret(config, { initialise: true });
         announceDatabase(out, config);
         let applied: string[];
         try {
