@@ -25,7 +25,7 @@ import { Sealer } from './security/encryption.js';
 import { findSecret, loadExistingSecret, loadOrCreateSecret } from './security/server-secret.js';
 import { Throttle } from './security/throttle.js';
 import { SecretHasher } from './security/tokens.js';
-import { notGrantryDatabase, openDatabase, type OpenDatabase } from './storage/database.js';
+import { missingDatabaseOf, notGrantryDatabase, openDatabase, type OpenDatabase } from './storage/database.js';
 import { createRepositories } from './storage/index.js';
 import { hasGrantrySchema, migrateToLatest } from './storage/migrations/index.js';
 import type { Repositories } from './storage/repositories.js';
@@ -73,14 +73,17 @@ export interface CreateOptions {
  * leaves no trace, and a database Grantry has set up must come with the secret it was set up
  * with (configured or in the data folder), since a new one would verify nothing stored there.
  * Only a new database, with `initialise` (start, migrate), gets a new secret, and only once it
- * has answered. Failures are thrown with the database closed.
+ * has answered. A database that is not there is a MissingDatabaseError; other failures are
+ * thrown as they are, with the database closed.
  */
 export async function openWithSecret(config: Config, { initialise }: { initialise: boolean }): Promise<{ database: OpenDatabase; secret: string }> {
   // A bad secret file stops start and migrate before they create a SQLite file for it.
   const found = initialise ? findSecret(config.secret, config.dataDir) : undefined;
   const database = openDatabase(config.databaseUrl, { mustExist: !initialise });
   try {
-    const setUp = await hasGrantrySchema(database.db);
+    const setUp = await hasGrantrySchema(database.db).catch((e: unknown) => {
+      throw missingDatabaseOf(e, config.databaseUrl) ?? e;
+    });
     if (!setUp && !initialise) throw notGrantryDatabase(config.databaseUrl);
     // Looked for again: another process starting on the same new database may have just made it.
     const secret = found ?? (setUp ? loadExistingSecret(config.secret, config.dataDir) : loadOrCreateSecret(config.secret, config.dataDir));

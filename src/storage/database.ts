@@ -95,6 +95,19 @@ export class MissingDatabaseError extends ConfigError {
 export const notGrantryDatabase = (databaseUrl: string) =>
   new MissingDatabaseError(`the ${describeDatabase(databaseUrl)} has no Grantry tables (DATABASE_URL / database_url)`);
 
+/** PostgreSQL's SQLSTATE invalid_catalog_name: the database the URL names does not exist. */
+const POSTGRES_NO_SUCH_DATABASE = '3D000';
+
+/**
+ * The MissingDatabaseError that an error of the first query on a database means, if any: a
+ * PostgreSQL database that does not exist is no Grantry database either (an unreachable server
+ * stays the system error it is).
+ */
+export function missingDatabaseOf(error: unknown, databaseUrl: string): MissingDatabaseError | undefined {
+  if ((error as { code?: unknown } | null)?.code !== POSTGRES_NO_SUCH_DATABASE) return undefined;
+  return new MissingDatabaseError(`the ${describeDatabase(databaseUrl)} does not exist (DATABASE_URL / database_url)`);
+}
+
 export interface OpenOptions {
   /**
    * Open only an existing database: a missing SQLite file is a MissingDatabaseError, and no

@@ -114,6 +114,29 @@ describe.runIf(BACKENDS.includes('postgres'))('management commands on a PostgreS
     }
     expect(readdirSync(cwd)).toEqual([]);
   });
+
+  it('a database that does not exist is a missing database too: exit 2 with the advice and the masked URL, for every command', async () => {
+    const url = new URL(database.url);
+    url.pathname = `${url.pathname}_absent`;
+    url.password = 'db-password-1';
+    const cwd = emptyFolder('pg-absent');
+    const env = bareEnv({ DATABASE_URL: url.href });
+    const [listed, json, migrated, started] = await Promise.all([
+      runCli(['client', 'list'], env, '', cwd),
+      runCli(['user', 'list', '--side', 'storefront', '--json'], env, '', cwd),
+      runCli(['migrate'], env, '', cwd),
+      runCli(['start'], { ...env, PORT: '0' }, '', cwd),
+    ]);
+    url.password = '****';
+    const missing = `the PostgreSQL database ${url.href} does not exist (DATABASE_URL / database_url)`;
+    const advice = "; use the server's DATABASE_URL, or start the server once";
+    expectFailure(listed, 2, `grantry: ${missing}${advice}\n`);
+    expectFailure(json, 2, `grantry: ${missing}${advice}\n`);
+    expect(onlyJson(json)).toEqual({ error: 'no_database', message: `${missing}${advice}` });
+    for (const r of [migrated, started]) expectFailure(r, 2, `grantry: ${missing}\n`);
+    for (const r of [listed, json, migrated, started]) expect(r.stderr).not.toContain('db-password-1');
+    expect(readdirSync(cwd)).toEqual([]);
+  });
 });
 
 /**
