@@ -1,7 +1,7 @@
 /** Console pages of OAuth applications (clients): list, form, details, one-time secret. */
 import type { Client } from '../../../storage/repositories.js';
 import { html } from '../html.js';
-import { badge, csrfField, errorSummary, fieldError, type FieldErrors, invalid, pager, postButton, table, when, yesNo } from './common.js';
+import { badge, type Cell, csrfField, errorSummary, fieldError, type FieldErrors, invalid, pager, postButton, table, when, whenCell, yesNo } from './common.js';
 import { type ConsoleFrame, consoleLayout, type NavKey } from './layout.js';
 
 const SIDE_LABEL = { backoffice: 'Back office', storefront: 'Storefront' } as const;
@@ -46,19 +46,17 @@ export function applicationsListPage(
   input: { section: AppSection; rows: ClientRow[]; filters: ListFilters; page: number; total: number; grantTypes: readonly string[]; notice?: string; sides: readonly string[] },
 ): string {
   const { section, filters } = input;
-  const rows = input.rows.map(
-    ({ client, ownerName }) => html`<tr>
-<td><a href="${section.root}/${client.clientId}">${client.name}</a></td>
-${section.mine ? '' : html`<td>${SIDE_LABEL[client.side]}</td>`}
-<td class="id">${client.clientId}</td>
-<td>${client.type}</td>
-<td>${client.grants.join(', ')}</td>
-${section.mine ? '' : html`<td>${ownerName ?? '—'}</td>`}
-<td>${badge(client.active, 'active', 'inactive')}</td>
-<td>${when(client.createdAt)}</td>
-<td>${when(client.lastUsedAt)}</td>
-</tr>`,
-  );
+  const rows = input.rows.map(({ client, ownerName }): Cell[] => [
+    html`<a href="${section.root}/${client.clientId}">${client.name}</a>`,
+    ...(section.mine ? [] : [SIDE_LABEL[client.side]]),
+    { value: client.clientId, className: 'id' },
+    client.type,
+    client.grants.map((g) => GRANT_LABEL[g] ?? g).join(', '),
+    ...(section.mine ? [] : [ownerName ?? '—']),
+    badge(client.active, 'active', 'inactive'),
+    whenCell(client.createdAt),
+    whenCell(client.lastUsedAt),
+  ]);
   const headers = section.mine
     ? ['Name', 'Client ID', 'Type', 'Grants', 'State', 'Created', 'Last used']
     : ['Name', 'Side', 'Client ID', 'Type', 'Grants', 'Owner', 'State', 'Created', 'Last used'];

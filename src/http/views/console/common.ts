@@ -1,5 +1,5 @@
 /** Pieces shared by the console pages: paging, confirmation, error pages, form fields. */
-import { html, type SafeHtml } from '../html.js';
+import { html, SafeHtml } from '../html.js';
 import { type ConsoleFrame, consoleLayout, type PageOptions } from './layout.js';
 
 export const PAGE_SIZE = 20;
@@ -30,14 +30,33 @@ ${page < pages ? html`<a href="${link(page + 1)}" rel="next">Next page</a>` : ''
 </nav>`;
 }
 
-/** A table in a scrollable region that keyboard users can reach (axe scrollable-region-focusable). */
-export function table(caption: string, headers: string[], rows: SafeHtml[], empty: string): SafeHtml {
+/** One cell of a console table: its content, or its content with a class (`id`, `when`, `wrap`: long words may break). */
+export type Cell = SafeHtml | string | { value: SafeHtml | string; className: 'id' | 'when' | 'wrap' };
+
+/** A date cell: date and time each kept on one line, so a narrow column breaks only between them. */
+export function whenCell(epoch: number | null | undefined, never = 'never'): Cell {
+  if (epoch === null || epoch === undefined) return never;
+  const [day, time] = when(epoch).split(' ', 2);
+  return { value: html`<time datetime="${new Date(epoch * 1000).toISOString()}"><span>${day}</span> <span>${time} UTC</span></time>`, className: 'when' };
+}
+
+/**
+ * A table in a scrollable region that keyboard users can reach (axe scrollable-region-focusable).
+ * Each cell carries its column's name (data-label): on a phone the stylesheet shows every row as
+ * a card of "name: value" lines instead of a table wider than the screen.
+ */
+export function table(caption: string, headers: string[], rows: Cell[][], empty: string): SafeHtml {
   if (rows.length === 0) return html`<p class="panel">${empty}</p>`;
+  const cell = (c: Cell, i: number) => {
+    const { value, className } = typeof c === 'object' && !(c instanceof SafeHtml) ? c : { value: c, className: undefined };
+    return html`<td data-label="${headers[i] ?? ''}"${className ? html` class="${className}"` : ''}>${value}</td>`;
+  };
   return html`<div class="table-wrap" role="region" aria-label="${caption}" tabindex="0">
-<table>
+<table class="stack">
 <caption>${caption}</caption>
 <thead><tr>${headers.map((h) => html`<th scope="col">${h}</th>`)}</tr></thead>
-<tbody>${rows}</tbody>
+<tbody>${rows.map((r) => html`<tr>${r.map(cell)}</tr>
+`)}</tbody>
 </table>
 </div>`;
 }

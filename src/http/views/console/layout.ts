@@ -86,7 +86,8 @@ ${body}
 /**
  * The console's stylesheet: a wide layout with tables, on top of nothing (the login card's
  * stylesheet is for a single centred form). Focus is always visible; below 640 px the
- * navigation wraps and tables scroll inside their own region.
+ * navigation wraps and each table row becomes a card of labelled lines (wider tables would
+ * scroll sideways, hiding columns a phone user may not know are there).
  */
 export const CONSOLE_STYLESHEET = `
 *,*::before,*::after{box-sizing:border-box}
@@ -126,6 +127,7 @@ label,.label{display:block;font-weight:600;font-size:.95rem;margin:.9rem 0 .25re
 fieldset{border:0;padding:0;margin:.9rem 0 0}
 legend{font-weight:600;font-size:.95rem;padding:0;margin-bottom:.25rem}
 .checks label{display:flex;align-items:center;gap:.5rem;font-weight:400;margin:.2rem 0}
+.checks input{flex:none}
 .hint{color:#4b5563;font-size:.85rem;margin:.1rem 0 .25rem}
 input[type=text],input[type=email],input[type=password],input[type=search],input[type=number],select,textarea{width:100%;max-width:36rem;padding:.5rem .65rem;border:1px solid #6b7280;border-radius:8px;font:inherit;background:#fff;color:inherit}
 textarea{min-height:6rem;font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9rem}
@@ -148,12 +150,19 @@ caption{text-align:left;padding:.6rem .75rem;font-weight:600;color:#374151}
 th,td{padding:.55rem .75rem;text-align:left;border-top:1px solid #e5e7eb;vertical-align:top}
 th{background:#f9fafb;font-weight:600;white-space:nowrap}
 td.id,code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85em;word-break:break-all}
+td.id{min-width:calc(16ch + 1.5rem)}
+td.when span{white-space:nowrap}
+td.wrap{overflow-wrap:anywhere;min-width:12rem}
 code{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}
 .badge{display:inline-block;font-size:.78rem;font-weight:600;padding:.05rem .5rem;border-radius:999px;background:#e5e7eb;color:#1f2937}
 .badge.on{background:#d1fae5;color:#065f46}.badge.off{background:#fee2e2;color:#991b1b}
 dl.facts{display:grid;grid-template-columns:minmax(8rem,12rem) 1fr;gap:.4rem 1rem;margin:0}
 dl.facts dt{font-weight:600;color:#374151}
 dl.facts dd{margin:0;word-break:break-word}
+.tabs{display:flex;flex-wrap:wrap;border-bottom:2px solid #d1d5db;margin:0 0 .5rem}
+.tabs a{padding:.5rem .75rem;margin-bottom:-2px;border-bottom:3px solid transparent;color:#374151;font-weight:600;text-decoration:none}
+.tabs a:hover{color:#1e1b4b;border-bottom-color:#9ca3af}
+.tabs a[aria-current=page]{color:#3730a3;border-bottom-color:#4338ca}
 .pager{display:flex;gap:.75rem;align-items:center;flex-wrap:wrap}
 .secret{display:flex;gap:.5rem;align-items:center;flex-wrap:wrap}
 .secret code{font-size:1rem;padding:.4rem .6rem;background:#f9fafb;border:1px solid #d1d5db}
@@ -163,6 +172,13 @@ dl.facts dd{margin:0;word-break:break-word}
   dl.facts dd{margin-bottom:.5rem}
   .panel{padding:1rem}
   .actions button,.actions .button{flex:1 1 auto;text-align:center}
+  /* Tables become one card per row, each line "column: value" (the header row stays for screen readers). */
+  .stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
+  .stack,.stack tbody,.stack tr,.stack td{display:block;width:auto}
+  .stack caption{display:block}
+  .stack tr{border-top:1px solid #e5e7eb;padding:.4rem 0}
+  .stack td{display:grid;grid-template-columns:6.5rem minmax(0,1fr);gap:.75rem;border:0;padding:.2rem .75rem;min-width:0;overflow-wrap:anywhere;justify-items:start}
+  .stack td::before{content:attr(data-label);font:600 .9rem/1.6 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#374151}
 }
 `;
 

@@ -1,7 +1,7 @@
 /** Console pages of the signing keys and the audit trail. */
 import type { AuditEvent, StoredSigningKey } from '../../../storage/repositories.js';
 import { html } from '../html.js';
-import { csrfField, errorSummary, fieldError, type FieldErrors, invalid, pager, table, when } from './common.js';
+import { type Cell, csrfField, errorSummary, fieldError, type FieldErrors, invalid, pager, table, whenCell } from './common.js';
 import { type ConsoleFrame, consoleLayout } from './layout.js';
 
 const STATE_TEXT: Record<string, string> = {
@@ -15,10 +15,14 @@ export function keysPage(
   frame: ConsoleFrame,
   input: { root: string; keys: Array<{ key: StoredSigningKey; state: string }>; algorithms: readonly string[]; values: { alg: string; delay: string }; errors: FieldErrors; notice?: string },
 ): string {
-  const rows = input.keys.map(({ key, state }) => html`<tr>
-<td class="id">${key.kid}</td><td>${key.alg}</td><td>${STATE_TEXT[state] ?? state}</td>
-<td>${when(key.createdAt)}</td><td>${when(key.activatesAt)}</td><td>${when(key.publishedUntil, '—')}</td>
-</tr>`);
+  const rows = input.keys.map(({ key, state }): Cell[] => [
+    { value: key.kid, className: 'id' },
+    key.alg,
+    STATE_TEXT[state] ?? state,
+    whenCell(key.createdAt),
+    whenCell(key.activatesAt),
+    whenCell(key.publishedUntil, '—'),
+  ]);
   return consoleLayout(
     frame,
     'Signing keys',
@@ -52,12 +56,16 @@ export function auditPage(
   input: { root: string; events: AuditEvent[]; kinds: readonly string[]; sides: readonly string[]; filters: AuditFilters; page: number; total: number; error?: string },
 ): string {
   const { filters } = input;
-  const rows = input.events.map((e) => html`<tr>
-<td>${when(e.at)}</td><td>${e.kind}</td><td>${e.actor}</td><td>${e.address ?? '—'}</td>
-<td>${e.side ? html`${e.side}${e.userId !== null ? html` user ${e.userId}` : ''}` : '—'}</td>
-<td class="id">${e.clientId ?? '—'}</td>
-<td>${Object.entries(e.details).map(([k, v]) => html`${k}=${String(v)} `)}</td>
-</tr>`);
+  const rows = input.events.map((e): Cell[] => [
+    whenCell(e.at),
+    e.kind,
+    e.actor,
+    e.address ?? '—',
+    e.side ? `${e.side}${e.userId !== null ? ` user ${e.userId}` : ''}` : '—',
+    e.clientId ? { value: e.clientId, className: 'id' } : '—',
+    // Values such as changed=name,grants,redirectUris are one long word: let them break.
+    { value: Object.entries(e.details).map(([k, v]) => `${k}=${String(v)}`).join(' '), className: 'wrap' },
+  ]);
   const opt = (value: string, label: string, selected: string | undefined) => html`<option value="${value}"${value === (selected ?? '') ? html` selected` : ''}>${label}</option>`;
   return consoleLayout(
     frame,

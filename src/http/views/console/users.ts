@@ -3,7 +3,7 @@ import type { SideName } from '../../../oauth/sides.js';
 import { MIN_PASSWORD_LENGTH } from '../../../security/passwords.js';
 import type { BackofficeUser, CustomerUser } from '../../../storage/repositories.js';
 import { html } from '../html.js';
-import { badge, csrfField, errorSummary, fieldError, type FieldErrors, invalid, pager, postButton, table, when, yesNo } from './common.js';
+import { badge, type Cell, csrfField, errorSummary, fieldError, type FieldErrors, invalid, pager, postButton, table, when, whenCell, yesNo } from './common.js';
 import { type ConsoleFrame, consoleLayout } from './layout.js';
 
 export type AnyUser = BackofficeUser | CustomerUser;
@@ -12,28 +12,29 @@ const SIDE_LABEL = { backoffice: 'Back office', storefront: 'Storefront' } as co
 export const isBackofficeUser = (user: AnyUser): user is BackofficeUser => 'username' in user;
 export const userLabel = (user: AnyUser) => (isBackofficeUser(user) ? user.username : user.email);
 
+/** The two sides as tabs (links, the current one marked), not as buttons that look like actions. */
 function sideTabs(root: string, sides: readonly SideName[], current: SideName) {
   if (sides.length < 2) return '';
-  return html`<nav class="actions" aria-label="Side">${sides.map((s) =>
-    html`<a class="button ${s === current ? 'primary' : 'secondary'}" href="${root}?side=${s}"${s === current ? html` aria-current="page"` : ''}>${SIDE_LABEL[s]} users</a>`,
+  return html`<nav class="tabs" aria-label="Side">${sides.map((s) =>
+    html`<a href="${root}?side=${s}"${s === current ? html` aria-current="page"` : ''}>${SIDE_LABEL[s]} users</a>`,
   )}</nav>`;
 }
 
 export function usersListPage(frame: ConsoleFrame, input: { root: string; side: SideName; sides: readonly SideName[]; users: AnyUser[]; q?: string; page: number; total: number; notice?: string }): string {
   const bo = input.side === 'backoffice';
-  const rows = input.users.map((u) => html`<tr>
-<td><a href="${input.root}/${input.side}/${u.id}">${userLabel(u)}</a></td>
-${bo ? html`<td>${(u as BackofficeUser).email}</td>` : html`<td>${[(u as CustomerUser).firstName, (u as CustomerUser).lastName].filter(Boolean).join(' ') || '—'}</td>`}
-<td>${badge(u.enabled, 'enabled', 'disabled')}${bo && (u as BackofficeUser).locked ? html` <span class="badge off">locked</span>` : ''}</td>
-${bo ? html`<td>${yesNo((u as BackofficeUser).isAdmin)}</td>` : ''}
-<td>${when(u.createdAt)}</td>
-</tr>`);
+  const rows = input.users.map((u): Cell[] => [
+    html`<a href="${input.root}/${input.side}/${u.id}">${userLabel(u)}</a>`,
+    bo ? (u as BackofficeUser).email : [(u as CustomerUser).firstName, (u as CustomerUser).lastName].filter(Boolean).join(' ') || '—',
+    html`${badge(u.enabled, 'enabled', 'disabled')}${bo && (u as BackofficeUser).locked ? html` <span class="badge off">locked</span>` : ''}`,
+    ...(bo ? [yesNo((u as BackofficeUser).isAdmin)] : []),
+    whenCell(u.createdAt),
+  ]);
   const caption = `${SIDE_LABEL[input.side]} users`;
   return consoleLayout(
     frame,
     'Users',
     html`${sideTabs(input.root, input.sides, input.side)}
-<div class="actions"><a class="button primary" href="${input.root}/new?side=${input.side}">New ${SIDE_LABEL[input.side].toLowerCase()} user</a></div>
+<div class="actions"><a class="button primary" href="${input.root}/new?side=${input.side}">New ${input.side === 'backoffice' ? 'back-office' : 'storefront'} user</a></div>
 <form class="panel filters" method="get" action="${input.root}" role="search" aria-label="Search users">
 <input type="hidden" name="side" value="${input.side}">
 <div class="grow"><label for="q">${bo ? 'Username or email' : 'Email or name'}</label><input id="q" name="q" type="search" value="${input.q ?? ''}"></div>
@@ -69,7 +70,7 @@ export function userFormPage(frame: ConsoleFrame, input: { root: string; side: S
   const bo = input.side === 'backoffice';
   return consoleLayout(
     frame,
-    `New ${SIDE_LABEL[input.side].toLowerCase()} user`,
+    `New ${input.side === 'backoffice' ? 'back-office' : 'storefront'} user`,
     html`${errorSummary(errors)}
 <form class="panel" method="post" action="${input.root}/new" novalidate>
 ${csrfField(frame.csrfToken)}
