@@ -1,8 +1,11 @@
 /**
- * The console in a real Chromium: an admin creates an application, copies its secret from the
- * page, and the application completes the authorization code flow with it; every console page
- * passes axe-core with no serious or critical violation, and is photographed at desktop and
- * phone width under test-artifacts/console/ (not committed). Runs when Chromium is installed.
+ * The console in a real Chromium, on one server whose tests run in order: an admin creates
+ * applications (a confidential back-office one with skip consent, a public storefront one with
+ * PKCE) and a customer, and each completes the authorization code flow and calls its API;
+ * deactivation and a regenerated secret take effect at once; a non-admin manages only their own
+ * applications; the audit trail shows all of it and holds no secret. Every console page passes
+ * axe-core with no serious or critical violation and is photographed at desktop and phone width
+ * under test-artifacts/console/ (not committed). Runs when Chromium is installed.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
