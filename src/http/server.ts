@@ -14,7 +14,7 @@ import type { HttpContext } from './context.js';
 import { consoleRoutes } from './console/index.js';
 import { CorsPolicy } from './cors.js';
 import { discoveryRoutes } from './discovery.js';
-import { errorFormatOf, errorHandler, sendErrorInFormat } from './error-format.js';
+import { answerClientError, errorFormatOf, errorHandler, sendErrorInFormat } from './error-format.js';
 import { registerFormParser } from './form-body.js';
 import { registerJsonParser } from './json-body.js';
 import { loginRoutes } from './login.js';
@@ -70,6 +70,8 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
     // A path Fastify cannot decode fails before any route (its default answer quotes the URL):
     // answered in the format of the route group the path points into.
     frameworkErrors: (error, request, reply) => errorHandler(grantry.sides.all)(error, request as FastifyRequest, reply as FastifyReply),
+    // A request Node cannot even parse: its status, with no body (see answerClientError).
+    clientErrorHandler: answerClientError,
     // Query strings such as page[number] stay flat keys; repeated keys become arrays.
     routerOptions: { maxParamLength: 200 },
   });

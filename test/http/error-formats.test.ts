@@ -8,6 +8,7 @@ import { expectErrorRedirect, expectPage, issuerOf, rawRequest } from '../helper
 import { BACKENDS } from '../helpers/backends.js';
 import { call } from '../helpers/endpoints.js';
 import { authorizePath } from '../helpers/oauth.js';
+import { rawRequest as rawHttp } from '../helpers/raw-http.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { expectTokenError, rawTokenPost } from '../helpers/tokens.js';
 
@@ -63,5 +64,16 @@ describe.each(BACKENDS)('error formats before a route decides (%s)', (backend) =
     const state = '/'.repeat(4500);
     const response = await rawRequest(server, 'GET', `${authorizePath('backoffice')}?${new URLSearchParams({ response_type: 'code', client_id: clientId, state })}`);
     expectErrorRedirect(response, { target: redirectUri, error: 'invalid_request', state, iss: issuerOf('backoffice') });
+  });
+
+  // Before any route, there is no group to answer for: the status alone, and no body, which a
+  // HEAD must never get (RFC 9110 §9.3.2; its client would read it as the next response).
+  it.each([
+    ['HEAD request over 16 KiB', `HEAD /oauth2-token/authorize?state=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: grantry.test\r\n\r\n`, '431 Request Header Fields Too Large'],
+    ['GET request with headers over 16 KiB', `GET /api/customerusers/mine HTTP/1.1\r\nHost: grantry.test\r\nX-Long: ${'a'.repeat(20_000)}\r\n\r\n`, '431 Request Header Fields Too Large'],
+    ['HEAD request that is not HTTP', 'HEAD /oauth2-token HTTP/1.1\r\nHost grantry.test\r\n\r\n', '400 Bad Request'],
+  ])('a %s, refused before any route, gets its status with no body, and the connection closed', async (_what, request, status) => {
+    const { response } = await rawHttp(server.url, request);
+    expect(response).toBe(`HTTP/1.1 ${status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   });
 });
