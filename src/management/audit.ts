@@ -19,6 +19,7 @@ export const AUDIT_KINDS = [
   'signin.succeeded',
   'signin.failed',
   'signin.blocked',
+  'client_authentication.blocked',
   'consent.granted',
   'consent.denied',
   'token.issued',

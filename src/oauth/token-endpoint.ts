@@ -37,7 +37,15 @@ export class TokenEndpoint {
    */
   async authenticate(raw: RawParams, basic: BasicCredentials | undefined, ip?: string, now = Math.floor(Date.now() / 1000)): Promise<{ params: Params; client: Client }> {
     const params = new Params(raw);
-    const client = await authenticateClient(params, basic, this.clients, this.hasher, ip === undefined ? undefined : { throttle: this.throttle, ip, now });
+    let client: Client;
+    try {
+      client = await authenticateClient(params, basic, this.clients, this.hasher, ip === undefined ? undefined : { throttle: this.throttle, ip, now });
+    } catch (e) {
+      // A block by the brute-force limit on client secrets. The client_id is not recorded: it is
+      // whatever the request claimed, and the address is what the limit counts.
+      if (e instanceof OAuthError && e.status === 429) this.events.emit({ kind: 'client_authentication.blocked', address: ip, details: { retry_after: e.retryAfter ?? 0 } });
+      throw e;
+    }
     if (!this.sides.get(client.side)) throw OAuthError.invalidClient(`the ${client.side} side is disabled on this server`);
     return { params, client };
   }

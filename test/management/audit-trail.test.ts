@@ -114,6 +114,23 @@ describe.each(BACKENDS)('audit trail (%s)', (backend) => {
     }
   });
 
+  it('a block by the client-secret limit is recorded, with the address and without the guessed secrets', async () => {
+    const client = await server.createClient({ side: 'backoffice', grants: ['client_credentials'], owner: 'admin' });
+    // Test servers see every request from 127.0.0.1: the address-wide count is shared with the other tests.
+    const guesses = Array.from({ length: 2 * server.config.bruteForceMaxFailures + 1 }, (_, i) => `wrong-secret-guess-${i}`);
+    let blocked = 0;
+    for (const guess of guesses) {
+      const result = await tokenRequest(server.url, { grant_type: 'client_credentials', client_id: client.clientId, client_secret: guess });
+      if (result.status === 429) blocked += 1;
+    }
+    expect(blocked).toBeGreaterThan(0);
+    const { items } = await server.grantry.audit.list(CLI, { kind: 'client_authentication.blocked', page: 1, size: 50 });
+    expect(items.length).toBe(blocked);
+    expect(items[0]).toMatchObject({ kind: 'client_authentication.blocked', address: '127.0.0.1', clientId: null });
+    const everything = JSON.stringify(items);
+    for (const guess of guesses) expect(everything.includes(guess)).toBe(false);
+  });
+
   it('events older than audit_retention days are deleted by the cleanup, newer ones kept', async () => {
     const now = Math.floor(Date.now() / 1000);
     const retention = server.config.auditRetention * 86400;
