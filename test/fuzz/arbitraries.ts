@@ -195,6 +195,47 @@ export const respelledFrom = (tokens: readonly string[]) => fc.constantFrom(...t
 /** Header values must be Latin-1 without CR, LF or NUL (node refuses to send others). */
 export const headerSafe = (value: string) => value.replace(/[^\t\x20-\x7e\x80-\xff]/g, '?');
 
+/** The one origin the fuzzing server lets call its CORS endpoints from a browser. */
+export const CORS_ORIGIN = 'https://app.example';
+
+/**
+ * The headers of a CORS preflight, each present or not: the allowed origin, near misses of it
+ * (which must not be allowed), other origins and hostile text; any method; any header names.
+ */
+const preflightHeaders = once(() => {
+  const hostileHeader = hostileText().map((h) => headerSafe(h.slice(0, 300)));
+  const origin = fc.oneof(
+    { weight: 3, arbitrary: fc.constant(CORS_ORIGIN) },
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom('https://APP.example', 'https://app.example.', 'https://app.example:443', `${CORS_ORIGIN}/`, 'http://app.example', 'https://app.example.evil.example', 'https://evil.example', 'null', '*', '', `${CORS_ORIGIN}, https://evil.example`),
+    },
+    { weight: 2, arbitrary: hostileHeader },
+  );
+  const method = fc.oneof({ weight: 3, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'post', 'TRACE', '') }, { weight: 1, arbitrary: hostileHeader });
+  const headerNames = fc.oneof(
+    { weight: 3, arbitrary: fc.subarray(['authorization', 'content-type', 'accept', 'x-requested-with', 'cookie', 'dpop', '*']).map((names) => names.join(', ')) },
+    { weight: 1, arbitrary: hostileHeader },
+  );
+  return fc.record({ origin, 'access-control-request-method': method, 'access-control-request-headers': headerNames }, { requiredKeys: [] });
+});
+
+/** A request's headers without those that describe a body. */
+const withoutBody = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'content-type'));
+
+/**
+ * A group's requests, one in six of them sent as HEAD (the same path and headers, no body) or as
+ * a CORS preflight to the same path (OPTIONS with Origin and Access-Control-Request-Method and
+ * -Headers, now and then with the request's cookies and Authorization too).
+ */
+export function withHeadAndPreflight(requests: fc.Arbitrary<FuzzRequest>): fc.Arbitrary<FuzzRequest> {
+  const head = requests.map((r): FuzzRequest => ({ method: 'HEAD', path: r.path, headers: withoutBody(r.headers), kind: r.kind, side: r.side }));
+  const preflight = fc
+    .tuple(requests, preflightHeaders(), fc.boolean())
+    .map(([r, headers, credentials]): FuzzRequest => ({ method: 'OPTIONS', path: r.path, headers: { ...(credentials ? withoutBody(r.headers) : {}), ...headers }, kind: r.kind, side: r.side }));
+  return fc.oneof({ weight: 10, arbitrary: requests }, { weight: 1, arbitrary: head }, { weight: 1, arbitrary: preflight });
+}
+
 /** A parameter value: usually a real one (or a variant of it), often hostile, sometimes raw bytes or (JSON) the wrong type. */
 export function valueArb(pool: readonly string[], options: { json?: boolean } = {}): fc.Arbitrary<Value> {
   const real = pool.length > 0 ? charFrom(pool) : fc.constant('');

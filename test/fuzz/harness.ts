@@ -17,7 +17,7 @@ import { issueRefreshable } from '../helpers/endpoints.js';
 import { tokenRequest } from '../helpers/oauth.js';
 import { DEFAULT_REDIRECT_URI, startTestServer, type TestServer } from '../helpers/server.js';
 import { codeFor, createSideUser, expectTokenSuccess, SIDES, type SideUser, type TestClient } from '../helpers/tokens.js';
-import { MARKER } from './arbitraries.js';
+import { CORS_ORIGIN, MARKER, withHeadAndPreflight } from './arbitraries.js';
 import { CLI } from '../../src/management/principal.js';
 
 const envInt = (name: string, fallback: number) => {
@@ -42,7 +42,7 @@ export const REQUEST_TIMEOUT_MS = 5_000;
 export type Kind = 'token' | 'revoke' | 'introspect' | 'api' | 'discovery' | 'page';
 
 export interface FuzzRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'HEAD' | 'OPTIONS';
   /** Path and query, already encoded (a binary string). */
   path: string;
   headers: Record<string, string>;
@@ -176,7 +176,8 @@ const cookieHeader = (browser: TestBrowser) => [...browser.cookies].map(([n, v])
 /** A server with the password grant on, and on each side: users, clients of every kind, tokens and a signed-in browser. */
 export async function startFuzzServer(backend: Backend): Promise<FuzzFixture> {
   // No periodic cleanup: it would change stored data between snapshots.
-  const server = await startTestServer(backend, { passwordGrantEnabled: true, defaultScope: 'api', cleanupInterval: 0 });
+  // One allowed CORS origin, so that preflights are answered both ways.
+  const server = await startTestServer(backend, { passwordGrantEnabled: true, defaultScope: 'api', cleanupInterval: 0, corsAllowedOrigins: [CORS_ORIGIN] });
   try {
     const sides = {} as Record<SideName, SideFixture>;
     for (const name of SIDES) {
@@ -383,6 +384,62 @@ function checkPage(fx: FuzzFixture, r: FuzzRequest, res: FuzzResponse): boolean 
   return false;
 }
 
+/** The endpoints that answer CORS preflights (README "CORS"), with the methods they allow; never the pages. */
+const CORS_METHODS: Partial<Record<Kind, string>> = { token: 'POST', revoke: 'POST', introspect: 'POST', api: 'GET', discovery: 'GET' };
+
+/**
+ * An answer no route gave (HEAD, which no route takes, so that a HEAD can never run a handler
+ * that writes; OPTIONS where there is no preflight): a 4xx in the error format of the group the
+ * path belongs to. RFC 6749 JSON with no-store for the token endpoints, JSON:API for the APIs, an
+ * HTML page that may not be framed everywhere else (discovery included). A HEAD answer has no body.
+ */
+function checkRoutelessError(r: FuzzRequest, res: FuzzResponse): false {
+  if (res.status < 400) fail(`a ${r.method} answered ${res.status}, not an error`, r, res);
+  if (r.method === 'HEAD' && res.body !== '') fail('a HEAD answer with a body', r, res);
+  const type = header(res, 'content-type') ?? '';
+  if (CORS_METHODS[r.kind] === 'POST') {
+    if (!/^application\/json(;|$)/.test(type)) fail('not application/json', r, res);
+    if (header(res, 'cache-control') !== 'no-store') fail('Cache-Control: no-store is missing', r, res);
+    if (res.body === '') return false;
+    const json = parseJson(r, res);
+    if (!TOKEN_ERRORS.includes(json.error as string)) fail(`error ${JSON.stringify(json.error)} is not an RFC 6749/7009/7662 code`, r, res);
+    checkDescription(json.error_description, r, res);
+  } else if (r.kind === 'api') {
+    if (type !== 'application/vnd.api+json') fail('not application/vnd.api+json', r, res);
+    if (res.body === '') return false;
+    const errors = parseJson(r, res).errors;
+    if (!Array.isArray(errors) || (errors[0] as { status?: unknown } | undefined)?.status !== String(res.status)) fail('an error without errors[] of its status', r, res);
+  } else {
+    if (!/^text\/html(;|$)/.test(type)) fail('not an HTML page', r, res);
+    if (!(header(res, 'content-security-policy') ?? '').includes("frame-ancestors 'none'")) fail('a page that may be framed', r, res);
+  }
+  return false;
+}
+
+/**
+ * A CORS preflight: 204 without a body where the endpoint takes them, allowing exactly the
+ * configured origin (no near miss, never with credentials) and only the endpoint's method; the
+ * authorize, login and logout pages never answer one. Otherwise a 4xx in the group's format.
+ */
+function checkPreflight(r: FuzzRequest, res: FuzzResponse): false {
+  const methods = CORS_METHODS[r.kind];
+  const allowOrigin = header(res, 'access-control-allow-origin');
+  if (methods === undefined && Object.keys(res.headers).some((name) => name.startsWith('access-control-'))) fail('CORS headers on a page endpoint', r, res);
+  if (res.status !== 204) return checkRoutelessError(r, res);
+  if (methods === undefined) fail('a page endpoint answered a preflight', r, res);
+  if (res.body !== '') fail('a preflight answer with a body', r, res);
+  if (!/(^|,\s*)Origin(\s*,|$)/i.test(header(res, 'vary') ?? '')) fail('a preflight answer without Vary: Origin', r, res);
+  if (header(res, 'access-control-allow-credentials') !== undefined) fail('a preflight answer allowing credentials', r, res);
+  if (allowOrigin === undefined) {
+    if (r.headers.origin === CORS_ORIGIN) fail('the allowed origin was not allowed', r, res);
+    if (header(res, 'access-control-allow-methods') !== undefined || header(res, 'access-control-allow-headers') !== undefined) fail('CORS methods or headers without an allowed origin', r, res);
+    return false;
+  }
+  if (r.headers.origin !== CORS_ORIGIN || allowOrigin !== CORS_ORIGIN) fail(`origin ${JSON.stringify(allowOrigin)} allowed for ${JSON.stringify(r.headers.origin)}`, r, res);
+  if (header(res, 'access-control-allow-methods') !== methods) fail(`allowed methods other than ${methods}`, r, res);
+  return false;
+}
+
 /**
  * Checks the properties every response has: never a 5xx or a stack trace, always the
  * endpoint's documented format. Returns whether the request may have changed stored data
@@ -393,6 +450,9 @@ export function checkResponse(fx: FuzzFixture, r: FuzzRequest, res: FuzzResponse
   // Node's HTTP server refuses a request line and headers over 16 KiB before any route sees them.
   if (res.status === 431) return false;
   if (/\bat [\w$.<>[\] ]+ \(?[^)\s]*:\d+:\d+\)?|node_modules|\/src\/\w+\/\w+\.[jt]s/.test(res.body)) fail('a stack trace or a source path in the body', r, res);
+  // Neither writes: a batch of them is compared with the stored data like any refused one.
+  if (r.method === 'HEAD') return checkRoutelessError(r, res);
+  if (r.method === 'OPTIONS') return checkPreflight(r, res);
   switch (r.kind) {
     case 'token':
     case 'revoke':
@@ -476,13 +536,14 @@ export class FuzzStats {
 }
 
 /**
- * Runs one endpoint group: `runs` batches of 1 to 6 generated requests (fixed seed). After each
- * batch in which every request was refused, the stored data must be what it was before it.
+ * Runs one endpoint group: `runs` batches of 1 to 6 generated requests (fixed seed), one in six
+ * of them sent as HEAD or as a CORS preflight. After each batch in which every request was
+ * refused, the stored data must be what it was before it.
  */
 export async function fuzzGroup(fx: FuzzFixture, stats: FuzzStats, group: number, requests: fc.Arbitrary<FuzzRequest>, defaultRuns: number): Promise<void> {
   // The stored data before the next batch; unknown after a batch that failed (and may have written) halfway.
   let before: Map<string, string> | undefined;
-  const property = fc.asyncProperty(fc.array(requests.map(printable), { minLength: 1, maxLength: 6 }), async (batch) => {
+  const property = fc.asyncProperty(fc.array(withHeadAndPreflight(requests).map(printable), { minLength: 1, maxLength: 6 }), async (batch) => {
     const start = before ?? (await snapshot(fx));
     before = undefined;
     let mayHaveWritten = false;
@@ -492,7 +553,7 @@ export async function fuzzGroup(fx: FuzzFixture, stats: FuzzStats, group: number
         throw new Violation(`${e.message}\n  request:  ${describeRequest(r)}`);
       });
       stats.requests += 1;
-      stats.time(`${r.kind}${r.passwordAttempt ? ' (password)' : ''}`, performance.now() - started);
+      stats.time(`${r.method === 'HEAD' || r.method === 'OPTIONS' ? `${r.method} ` : ''}${r.kind}${r.passwordAttempt ? ' (password)' : ''}`, performance.now() - started);
       if (stats.survey(() => checkResponse(fx, r, res))) mayHaveWritten = true;
     }
     stats.batches += 1;
