@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { CLI } from '../../src/management/principal.js';
 import { apiGet, authorizeUrl, pkcePair, tokenRequest } from '../helpers/oauth.js';
+import { BACKENDS } from '../helpers/backends.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
 const CHROMIUM = process.env.GRANTRY_CHROMIUM ?? '/usr/bin/chromium';
@@ -44,7 +45,7 @@ interface AxeViolation {
   nodes: Array<{ target: string[] }>;
 }
 
-describe.runIf(available)('the console in Chromium', { timeout: 120_000 }, () => {
+describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeout: 120_000 }, (backend) => {
   let server: TestServer;
   let browser: Browser;
   let app: Server;
@@ -55,7 +56,7 @@ describe.runIf(available)('the console in Chromium', { timeout: 120_000 }, () =>
   const done: { publicClientId?: string; regeneratedClientId?: string; caseyClientId?: string } = {};
 
   beforeAll(async () => {
-    server = await startTestServer('sqlite');
+    server = await startTestServer(backend);
     app = createServer((request, response) => response.end(`received ${request.url}`));
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     callback = `http://127.0.0.1:${(app.address() as AddressInfo).port}/callback`;
