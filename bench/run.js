@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createGrantry } from '../dist/app.js';
 import { loadConfig } from '../dist/config/index.js';
+import { CLI } from '../dist/management/principal.js';
 
 const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -66,14 +67,14 @@ const env = {
 };
 const config = loadConfig({ env });
 const grantry = await createGrantry(config);
-const { client, clientSecret } = await grantry.clients.create({
+const { client, clientSecret } = await grantry.clients.create(CLI, {
   side: 'backoffice',
   name: `bench ${Date.now()}`,
   type: 'confidential',
   grants: ['authorization_code', 'refresh_token'],
   redirectUris: ['https://bench.example/cb'],
 });
-const user = await grantry.users.createBackofficeUser({ username: `bench${Date.now()}`, email: `bench${Date.now()}@example.com`, password: 'bench-password' });
+const user = await grantry.users.createBackofficeUser(CLI, { username: `bench${Date.now()}`, email: `bench${Date.now()}@example.com`, password: 'bench-password' });
 const side = grantry.sides.require('backoffice');
 
 const server = spawn(process.execPath, [path.join(root, 'dist/cli/main.js'), 'start'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
