@@ -118,6 +118,38 @@ describe.each(BACKENDS)('administration console (%s)', (backend) => {
     expect(elsewhere.location).toBe('/admin/oauth2-token/login');
   });
 
+  it('refuses console return_to paths that a browser would resolve elsewhere (dot segments, empty segments, backslashes, encoded dots and slashes)', async () => {
+    const login = '/admin/oauth2-token/login';
+    for (const target of [
+      `${BASE}/../../..//evil.example`,
+      `${BASE}/..`,
+      `${BASE}/./keys`,
+      `${BASE}//evil.example`,
+      `${BASE}/keys//x`,
+      `${BASE}/\\evil.example`,
+      `${BASE}\\..\\x`,
+      `${BASE}/%2e%2e/%2e%2e/x`,
+      `${BASE}/%2E%2E/x`,
+      `${BASE}/%2fevil.example`,
+      `${BASE}/%2Fevil.example`,
+      `${BASE}/%5cevil.example`,
+      `${BASE}/.%2e/x`,
+      `${BASE}/keys?x=\\y`,
+    ]) {
+      const page = await new TestBrowser(server.url).get(`${login}?${new URLSearchParams({ return_to: target })}`);
+      expect(page.status, target).toBe(200);
+      expect(formField(page.body, 'return_to'), target).toBeUndefined();
+      const response = await signIn(new TestBrowser(server.url), 'backoffice', 'admin', ADMIN_PASSWORD, target);
+      expect(response.status, target).toBe(303);
+      expect(response.location, target).toBe(login);
+    }
+    // What the console itself sends there still comes back, query included (a search for "a/b").
+    for (const target of [BASE, `${BASE}/keys`, `${BASE}/users/storefront/${customerId}/password`, `${BASE}/applications/${sfClient}/edit`, `${BASE}/users?side=storefront&q=a%2Fb..c`, `${BASE}?page=2`]) {
+      const response = await signIn(new TestBrowser(server.url), 'backoffice', 'admin', ADMIN_PASSWORD, target);
+      expect(response.location, target).toBe(target);
+    }
+  });
+
   it('answers 403 to a non-admin on every admin page and action, changing nothing', async () => {
     const before = await snapshot();
     const csrf = await csrfOf(alice);
