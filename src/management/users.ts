@@ -49,6 +49,14 @@ function normalizedEmail(email: string): string {
 
 export type AnyUser = BackofficeUser | CustomerUser;
 
+/**
+ * The refusal to make the last active admin (admin, enabled, not locked) inactive. The
+ * repository checks and changes in one serialised step (removeAdminStanding, delete), so two
+ * admins demoting each other at the same moment cannot both succeed.
+ */
+const lastAdmin = (user: BackofficeUser, cannot: string) =>
+  new ManagementError(`"${user.username}" is the last active admin and cannot ${cannot}; make another user an admin first`);
+
 const now = () => Math.floor(Date.now() / 1000);
 
 export class UserManager {
@@ -149,9 +157,11 @@ export class UserManager {
     const deactivates = (flag === 'enabled' && !value) || (flag === 'locked' && value);
     if (deactivates && side === 'backoffice') {
       if (isSelf(ctx, side, user.id)) throw new ManagementError(`you cannot ${flag === 'enabled' ? 'disable' : 'lock'} yourself`);
-      await this.keepAnAdmin(user as BackofficeUser, flag === 'enabled' ? 'disabled' : 'locked');
+      const loss = flag === 'enabled' ? 'disabled' : 'locked';
+      this.check(await this.users.removeAdminStanding(user.id, loss), side, ref, () => lastAdmin(user as BackofficeUser, `be ${loss}`));
+    } else {
+      await this.users.setFlag(side, user.id, flag, value);
     }
-    await this.users.setFlag(side, user.id, flag, value);
     this.audit.action(ctx, { kind: 'user.updated', side, userId: user.id, details: { [flag]: value } });
     return this.find(side, String(user.id));
   }
@@ -162,9 +172,10 @@ export class UserManager {
     const user = (await this.find('backoffice', ref)) as BackofficeUser;
     if (!value) {
       if (isSelf(ctx, 'backoffice', user.id)) throw new ManagementError('you cannot remove your own admin right; another admin can');
-      await this.keepAnAdmin(user, 'no longer an admin');
+      this.check(await this.users.removeAdminStanding(user.id, 'admin_right'), 'backoffice', ref, () => lastAdmin(user, 'lose the admin right'));
+    } else {
+      await this.users.setAdmin(user.id, value);
     }
-    await this.users.setAdmin(user.id, value);
     this.audit.action(ctx, { kind: value ? 'user.admin_granted' : 'user.admin_revoked', side: 'backoffice', userId: user.id });
     return (await this.find('backoffice', String(user.id))) as BackofficeUser;
   }
@@ -199,10 +210,10 @@ export class UserManager {
     const user = await this.find(side, ref);
     if (side === 'backoffice') {
       if (isSelf(ctx, side, user.id)) throw new ManagementError('you cannot delete yourself; another admin can');
-      await this.keepAnAdmin(user as BackofficeUser, 'deleted');
     }
     const result = await this.users.delete(side, user.id);
     if (result === false) throw new ManagementError(`no ${side} user "${ref}"`, 'not_found');
+    if (result === 'last_admin') throw lastAdmin(user as BackofficeUser, 'be deleted');
     if (result !== true) {
       throw new ManagementError(`${side} user ${user.id} owns ${result.ownsClients} client(s); delete them or give them another owner first`, 'conflict');
     }
@@ -210,14 +221,9 @@ export class UserManager {
     return user;
   }
 
-  /**
-   * Refuses to make the last active admin inactive. (Two admins demoting each other at the same
-   * instant could both pass this check; the CLI can always grant the right again.)
-   */
-  private async keepAnAdmin(user: BackofficeUser, becoming: string): Promise<void> {
-    const active = user.isAdmin && user.enabled && !user.locked;
-    if (active && (await this.users.countActiveAdmins()) <= 1) {
-      throw new ManagementError(`"${user.username}" is the last active admin and cannot be ${becoming}; make another user an admin first`);
-    }
+  /** Throws when the repository found no such user, or refused because they are the last active admin. */
+  private check(result: boolean | 'last_admin', side: SideName, ref: string, refusal: () => ManagementError): void {
+    if (result === false) throw new ManagementError(`no ${side} user "${ref}"`, 'not_found');
+    if (result === 'last_admin') throw refusal();
   }
 }

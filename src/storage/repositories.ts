@@ -84,6 +84,9 @@ export interface CustomerUser {
 export type NewBackofficeUser = Pick<BackofficeUser, 'username' | 'email' | 'isAdmin'> & { passwordHash: string };
 export type NewCustomerUser = Pick<CustomerUser, 'email' | 'firstName' | 'lastName'> & { passwordHash: string };
 
+/** How a back-office user may stop being an active admin, short of being deleted. */
+export type AdminLoss = 'admin_right' | 'disabled' | 'locked';
+
 /** What login needs to know about an account, whichever side it lives on. */
 export interface LoginAccount {
   id: number;
@@ -113,16 +116,23 @@ export interface UserRepository {
   countBackofficeUsers(): Promise<number>;
   /** Back-office users who are admins, enabled and not locked: those who can manage everything. */
   countActiveAdmins(): Promise<number>;
-  /** Returns false when no such user. */
+  /** Returns false when no such user. Granting only: removing the right is removeAdminStanding. */
   setAdmin(id: number, value: boolean): Promise<boolean>;
+  /**
+   * Removes the admin right of a back-office user, disables or locks them, unless they are the
+   * last active admin ('last_admin', nothing changed). The check and the change are atomic
+   * against every other such change and delete, on every process. False when no such user.
+   */
+  removeAdminStanding(id: number, loss: AdminLoss): Promise<boolean | 'last_admin'>;
   /** Returns false when no such user. */
   setPasswordHash(side: SideName, id: number, passwordHash: string): Promise<boolean>;
   /**
    * Deletes the user with their sessions and grants (so their codes, access and refresh tokens),
-   * in one transaction; refuses (returns how many) while clients name the user as owner, while clients name the
-   * user as owner. False when no such user.
+   * in one transaction; refuses (returns how many) while clients name the user as owner, and
+   * ('last_admin') when the user is the last active back-office admin, checked atomically as in
+   * removeAdminStanding. False when no such user.
    */
-  delete(side: SideName, id: number): Promise<true | false | { ownsClients: number }>;
+  delete(side: SideName, id: number): Promise<true | false | 'last_admin' | { ownsClients: number }>;
   /** Whether the user exists, is enabled and is not locked. */
   isActive(side: SideName, id: number): Promise<boolean>;
   /** Sets the enabled or locked flag; returns false when no such user. */

@@ -1,7 +1,8 @@
-import { type Kysely, type Selectable, sql } from 'kysely';
+import { type Kysely, PostgresAdapter, type Selectable, sql, type Transaction } from 'kysely';
 import type { SideName } from '../../oauth/sides.js';
 import { normalizeLogin } from '../../security/logins.js';
 import type {
+  AdminLoss,
   BackofficeUser,
   CustomerUser,
   LoginAccount,
@@ -35,6 +36,9 @@ const toCustomerUser = (row: Selectable<CustomerUserTable>): CustomerUser => ({
 });
 
 const now = () => Math.floor(Date.now() / 1000);
+
+/** The PostgreSQL advisory lock that serialises changes which may remove an active admin (an arbitrary constant: "GRAd"). */
+const ACTIVE_ADMINS_LOCK = 0x47524164;
 
 export class KyselyUserRepository implements UserRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -161,7 +165,11 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async countActiveAdmins(): Promise<number> {
-    const row = await this.db
+    return this.activeAdmins(this.db);
+  }
+
+  private async activeAdmins(db: Kysely<Database>): Promise<number> {
+    const row = await db
       .selectFrom('backoffice_users')
       .select((eb) => eb.fn.countAll<number | string>().as('n'))
       .where('is_admin', '=', 1)
@@ -169,6 +177,53 @@ export class KyselyUserRepository implements UserRepository {
       .where('locked', '=', 0)
       .executeTakeFirstOrThrow();
     return Number(row.n);
+  }
+
+  /**
+   * Runs `work` in a transaction that no other such transaction overlaps, on every process: its
+   * check of the active admins and its change are one step. Counting, then changing in another
+   * statement let two admins demoting each other at once both see two admins and both proceed.
+   * PostgreSQL (READ COMMITTED) takes a transaction-level advisory lock, so the next one counts
+   * only once this one has committed; SQLite takes its single write lock at BEGIN IMMEDIATE
+   * (waiting up to busy_timeout), and reads from there on see every committed change.
+   */
+  private serialisedAdminChange<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    if (this.db.getExecutor().adapter instanceof PostgresAdapter) {
+      return this.db.transaction().execute(async (trx: Transaction<Database>) => {
+        await sql`select pg_advisory_xact_lock(${ACTIVE_ADMINS_LOCK})`.execute(trx);
+        return work(trx);
+      });
+    }
+    // Kysely's SQLite transactions begin DEFERRED: a read first, then a write, could meet another
+    // process's write in between. Its one connection is held here for the whole transaction.
+    return this.db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const result = await work(conn);
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (e) {
+        await sql`rollback`.execute(conn);
+        throw e;
+      }
+    });
+  }
+
+  /** Whether the back-office user is an active admin now, inside the serialised transaction; undefined when no such user. */
+  private async isActiveAdmin(db: Kysely<Database>, id: number): Promise<boolean | undefined> {
+    const row = await db.selectFrom('backoffice_users').select(['is_admin', 'enabled', 'locked']).where('id', '=', id).executeTakeFirst();
+    return row && row.is_admin === 1 && row.enabled === 1 && row.locked === 0;
+  }
+
+  async removeAdminStanding(id: number, loss: AdminLoss): Promise<boolean | 'last_admin'> {
+    return this.serialisedAdminChange(async (db) => {
+      const active = await this.isActiveAdmin(db, id);
+      if (active === undefined) return false;
+      if (active && (await this.activeAdmins(db)) <= 1) return 'last_admin';
+      const change = loss === 'admin_right' ? { is_admin: 0 } : loss === 'disabled' ? { enabled: 0 } : { locked: 1 };
+      await db.updateTable('backoffice_users').set({ ...change, updated_at: now() }).where('id', '=', id).execute();
+      return true;
+    });
   }
 
   async setAdmin(id: number, value: boolean): Promise<boolean> {
@@ -184,8 +239,13 @@ export class KyselyUserRepository implements UserRepository {
     return result.numUpdatedRows > 0n;
   }
 
-  async delete(side: SideName, id: number): Promise<true | false | { ownsClients: number }> {
-    return this.db.transaction().execute(async (trx) => {
+  async delete(side: SideName, id: number): Promise<true | false | 'last_admin' | { ownsClients: number }> {
+    const remove = async (trx: Kysely<Database>) => {
+      if (side === 'backoffice') {
+        const active = await this.isActiveAdmin(trx, id);
+        if (active === undefined) return false;
+        if (active && (await this.activeAdmins(trx)) <= 1) return 'last_admin' as const;
+      }
       // Client-credentials clients act as their owner: deleting the owner would leave them
       // acting as nobody, so the operator decides about the clients first.
       const owned = await trx
@@ -203,7 +263,9 @@ export class KyselyUserRepository implements UserRepository {
           ? await trx.deleteFrom('backoffice_users').where('id', '=', id).executeTakeFirst()
           : await trx.deleteFrom('customer_users').where('id', '=', id).executeTakeFirst();
       return result.numDeletedRows > 0n;
-    });
+    };
+    // A back-office user may be an admin: deleting them is checked and done like a demotion.
+    return side === 'backoffice' ? this.serialisedAdminChange(remove) : this.db.transaction().execute(remove);
   }
 
   async isActive(side: SideName, id: number): Promise<boolean> {
