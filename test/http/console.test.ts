@@ -4,6 +4,7 @@
  * next to their field, and a non-admin kept to their own applications whatever id they type.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../../src/management/principal.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { formField, type PageResponse, signIn, TestBrowser } from '../helpers/browser.js';
 import { tokenRequest } from '../helpers/oauth.js';
@@ -104,6 +105,30 @@ describe.each(BACKENDS)('administration console (%s)', (backend) => {
       // A GET comes back to the page itself after sign-in.
       if (method === 'GET') expect(new URL(response.location as string, server.url).searchParams.get('return_to')).toBe(path);
     }
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('keeps a storefront session out of every console route, even under the back-office cookie name', async () => {
+    const before = await snapshot();
+    // Customer ids and back-office ids are counted apart: this customer's id may well be an admin's.
+    const shopper = await server.createCustomerUser('storefront.visitor@example.com');
+    const customer = new TestBrowser(server.url);
+    expect((await signIn(customer, 'storefront', shopper.email, shopper.password)).status).toBe(303);
+    const storefront = server.grantry.sides.all.find((s) => s.name === 'storefront');
+    const backoffice = server.grantry.sides.all.find((s) => s.name === 'backoffice');
+    const sessionId = customer.cookies.get(storefront?.sessionCookie as string) as string;
+    expect(sessionId).toBeTruthy();
+    // The same session id presented as a back-office session must not pass either.
+    const forged = new TestBrowser(server.url);
+    forged.cookies.set(backoffice?.sessionCookie as string, sessionId);
+    for (const browser of [customer, forged]) {
+      const csrf = formField((await browser.get('/oauth2-token/login')).body, 'csrf_token') as string;
+      for (const [method, path] of routes()) {
+        const response = await browser.request(method, path, method === 'POST' ? { csrf_token: csrf, confirm: 'yes', active: 'no', flag: 'enabled', value: 'no', generate: 'yes', name: 'x', alg: 'ES256', delay: '0' } : undefined);
+        expectLoginRedirect(response);
+      }
+    }
+    await server.grantry.users.delete(CLI, 'storefront', String(shopper.id));
     expect(await snapshot()).toBe(before);
   });
 
