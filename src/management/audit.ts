@@ -67,7 +67,7 @@ export class AuditTrail implements ProtocolEvents {
 
   constructor(
     private readonly repo: AuditRepository,
-    /** A batch that could not be written is reported here (and not retried: the log has it). */
+    /** An event that could not be written, even alone, is reported here (the log line has it). */
     private onError: (error: unknown) => void = () => {},
   ) {}
 
@@ -128,15 +128,31 @@ export class AuditTrail implements ProtocolEvents {
     const batch = this.buffer;
     this.buffer = [];
     // One write at a time, in order, so the rows keep the order of the events.
-    this.writing = this.writing.then(async () => {
-      if (batch.length === 0) return;
-      try {
-        await this.repo.insert(batch);
-      } catch (e) {
-        this.onError(e);
-      }
-    });
+    this.writing = this.writing.then(() => this.write(batch));
     return this.writing;
+  }
+
+  /**
+   * One multi-row insert; if the database refuses it, each row alone, so that a row it will
+   * not take (add() bounds every field, so this should not happen) costs only itself, not the
+   * other events of its batch. A row lost anyway is reported to onError; its log line went out
+   * when it was recorded.
+   */
+  private async write(batch: NewAuditEvent[]): Promise<void> {
+    if (batch.length === 0) return;
+    try {
+      await this.repo.insert(batch);
+      return;
+    } catch (e) {
+      if (batch.length === 1) return this.onError(lost(batch[0] as NewAuditEvent, e));
+    }
+    for (const event of batch) {
+      try {
+        await this.repo.insert([event]);
+      } catch (e) {
+        this.onError(lost(event, e));
+      }
+    }
   }
 
   /** Flushes the buffer; call before closing the database. */
@@ -144,7 +160,9 @@ export class AuditTrail implements ProtocolEvents {
     return this.flush();
   }
 
-  private add(event: NewAuditEvent): void {
+  /** Every event passes here: bounded once, so that the table takes what the log line shows. */
+  private add(recorded: NewAuditEvent): void {
+    const event = bounded(recorded);
     this.sink(event);
     this.buffer.push(event);
     if (this.buffer.length >= BATCH_SIZE) void this.flush();
@@ -157,6 +175,41 @@ export class AuditTrail implements ProtocolEvents {
 }
 
 const now = () => Math.floor(Date.now() / 1000);
+
+/** The error reported for an event the database would not store: which one, and why. */
+const lost = (event: NewAuditEvent, cause: unknown) => new Error(`the audit event ${event.kind} of ${new Date(event.at * 1000).toISOString()} could not be stored`, { cause });
+
+/**
+ * The widths of audit_events' columns (migration 006). A value from a request can be longer
+ * (an X-Forwarded-For address, a claimed client_id), and PostgreSQL refuses an over-long value
+ * where SQLite keeps it: cut here, the same on both. Details are capped so a row stays small.
+ */
+const LIMITS = { kind: 64, actor: 255, address: 64, clientId: 64 } as const;
+const DETAIL_STRING_MAX = 256;
+const DETAILS_MAX = 2048;
+
+const cut = (value: string, max: number) => (value.length <= max ? value : value.slice(0, max));
+
+function bounded(event: NewAuditEvent): NewAuditEvent {
+  let truncated = false;
+  const details: NewAuditEvent['details'] = {};
+  for (const [key, value] of Object.entries(event.details)) {
+    if (typeof value === 'string' && value.length > DETAIL_STRING_MAX) {
+      details[key] = cut(value, DETAIL_STRING_MAX);
+      truncated = true;
+    } else details[key] = value;
+  }
+  // Many keys can still add up to a large row: then only the marker is kept.
+  const kept = truncated ? { ...details, truncated: true } : details;
+  return {
+    ...event,
+    kind: cut(event.kind, LIMITS.kind),
+    actor: cut(event.actor, LIMITS.actor),
+    address: event.address === null ? null : cut(event.address, LIMITS.address),
+    clientId: event.clientId === null ? null : cut(event.clientId, LIMITS.clientId),
+    details: JSON.stringify(kept).length <= DETAILS_MAX ? kept : { truncated: true },
+  };
+}
 
 /** Page numbers from 1, sizes from 1 to 1000: anything else is a plain input error. */
 export function checkedPage(page: number, size: number): { page: number; size: number } {

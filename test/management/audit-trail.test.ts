@@ -6,7 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCleanup } from '../../src/management/cleanup.js';
 import { type ActionContext, CLI } from '../../src/management/principal.js';
-import type { NewAuditEvent } from '../../src/storage/repositories.js';
+import { AuditTrail } from '../../src/management/audit.js';
+import { openDatabase } from '../../src/storage/database.js';
+import { createRepositories } from '../../src/storage/index.js';
+import type { AuditRepository, NewAuditEvent } from '../../src/storage/repositories.js';
+import { startServer } from '../../src/server.js';
+import { freshDataDir, testConfig } from '../helpers/server.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { signIn, TestBrowser } from '../helpers/browser.js';
 import { revoke } from '../helpers/endpoints.js';
@@ -143,5 +148,60 @@ describe.each(BACKENDS)('audit trail (%s)', (backend) => {
     expect(deleted.audit_events).toBe(1);
     expect((await server.grantry.audit.list(CLI, { clientId: 'old-event', page: 1, size: 10 })).total).toBe(0);
     expect((await server.grantry.audit.list(CLI, { clientId: 'recent-event', page: 1, size: 10 })).total).toBe(1);
+  });
+
+  it('an over-long address (X-Forwarded-For) is cut to its column and loses no event of its batch', async () => {
+    const marker = `long-${Date.now()}`;
+    const long = '2001:db8:'.repeat(12);
+    for (let i = 0; i < 3; i += 1) server.grantry.audit.emit({ kind: 'signin.blocked', side: 'backoffice', clientId: marker, address: '203.0.113.9', details: { n: i } });
+    server.grantry.audit.emit({ kind: 'signin.failed', side: 'backoffice', clientId: marker, address: long, details: { note: 'y'.repeat(5000) } });
+    server.grantry.audit.action({ principal: { kind: 'user', side: 'backoffice', userId: 1, isAdmin: true, label: 'u'.repeat(400) }, address: long }, { kind: 'client.updated', clientId: marker });
+    const { items } = await server.grantry.audit.list(CLI, { clientId: marker, page: 1, size: 10 });
+    expect(items).toHaveLength(5);
+    const [action, failed] = items as [(typeof items)[0], (typeof items)[0]];
+    expect(action.actor.length).toBeLessThanOrEqual(255);
+    expect(action.address).toBe(long.slice(0, 64));
+    expect(failed.address).toBe(long.slice(0, 64));
+    expect(JSON.stringify(failed.details).length).toBeLessThanOrEqual(2048);
+    expect(failed.details).toMatchObject({ truncated: true });
+  });
+
+  it('a batch the database refuses is written again row by row: only the refused row is lost, and reported', async () => {
+    const marker = `refused-${Date.now()}`;
+    const real = server.grantry.repos.audit;
+    // The real database refuses this row (kind is NOT NULL), and with it the whole multi-row insert.
+    const repo: AuditRepository = {
+      insert: (events) => real.insert(events.map((e) => (e.details.refuse ? { ...e, kind: null as unknown as string } : e))),
+      list: (filter, offset, limit) => real.list(filter, offset, limit),
+    };
+    const errors: unknown[] = [];
+    const trail = new AuditTrail(repo, (e) => errors.push(e));
+    trail.emit({ kind: 'signin.blocked', side: 'backoffice', clientId: marker, details: { n: 1 } });
+    trail.emit({ kind: 'signin.failed', side: 'backoffice', clientId: marker, details: { refuse: true } });
+    trail.emit({ kind: 'signin.blocked', side: 'backoffice', clientId: marker, details: { n: 2 } });
+    await trail.close();
+    const { items } = await real.list({ clientId: marker }, 0, 10);
+    expect(items.map((e) => e.details)).toEqual([{ n: 2 }, { n: 1 }]);
+    expect(errors).toHaveLength(1);
+  });
+});
+
+describe.each(BACKENDS)('audit trail when the server stops (%s)', (backend) => {
+  it('close() (what SIGTERM runs) writes the buffered events before the database closes', async () => {
+    const data = await freshDataDir(backend, 'grantry-audit-close-');
+    try {
+      const running = await startServer(testConfig(data.dir, data.databaseUrl, { cleanupInterval: 0 }), () => {});
+      for (let i = 0; i < 7; i += 1) running.grantry.audit.emit({ kind: 'signin.blocked', side: 'backoffice', clientId: 'before-stop', details: { n: i } });
+      await running.close();
+      const database = openDatabase(data.databaseUrl);
+      try {
+        const { total } = await createRepositories(database.db).audit.list({ clientId: 'before-stop' }, 0, 10);
+        expect(total).toBe(7);
+      } finally {
+        await database.close();
+      }
+    } finally {
+      await data.remove();
+    }
   });
 });
