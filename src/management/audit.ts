@@ -43,6 +43,9 @@ export const AUDIT_KINDS = [
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
+/** Events whose actor is unknown by nature: whoever sent the wrong password or secret. */
+const ANONYMOUS_KINDS: ReadonlySet<string> = new Set(['signin.failed', 'signin.blocked', 'client_authentication.blocked']);
+
 /** What a management action records; who and from where come from its ActionContext. */
 export interface ManagementEvent {
   kind: AuditKind;
@@ -91,9 +94,20 @@ export class AuditTrail implements ProtocolEvents {
     });
   }
 
-  /** A protocol event (src/oauth, the login and consent pages): the actor is the user, else the client. */
+  /**
+   * A protocol event (src/oauth, the login and consent pages): the actor is the user, else the
+   * client. A refused or blocked sign-in or client authentication is anyone's doing, most likely
+   * not the account holder's (whose account is being guessed at): its actor is 'anonymous', and
+   * the account it aimed at stays in the user column.
+   */
   emit(event: ProtocolEvent): void {
-    const actor = event.userId != null ? `${event.side ?? ''} user ${event.userId}`.trim() : event.clientId != null ? `client ${event.clientId}` : 'anonymous';
+    const actor = ANONYMOUS_KINDS.has(event.kind)
+      ? 'anonymous'
+      : event.userId != null
+        ? `${event.side ?? ''} user ${event.userId}`.trim()
+        : event.clientId != null
+          ? `client ${event.clientId}`
+          : 'anonymous';
     this.add({
       at: now(),
       kind: event.kind,

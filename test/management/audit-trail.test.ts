@@ -104,8 +104,11 @@ describe.each(BACKENDS)('audit trail (%s)', (backend) => {
     // Each event once in the table and once in the log.
     expect(logged.map((e) => e.kind).sort()).toEqual([...kinds].sort());
 
+    // A failed sign-in is the guesser's, not the account holder's: the actor is anonymous, the
+    // account stays in the user column. A successful one is the user's.
     const failed = items.find((e) => e.kind === 'signin.failed' && e.userId === user.id);
-    expect(failed).toMatchObject({ side: 'backoffice', address: '127.0.0.1', details: { via: 'login_form', reason: 'wrong_password' } });
+    expect(failed).toMatchObject({ actor: 'anonymous', side: 'backoffice', address: '127.0.0.1', details: { via: 'login_form', reason: 'wrong_password' } });
+    expect(items.find((e) => e.kind === 'signin.succeeded' && e.userId === user.id)).toMatchObject({ actor: `backoffice user ${user.id}` });
     const issued = items.filter((e) => e.kind === 'token.issued' && e.clientId === client.clientId);
     expect(issued[0]).toMatchObject({ userId: user.id, address: '127.0.0.1', details: { grant_type: expect.any(String), refresh_token: true } });
     expect(issued.map((e) => e.details.grant_type)).toContain('refresh_token');
@@ -148,6 +151,21 @@ describe.each(BACKENDS)('audit trail (%s)', (backend) => {
     expect(deleted.audit_events).toBe(1);
     expect((await server.grantry.audit.list(CLI, { clientId: 'old-event', page: 1, size: 10 })).total).toBe(0);
     expect((await server.grantry.audit.list(CLI, { clientId: 'recent-event', page: 1, size: 10 })).total).toBe(1);
+  });
+
+  it('blocked and failed sign-ins name no actor, even when the account exists', async () => {
+    const marker = `blocked-${Date.now()}`;
+    server.grantry.audit.emit({ kind: 'signin.blocked', side: 'backoffice', userId: 1, clientId: marker, address: '192.0.2.7' });
+    server.grantry.audit.emit({ kind: 'signin.failed', side: 'storefront', userId: 2, clientId: marker, address: '192.0.2.7' });
+    server.grantry.audit.emit({ kind: 'client_authentication.blocked', clientId: marker, address: '192.0.2.7' });
+    server.grantry.audit.emit({ kind: 'token.issued', side: 'backoffice', userId: 1, clientId: marker });
+    const { items } = await server.grantry.audit.list(CLI, { clientId: marker, page: 1, size: 10 });
+    expect(items.map((e) => [e.kind, e.actor, e.userId])).toEqual([
+      ['token.issued', 'backoffice user 1', 1],
+      ['client_authentication.blocked', 'anonymous', null],
+      ['signin.failed', 'anonymous', 2],
+      ['signin.blocked', 'anonymous', 1],
+    ]);
   });
 
   it('an over-long address (X-Forwarded-For) is cut to its column and loses no event of its batch', async () => {
