@@ -75,7 +75,7 @@ export class ClientManager {
     if (self !== undefined && input.side !== 'backoffice') throw new ManagementError('only administrators may manage storefront clients', 'forbidden');
     if (input.side !== 'backoffice' && input.side !== 'storefront') throw new ManagementError('the side must be backoffice or storefront');
     if (input.type !== 'confidential' && input.type !== 'public') throw new ManagementError('the client type must be confidential or public');
-    const settings = await this.validate(input.side, input.type, {
+    const settings = await this.validate(ctx, input.side, input.type, undefined, {
       ...input,
       scopes: input.scopes ?? this.scopes.defaultClientScopes,
       // A non-admin's client is theirs, and acts as themselves.
@@ -121,7 +121,7 @@ export class ClientManager {
       owner: self !== undefined ? String(self) : (changes.owner ?? (current.ownerUserId !== null ? String(current.ownerUserId) : undefined)),
       allowGuests: changes.allowGuests ?? current.allowGuests,
     };
-    const settings = await this.validate(current.side, current.type, merged);
+    const settings = await this.validate(ctx, current.side, current.type, current, merged);
     try {
       await this.clients.update(clientId, settings);
     } catch (e) {
@@ -192,8 +192,8 @@ export class ClientManager {
     return self === undefined || (client.side === 'backoffice' && client.ownerUserId === self);
   }
 
-  /** Every rule a client's settings must follow, for create and update alike. */
-  private async validate(side: SideName, type: ClientType, input: Omit<NewClientInput, 'side' | 'type'>): Promise<ClientChanges> {
+  /** Every rule a client's settings must follow, for create and update (of `current`) alike. */
+  private async validate(ctx: ActionContext, side: SideName, type: ClientType, current: Client | undefined, input: Omit<NewClientInput, 'side' | 'type'>): Promise<ClientChanges> {
     const name = input.name.trim();
     if (name === '' || name.length > 255) throw new ManagementError('the client name must have 1 to 255 characters');
     const grants = [...new Set(input.grants)];
@@ -202,6 +202,14 @@ export class ClientManager {
       if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ManagementError(`unknown grant type "${g}"; known: ${GRANT_TYPES.join(', ')}`);
     }
     if (grants.includes('client_credentials') && type === 'public') throw new ManagementError('public clients cannot use the client_credentials grant');
+    // Skipping consent gives the application a token for whoever is signed in, admins included,
+    // without asking them; the password grant hands it the passwords of whoever uses it. Only an
+    // administrator may allow either. One already allowed by an admin on a non-admin's client
+    // stays through their edits (their form sends it back); they may drop it, not add it.
+    if (restrictedUser(ctx) !== undefined) {
+      if (input.skipConsent && !current?.skipConsent) throw new ManagementError('only administrators may let an application skip the consent page', 'forbidden');
+      if (grants.includes('password') && !current?.grants.includes('password')) throw new ManagementError('only administrators may allow the password grant', 'forbidden');
+    }
     if (grants.includes('refresh_token') && !grants.includes('authorization_code') && !grants.includes('password')) {
       throw new ManagementError('the refresh_token grant needs authorization_code or password, which issue refresh tokens');
     }

@@ -1,0 +1,74 @@
+/**
+ * The rules ClientManager applies to a client's settings, whoever asks (CLI, console, later the
+ * JSON:API), on both databases.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { NewClientInput } from '../../src/management/clients.js';
+import type { ManagementError } from '../../src/management/errors.js';
+import { type ActionContext, CLI } from '../../src/management/principal.js';
+import { BACKENDS } from '../helpers/backends.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+const asUser = (user: { id: number; username: string }, isAdmin: boolean): ActionContext => ({
+  principal: { kind: 'user', side: 'backoffice', userId: user.id, isAdmin, label: user.username },
+});
+
+async function refusal(action: Promise<unknown>): Promise<ManagementError> {
+  const error = (await action.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as ManagementError | undefined;
+  expect(error, 'the action should have been refused').toBeDefined();
+  expect(error?.name).toBe('ManagementError');
+  return error as ManagementError;
+}
+
+describe.each(BACKENDS)('client rules (%s)', (backend) => {
+  let server: TestServer;
+  let alice: ActionContext;
+  let admin: ActionContext;
+  const app = (name: string, more: Partial<NewClientInput> = {}): NewClientInput => ({
+    side: 'backoffice',
+    name,
+    type: 'confidential',
+    grants: ['authorization_code'],
+    redirectUris: ['https://alice.example/cb'],
+    ...more,
+  });
+
+  beforeAll(async () => {
+    server = await startTestServer(backend);
+    alice = asUser(await server.createBackofficeUser('alice-rules'), false);
+    admin = asUser(await server.createBackofficeUser('admin-rules', undefined, { isAdmin: true }), true);
+  });
+  afterAll(() => server?.close());
+
+  // Skip consent and the password grant hand the application tokens for whoever signs in (or
+  // whose password it collects), admins included: only an administrator may allow that.
+  it('a non-admin cannot create an application that skips consent or uses the password grant', async () => {
+    const skip = await refusal(server.grantry.clients.create(alice, app('Sneaky skip', { skipConsent: true })));
+    expect(skip).toMatchObject({ code: 'forbidden', message: 'only administrators may let an application skip the consent page' });
+    const password = await refusal(server.grantry.clients.create(alice, app('Sneaky password', { grants: ['password'], redirectUris: [] })));
+    expect(password).toMatchObject({ code: 'forbidden', message: 'only administrators may allow the password grant' });
+    expect((await server.grantry.clients.list(alice, { page: 1, size: 10 })).total).toBe(0);
+    // Admins and the CLI may.
+    expect((await server.grantry.clients.create(admin, app('Admin skip', { skipConsent: true }))).client.skipConsent).toBe(true);
+    expect((await server.grantry.clients.create(CLI, app('CLI password', { grants: ['password'], redirectUris: [] }))).client.grants).toEqual(['password']);
+  });
+
+  it('a non-admin cannot turn them on later; what an admin set on their application stays', async () => {
+    const { client } = await server.grantry.clients.create(alice, app('Alice plain'));
+    expect(await refusal(server.grantry.clients.update(alice, client.clientId, { skipConsent: true }))).toMatchObject({ code: 'forbidden' });
+    expect(await refusal(server.grantry.clients.update(alice, client.clientId, { grants: ['authorization_code', 'password'] }))).toMatchObject({ code: 'forbidden' });
+    expect(await server.grantry.clients.get(alice, client.clientId)).toMatchObject({ skipConsent: false, grants: ['authorization_code'] });
+
+    // An admin allows both on Alice's application: her later edits keep them (the form sends them back).
+    await server.grantry.clients.update(admin, client.clientId, { skipConsent: true, grants: ['authorization_code', 'password'] });
+    const edited = await server.grantry.clients.update(alice, client.clientId, { name: 'Alice renamed', skipConsent: true, grants: ['authorization_code', 'password'] });
+    expect(edited).toMatchObject({ name: 'Alice renamed', skipConsent: true, grants: ['authorization_code', 'password'] });
+    // She may turn them off, and then not on again.
+    const off = await server.grantry.clients.update(alice, client.clientId, { skipConsent: false, grants: ['authorization_code'] });
+    expect(off).toMatchObject({ skipConsent: false, grants: ['authorization_code'] });
+    expect(await refusal(server.grantry.clients.update(alice, client.clientId, { skipConsent: true }))).toMatchObject({ code: 'forbidden' });
+  });
+});
