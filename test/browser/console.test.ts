@@ -345,7 +345,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     secrets.push(password);
     await admin.fill('#username', 'casey');
     await admin.fill('#email', 'casey@example.com');
-    await admin.uncheck('#generate');
+    await admin.check('#type-password');
     await admin.fill('#password', password);
     expect(await admin.isChecked('#is_admin')).toBe(false);
     await Promise.all([admin.waitForURL((url) => url.searchParams.get('done') === 'created'), admin.getByRole('button', { name: 'Create user' }).click()]);

@@ -324,6 +324,45 @@ describe.each(BACKENDS)('administration console (%s)', (backend) => {
     expect((await server.grantry.repos.users.findBackofficeUser(me))?.isAdmin).toBe(true);
   });
 
+  it('uses the password the admin typed, and refuses a form that both types one and asks for one to be generated', async () => {
+    const csrf = await csrfOf(admin);
+    const carol = await server.createBackofficeUser('carol');
+    const self = `${BASE}/users/backoffice/${carol.id}/password`;
+    const form = await admin.get(self);
+    // An explicit choice: two radio buttons, generating the one chosen unless the admin picks "type".
+    expect(form.body).toMatch(/<input type="radio" id="generate" name="generate" value="yes" checked>/);
+    expect(form.body).toMatch(/<input type="radio" id="type-password" name="generate" value="no">/);
+    // Both: nothing changes, the error is next to the password field, the choice is kept.
+    const both = await admin.post(self, { csrf_token: csrf, generate: 'yes', password: 'my-typed-password-1' });
+    expect(both.status).toBe(400);
+    expect(both.body).toMatch(/<p class="field-error" id="password-error">[^<]*typed[^<]*<\/p>/);
+    expect(both.body).toContain('aria-describedby="password-hint password-error"');
+    expect(both.body).not.toContain('id="new-password"');
+    expect(both.body).not.toContain('my-typed-password-1');
+    expect((await signIn(new TestBrowser(server.url), 'backoffice', 'carol', 'my-typed-password-1')).status).not.toBe(303);
+    expect((await signIn(new TestBrowser(server.url), 'backoffice', 'carol', carol.password)).status).toBe(303);
+    // Typed, chosen: it is the password, and none is shown.
+    const typed = await admin.post(self, { csrf_token: csrf, generate: 'no', password: 'my-typed-password-1' });
+    expect(typed.status).toBe(200);
+    expect(typed.body).not.toContain('id="new-password"');
+    expect((await signIn(new TestBrowser(server.url), 'backoffice', 'carol', 'my-typed-password-1')).status).toBe(303);
+    // Typed, with the choice left to "type": a short one is refused next to the field, choice kept.
+    const short = await admin.post(self, { csrf_token: csrf, generate: 'no', password: 'short' });
+    expect(short.status).toBe(400);
+    expect(short.body).toContain('id="password-error"');
+    expect(short.body).toMatch(/id="type-password" name="generate" value="no" checked/);
+    // The create form: the same choice and the same refusal, keeping what was typed; no user made.
+    const created = await admin.post(`${BASE}/users/new`, { csrf_token: csrf, side: 'backoffice', username: 'dora', email: 'dora@example.com', generate: 'yes', password: 'dora-typed-password-1' });
+    expect(created.status).toBe(400);
+    expect(created.body).toMatch(/<p class="field-error" id="password-error">[^<]*typed[^<]*<\/p>/);
+    expect(created.body).toContain('value="dora@example.com"');
+    expect(created.body).toMatch(/id="generate" name="generate" value="yes" checked/);
+    expect(await server.grantry.repos.users.findBackofficeUserByLogin('dora')).toBeUndefined();
+    const dora = await admin.post(`${BASE}/users/new`, { csrf_token: csrf, side: 'backoffice', username: 'dora', email: 'dora@example.com', generate: 'no', password: 'dora-typed-password-1' });
+    expect(dora.status).toBe(303);
+    expect((await signIn(new TestBrowser(server.url), 'backoffice', 'dora', 'dora-typed-password-1')).status).toBe(303);
+  });
+
   it('creates a storefront user with a generated password shown once, which signs in', async () => {
     const csrf = await csrfOf(admin);
     const created = await admin.post(`${BASE}/users/new`, { csrf_token: csrf, side: 'storefront', email: 'new.customer@example.com', generate: 'yes', first_name: 'New' });

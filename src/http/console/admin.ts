@@ -33,10 +33,20 @@ function userErrorField(e: ManagementError): string {
   return '_form';
 }
 
-/** A password typed by the admin, or one generated here (shown once) when asked to. */
+/**
+ * The password the admin chose with the form's radio buttons: generated here (and shown once)
+ * for generate=yes, else the one typed (generate=no, or absent for a form without the choice).
+ * A typed password with generate=yes is refused, not resolved either way: using the generated
+ * one silently threw away what the admin typed (and would tell the user), and which one they
+ * meant cannot be known.
+ */
 function chosenPassword(body: Body): { password: string; generated: boolean } {
-  if (body.generate === 'yes') return { password: randomToken(18), generated: true };
-  return { password: one(body, 'password', 'The password', 1024), generated: false };
+  const choice = one(body, 'generate', 'The password choice', 3);
+  const typed = one(body, 'password', 'The password', 1024);
+  if (choice !== 'yes' && choice !== 'no' && choice !== '') throw new BadField('generate', 'Choose whether to type a password or to generate one');
+  if (choice !== 'yes') return { password: typed, generated: false };
+  if (typed !== '') throw new BadField('password', 'You typed a password and chose to generate one: choose "Type a password" to use the one you typed, or clear the field to generate one');
+  return { password: randomToken(18), generated: true };
 }
 
 export function adminRoutes(con: Console) {
@@ -185,7 +195,7 @@ export function adminRoutes(con: Console) {
       if (!visitor) return reply;
       const found = await loadUser(request, reply, visitor);
       if (!found) return reply;
-      return con.send(reply, 200, passwordFormPage(visitor.frame, { root: usersRoot, ...found, errors: {} }));
+      return con.send(reply, 200, passwordFormPage(visitor.frame, { root: usersRoot, ...found, generate: true, errors: {} }));
     });
 
     app.post(`${usersRoot}/:side/:id/password`, async (request, reply) => {
@@ -199,7 +209,9 @@ export function adminRoutes(con: Console) {
         return con.send(reply, 200, userPage(visitor.frame, { root: usersRoot, side: found.side, user, notice: 'Password set.', password: generated ? password : undefined }));
       } catch (e) {
         if (e instanceof BadField || (e instanceof ManagementError && e.code === 'invalid_input')) {
-          return con.send(reply, 400, passwordFormPage(visitor.frame, { root: usersRoot, ...found, errors: { password: sentence(e.message) } }));
+          const field = e instanceof BadField ? e.field : 'password';
+          const generate = (request.body as Body).generate === 'yes';
+          return con.send(reply, 400, passwordFormPage(visitor.frame, { root: usersRoot, ...found, generate, errors: { [field]: sentence(e.message) } }));
         }
         return con.refused(reply, visitor, e, { nav: 'users' });
       }

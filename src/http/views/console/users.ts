@@ -55,11 +55,19 @@ export interface UserFormValues {
   generate: boolean;
 }
 
+/**
+ * How the password is set, as an explicit choice: "Generate one" or "Type a password". (A
+ * pre-checked "generate" box beside a password field let a typed password be silently replaced;
+ * the server now refuses a typed password with "Generate one" chosen, next to the field.)
+ */
 function passwordFields(errors: FieldErrors, generate: boolean) {
-  return html`<fieldset><legend>Password</legend>
-<div class="checks"><label for="generate"><input type="checkbox" id="generate" name="generate" value="yes"${generate ? html` checked` : ''}> Generate a password and show it once</label></div>
-<label for="password">Or type the password</label>
-<p class="hint" id="password-hint">At least ${MIN_PASSWORD_LENGTH} characters. Leave empty when generating one.</p>
+  return html`<fieldset${invalid(errors, 'generate')}><legend>Password</legend>
+<div class="checks">
+<label for="generate"><input type="radio" id="generate" name="generate" value="yes"${generate ? html` checked` : ''}> Generate one and show it once</label>
+<label for="type-password"><input type="radio" id="type-password" name="generate" value="no"${generate ? '' : html` checked`}> Type a password</label>
+</div>${fieldError(errors, 'generate')}
+<label for="password">Typed password</label>
+<p class="hint" id="password-hint">With "Type a password": at least ${MIN_PASSWORD_LENGTH} characters. Leave it empty to generate one.</p>
 <input id="password" name="password" type="password" autocomplete="new-password"${invalid(errors, 'password', 'password-hint')}>
 ${fieldError(errors, 'password')}
 </fieldset>`;
@@ -124,7 +132,7 @@ ${bo ? postButton(`${self}/admin`, frame.csrfToken, bo.isAdmin ? 'Remove admin r
   );
 }
 
-export function passwordFormPage(frame: ConsoleFrame, input: { root: string; side: SideName; user: AnyUser; errors: FieldErrors }): string {
+export function passwordFormPage(frame: ConsoleFrame, input: { root: string; side: SideName; user: AnyUser; generate: boolean; errors: FieldErrors }): string {
   const self = `${input.root}/${input.side}/${input.user.id}`;
   return consoleLayout(
     frame,
@@ -133,7 +141,7 @@ export function passwordFormPage(frame: ConsoleFrame, input: { root: string; sid
 <form class="panel" method="post" action="${self}/password" novalidate>
 ${csrfField(frame.csrfToken)}
 <p class="warning">Their sessions end and the tokens they were given are revoked.</p>
-${passwordFields(input.errors, true)}
+${passwordFields(input.errors, input.generate)}
 <div class="actions"><button class="primary" type="submit">Set password</button><a class="button secondary" href="${self}">Cancel</a></div>
 </form>`,
     { nav: 'users', breadcrumbs: [{ href: `${input.root}?side=${input.side}`, label: 'Users' }, { href: self, label: userLabel(input.user) }] },
