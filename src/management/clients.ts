@@ -47,6 +47,19 @@ export interface ClientListQuery {
   size: number;
 }
 
+/** The settings an update may change, by their names in ClientUpdate (owner is ownerUserId). */
+const SETTINGS = ['name', 'grants', 'redirectUris', 'skipConsent', 'scopes', 'ownerUserId', 'allowGuests'] as const;
+
+/**
+ * The settings whose value differs between the client and its validated new settings. Grants and
+ * scopes are sets (their order means nothing); redirect URIs compare as the list stored.
+ */
+function changedSettings(current: Client, next: ClientChanges): string[] {
+  const same = (a: unknown, b: unknown, unordered: boolean) =>
+    Array.isArray(a) && Array.isArray(b) ? JSON.stringify(unordered ? [...a].sort() : a) === JSON.stringify(unordered ? [...b].sort() : b) : a === b;
+  return SETTINGS.filter((key) => next[key] !== undefined && !same(current[key], next[key], key === 'grants' || key === 'scopes')).map((key) => (key === 'ownerUserId' ? 'owner' : key));
+}
+
 const notFound = (clientId: string) => new ManagementError(`no client with client_id "${clientId}"`, 'not_found');
 
 /**
@@ -122,14 +135,21 @@ export class ClientManager {
       allowGuests: changes.allowGuests ?? current.allowGuests,
     };
     const settings = await this.validate(ctx, current.side, current.type, current, merged);
+    // The audit names only what really changed: the console's form sends every field back, so
+    // naming every field given would say nothing. An edit that changes nothing is neither
+    // written nor recorded.
+    const changed = changedSettings(current, settings);
+    if (changed.length === 0) return current;
     try {
       await this.clients.update(clientId, settings);
     } catch (e) {
       if (isUniqueViolation(e)) throw new ManagementError(`a ${current.side} client named "${merged.name.trim()}" already exists`, 'conflict');
       throw e;
     }
-    const changed = Object.keys(changes).filter((k) => changes[k as keyof ClientUpdate] !== undefined);
-    this.audit.action(ctx, { kind: 'client.updated', side: current.side, clientId, details: { changed: changed.join(',') } });
+    const details: Record<string, string> = { changed: changed.join(',') };
+    // Where the codes and tokens may go is what matters most in an investigation: both lists, space-separated (a URI has no space).
+    if (changed.includes('redirectUris')) Object.assign(details, { redirect_uris_before: current.redirectUris.join(' '), redirect_uris_after: (settings.redirectUris ?? []).join(' ') });
+    this.audit.action(ctx, { kind: 'client.updated', side: current.side, clientId, details });
     return this.get(ctx, clientId);
   }
 

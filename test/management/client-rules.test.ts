@@ -72,3 +72,41 @@ describe.each(BACKENDS)('client rules (%s)', (backend) => {
     expect(await refusal(server.grantry.clients.update(alice, client.clientId, { skipConsent: true }))).toMatchObject({ code: 'forbidden' });
   });
 });
+
+describe.each(BACKENDS)('client edits in the audit trail (%s)', (backend) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(backend);
+  });
+  afterAll(() => server?.close());
+
+  const updates = async (clientId: string) => (await server.grantry.audit.list(CLI, { kind: 'client.updated', clientId, page: 1, size: 50 })).items.map((e) => e.details).reverse();
+
+  it('an edit records only the settings whose value changed, and the redirect URIs before and after', async () => {
+    const { client } = await server.grantry.clients.create(CLI, {
+      side: 'storefront',
+      name: 'Audited edits',
+      type: 'confidential',
+      grants: ['authorization_code', 'refresh_token'],
+      redirectUris: ['https://shop.example/cb', 'https://shop.example/cb2'],
+      scopes: ['api'],
+    });
+    // The console's form sends every field back, changed or not.
+    const everything = { name: client.name, grants: client.grants, redirectUris: client.redirectUris, skipConsent: false, scopes: client.scopes, allowGuests: false };
+    await server.grantry.clients.update(CLI, client.clientId, everything);
+    // The same values in another order or spelling are no change either.
+    await server.grantry.clients.update(CLI, client.clientId, { ...everything, name: ` ${client.name} `, grants: ['refresh_token', 'authorization_code', 'refresh_token'] });
+    expect(await updates(client.clientId)).toEqual([]);
+
+    await server.grantry.clients.update(CLI, client.clientId, { ...everything, name: 'Audited edits 2' });
+    await server.grantry.clients.update(CLI, client.clientId, { ...everything, name: 'Audited edits 2', redirectUris: ['https://shop.example/cb', 'https://shop.example/new'], skipConsent: true });
+    expect(await updates(client.clientId)).toEqual([
+      { changed: 'name' },
+      {
+        changed: 'redirectUris,skipConsent',
+        redirect_uris_before: 'https://shop.example/cb https://shop.example/cb2',
+        redirect_uris_after: 'https://shop.example/cb https://shop.example/new',
+      },
+    ]);
+  });
+});
