@@ -8,9 +8,17 @@ import type { AccessTokenService } from './access-tokens.js';
 import { OAuthError } from './errors.js';
 import { NO_EVENTS, type ProtocolEvents } from './events.js';
 import type { Params } from './params.js';
+import { SIDE_NAMES, type SideName } from './sides.js';
 import type { TokenIssuer } from './token-issuer.js';
 
 type Revoked = { type: 'access_token' | 'refresh_token'; userId: number | null };
+
+/** An operator's revocation: the token's type, side, user and client (its client_id, or its pk when only that is at hand). */
+export interface OperatorRevocation extends Revoked {
+  side: SideName | null;
+  clientId?: string;
+  clientPk?: number;
+}
 
 const looksLikeJwt = (token: string) => token.split('.').length === 3;
 
@@ -34,19 +42,26 @@ export class Revocation {
   }
 
   /**
-   * Operator revocation (grantry token revoke): any client's token. Returns what it was, or
-   * undefined when the token is unknown.
+   * Operator revocation (src/management/tokens.ts): any client's token. Returns what it was and
+   * whose (for the audit trail, which records these, never the token), or undefined when the
+   * token is unknown. Records nothing itself: the caller knows who acted.
    */
-  async revokeAny(token: string, now = Math.floor(Date.now() / 1000)): Promise<'access_token' | 'refresh_token' | undefined> {
+  async revokeAny(token: string, now = Math.floor(Date.now() / 1000)): Promise<OperatorRevocation | undefined> {
     if (looksLikeJwt(token)) {
       const claims = await this.accessTokens.verifySignature(token, now);
       if (typeof claims?.jti !== 'string') return undefined;
-      return (await this.grants.revokeAccessToken(claims.jti, null, now)) ? 'access_token' : undefined;
+      if (!(await this.grants.revokeAccessToken(claims.jti, null, now))) return undefined;
+      // The token's grant says its side and user (a revoked token is still found).
+      for (const side of SIDE_NAMES) {
+        const state = await this.grants.checkAccessToken(claims.jti, side);
+        if (state) return { type: 'access_token', side, userId: state.userId, clientId: typeof claims.client_id === 'string' ? claims.client_id : undefined };
+      }
+      return { type: 'access_token', side: null, userId: null };
     }
     const stored = await this.issuer.findRefresh(token);
     if (!stored) return undefined;
     await this.grants.revokeGrant(stored.grantId, now);
-    return 'refresh_token';
+    return { type: 'refresh_token', side: stored.grant.side, userId: stored.grant.userId, clientPk: stored.clientPk };
   }
 
   private async revokeRefreshToken(client: Client, token: string, now: number): Promise<Revoked | undefined> {

@@ -249,6 +249,20 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
     expectFailure(empty, 2, 'grantry: no token on standard input');
   });
 
+  it('token revoke TOKEN records token.revoked with the side, user and client of the token, never the token', async () => {
+    const pair = await customerPair();
+    const machineAccess = await machineToken(machine.client_id, machine.client_secret);
+    okJson(await cli(['token', 'revoke', '--json'], `${pair.refresh}\n`));
+    okJson(await cli(['token', 'revoke', '--json'], `${machineAccess}\n`));
+    const listed = okJson(await cli(['audit', 'list', '--kind', 'token.revoked', '--size', '2', '--json']));
+    expect(listed.events).toEqual([
+      expect.objectContaining({ actor: 'cli', side: 'backoffice', client_id: machine.client_id, user_id: auditor.id, details: { token_type: 'access_token' } }),
+      expect.objectContaining({ actor: 'cli', side: 'storefront', client_id: shop.client_id, user_id: customer.id, details: { token_type: 'refresh_token' } }),
+    ]);
+    const text = JSON.stringify(listed);
+    for (const token of [pair.refresh, pair.access, machineAccess]) expect(text).not.toContain(token);
+  });
+
   it('token revoke --client and --user --side revoke every grant and print how many', async () => {
     const { client: other, clientSecret } = await server.grantry.clients.create(CLI, { side: 'backoffice', name: 'Other', type: 'confidential', grants: ['client_credentials'], redirectUris: [], owner: 'ops' });
     const otherTokens = [await machineToken(other.clientId, clientSecret as string), await machineToken(other.clientId, clientSecret as string)];

@@ -9,6 +9,7 @@ import { loadCliConfig, withGrantry } from '../context.js';
 import { action, CliError, usageError } from '../output.js';
 import { readSecretLine } from '../password.js';
 import { CLI } from '../../management/principal.js';
+import { revokeToken } from '../../management/tokens.js';
 
 const ONE_OF = 'give exactly one of TOKEN (or - / nothing to read it from stdin), --client CLIENT_ID or --user USER --side SIDE';
 
@@ -65,14 +66,13 @@ export function registerTokenCommands(program: Command): void {
         const value = (argument === undefined || argument === '-' ? await readSecretLine('Token: ') : argument)?.trim();
         if (!value) throw usageError(`no token on standard input; ${ONE_OF}`);
         await withGrantry(out, config, async (grantry) => {
-          const revoked = await grantry.revocation.revokeAny(value, now());
+          // Revoked and recorded (with the token's side, user and client) in src/management.
+          const revoked = await revokeToken(grantry, CLI, value, now());
           if (!revoked) {
             throw new CliError('unknown token: neither an access token signed by a published key nor a known refresh token', 'not_found');
           }
-          // What was revoked, never the token itself.
-          grantry.audit.action(CLI, { kind: 'token.revoked', details: { token_type: revoked } });
-          out.result({ revoked }, () =>
-            revoked === 'access_token' ? 'Revoked the access token.' : 'Revoked the refresh token with its grant: every access and refresh token of that authorization.',
+          out.result({ revoked: revoked.type }, () =>
+            revoked.type === 'access_token' ? 'Revoked the access token.' : 'Revoked the refresh token with its grant: every access and refresh token of that authorization.',
           );
         });
       }),
