@@ -12,6 +12,7 @@ import { CLIENT_SECRET_PURPOSE } from '../oauth/client-authentication.js';
 import { redirectUriProblem } from '../oauth/redirect-uri.js';
 import type { ScopePolicy } from '../oauth/scopes.js';
 import type { SideName } from '../oauth/sides.js';
+import { textProblem } from '../security/input.js';
 import { randomToken, type SecretHasher } from '../security/tokens.js';
 import { type Client, type ClientChanges, type ClientRepository, type ClientType, GRANT_TYPES, type GrantRepository, type GrantType } from '../storage/repositories.js';
 import { type AuditTrail, checkedPage } from './audit.js';
@@ -175,7 +176,7 @@ export class ClientManager {
   async list(ctx: ActionContext, query: ClientListQuery): Promise<{ items: Client[]; total: number }> {
     const { page, size } = checkedPage(query.page, query.size);
     if (query.grant !== undefined && !(GRANT_TYPES as readonly string[]).includes(query.grant)) throw new ManagementError(`unknown grant type; known: ${GRANT_TYPES.join(', ')}`);
-    if (query.search !== undefined && query.search.length > 255) throw new ManagementError('the search text must have at most 255 characters');
+    if (query.search !== undefined && (query.search.length > 255 || textProblem(query.search))) throw new ManagementError('the search text must have at most 255 characters and no control characters');
     const self = restrictedUser(ctx);
     const filter = { side: query.side, type: query.type, grant: query.grant, active: query.active, search: query.search, ownerUserId: query.ownerUserId };
     if (self !== undefined) {
@@ -216,6 +217,10 @@ export class ClientManager {
   private async validate(ctx: ActionContext, side: SideName, type: ClientType, current: Client | undefined, input: Omit<NewClientInput, 'side' | 'type'>): Promise<ClientChanges> {
     const name = input.name.trim();
     if (name === '' || name.length > 255) throw new ManagementError('the client name must have 1 to 255 characters');
+    // Here, not only in the console's form: a name with terminal escapes, set through the CLI,
+    // would rewrite what `grantry client list` and `audit list` print.
+    const nameProblem = textProblem(name);
+    if (nameProblem) throw new ManagementError(`the client name ${nameProblem}`);
     const grants = [...new Set(input.grants)];
     if (grants.length === 0) throw new ManagementError('give at least one grant type');
     for (const g of grants) {

@@ -41,6 +41,8 @@ export function checkPassword(password: string): void {
  * makes it unique. Validated after normalising, so what is checked is what is stored.
  */
 function normalizedEmail(email: string): string {
+  // The pattern's \s leaves out escapes, bells and the like, and surrogates have no UTF-8 form.
+  if (textProblem(email)) throw new ManagementError(`the email address ${textProblem(email)}`);
   const normalized = normalizeLogin(email);
   const domain = normalized.slice(normalized.lastIndexOf('@') + 1);
   if (normalized.length > 254 || !EMAIL.test(normalized) || domain.split('.').includes('')) throw new ManagementError(`"${email}" is not a valid email address`);

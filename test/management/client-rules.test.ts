@@ -71,6 +71,23 @@ describe.each(BACKENDS)('client rules (%s)', (backend) => {
     expect(off).toMatchObject({ skipConsent: false, grants: ['authorization_code'] });
     expect(await refusal(server.grantry.clients.update(alice, client.clientId, { skipConsent: true }))).toMatchObject({ code: 'forbidden' });
   });
+
+  // Terminal escapes in a name would recolour or rewrite what `grantry client list` or
+  // `audit list` print; the console already refused them, the CLI did not.
+  it('names, emails and searches with control characters are refused, whoever asks', async () => {
+    const evil = 'Evil\x1b[31mRED\x07';
+    for (const ctx of [CLI, admin]) {
+      expect(await refusal(server.grantry.clients.create(ctx, app(evil)))).toMatchObject({ code: 'invalid_input', message: 'the client name contains characters that are not allowed' });
+    }
+    const { client } = await server.grantry.clients.create(CLI, app('Plain name'));
+    expect(await refusal(server.grantry.clients.update(CLI, client.clientId, { name: evil }))).toMatchObject({ code: 'invalid_input' });
+    expect(await refusal(server.grantry.clients.update(CLI, client.clientId, { name: 'Lone \ud800 surrogate' }))).toMatchObject({ code: 'invalid_input' });
+    expect((await server.grantry.clients.get(CLI, client.clientId)).name).toBe('Plain name');
+    expect(await refusal(server.grantry.clients.list(CLI, { search: 'Evil\x1b', page: 1, size: 10 }))).toMatchObject({ code: 'invalid_input' });
+    // Emails: \s does not cover escapes or bells, so the address pattern let them through.
+    expect(await refusal(server.grantry.users.createCustomerUser(CLI, { email: 'evil\x1b[31m@example.com', password: 'long-enough-pw-1' }))).toMatchObject({ code: 'invalid_input' });
+    expect(await refusal(server.grantry.users.createBackofficeUser(CLI, { username: 'evil-mail', email: 'evil@exa\x07mple.com', password: 'long-enough-pw-1' }))).toMatchObject({ code: 'invalid_input' });
+  });
 });
 
 describe.each(BACKENDS)('client edits in the audit trail (%s)', (backend) => {
