@@ -14,7 +14,7 @@ import type { ScopePolicy } from '../oauth/scopes.js';
 import type { SideName } from '../oauth/sides.js';
 import { textProblem } from '../security/input.js';
 import { randomToken, type SecretHasher } from '../security/tokens.js';
-import { type Client, type ClientChanges, type ClientRepository, type ClientType, GRANT_TYPES, type GrantRepository, type GrantType } from '../storage/repositories.js';
+import { type Client, type ClientChanges, type ClientFilter, type ClientRepository, type ClientType, GRANT_TYPES, type GrantRepository, type GrantType } from '../storage/repositories.js';
 import { type AuditTrail, checkedPage } from './audit.js';
 import { isUniqueViolation, ManagementError } from './errors.js';
 import { type ActionContext, restrictedUser } from './principal.js';
@@ -36,17 +36,8 @@ export interface NewClientInput {
 
 export type ClientUpdate = Partial<Omit<NewClientInput, 'side' | 'type'>>;
 
-export interface ClientListQuery {
-  side?: SideName;
-  type?: ClientType;
-  grant?: GrantType;
-  active?: boolean;
-  /** Substring of the name or client_id, case-insensitive. */
-  search?: string;
-  ownerUserId?: number;
-  page: number;
-  size: number;
-}
+/** What a client list may be narrowed to (the repository's filter), and which page of it. */
+export type ClientListQuery = ClientFilter & { page: number; size: number };
 
 /** The settings an update may change, by their names in ClientUpdate (owner is ownerUserId). */
 const SETTINGS = ['name', 'grants', 'redirectUris', 'skipConsent', 'scopes', 'ownerUserId', 'allowGuests'] as const;
@@ -178,7 +169,7 @@ export class ClientManager {
     if (query.grant !== undefined && !(GRANT_TYPES as readonly string[]).includes(query.grant)) throw new ManagementError(`unknown grant type; known: ${GRANT_TYPES.join(', ')}`);
     if (query.search !== undefined && (query.search.length > 255 || textProblem(query.search))) throw new ManagementError('the search text must have at most 255 characters and no control characters');
     const self = restrictedUser(ctx);
-    const filter = { side: query.side, type: query.type, grant: query.grant, active: query.active, search: query.search, ownerUserId: query.ownerUserId };
+    const filter: ClientFilter = { side: query.side, type: query.type, grant: query.grant, active: query.active, search: query.search, ownerUserId: query.ownerUserId };
     if (self !== undefined) {
       // Asked for someone else's or the storefront's: nothing, rather than a refusal that confirms anything.
       if ((query.side !== undefined && query.side !== 'backoffice') || (query.ownerUserId !== undefined && query.ownerUserId !== self)) return { items: [], total: 0 };
