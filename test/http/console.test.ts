@@ -218,6 +218,37 @@ describe.each(BACKENDS)('administration console (%s)', (backend) => {
     expect(list.body).toContain('Alice worker');
   });
 
+  it('offers a non-admin neither "Skip user consent" nor the password grant, and shows the refusal next to the field when either is posted anyway', async () => {
+    const adminForm = await admin.get(`${BASE}/applications/new`);
+    expect(adminForm.body).toContain('name="skip_consent"');
+    expect(adminForm.body).toContain('name="grants" value="password"');
+    const form = await alice.get(`${BASE}/my/applications/new`);
+    expect(form.status).toBe(200);
+    expect(form.body).not.toContain('name="skip_consent"');
+    expect(form.body).not.toContain('name="grants" value="password"');
+    const csrf = await csrfOf(alice);
+    const base = { csrf_token: csrf, type: 'confidential', redirect_uris: 'https://alice.example/cb', scopes: ['api'] };
+    const before = await snapshot();
+    const skip = await alice.post(`${BASE}/my/applications/new`, { ...base, name: 'Alice silent', grants: ['authorization_code'], skip_consent: 'yes' });
+    expect(skip.status).toBe(403);
+    expect(skip.body).toMatch(/<p class="field-error" id="skipConsent-error">Only administrators may [^<]*consent[^<]*<\/p>/);
+    expect(skip.body).toContain('value="Alice silent"');
+    const password = await alice.post(`${BASE}/my/applications/new`, { ...base, name: 'Alice legacy', grants: ['password'] });
+    expect(password.status).toBe(403);
+    expect(password.body).toMatch(/<p class="field-error" id="grants-error">Only administrators may allow the password grant\.<\/p>/);
+    expect(password.body).toContain('value="Alice legacy"');
+    expect(await snapshot()).toBe(before);
+    // One an admin allowed on her application is offered (checked) on her edit form, and kept by it.
+    const { client } = await server.grantry.clients.create(CLI, { side: 'backoffice', name: 'Alice trusted', type: 'confidential', grants: ['password', 'authorization_code'], redirectUris: ['https://alice.example/cb'], skipConsent: true, owner: 'alice' });
+    const edit = await alice.get(`${BASE}/my/applications/${client.clientId}/edit`);
+    expect(edit.body).toMatch(/name="skip_consent" value="yes" checked/);
+    expect(edit.body).toMatch(/name="grants" value="password" checked/);
+    const saved = await alice.post(`${BASE}/my/applications/${client.clientId}/edit`, { csrf_token: csrf, name: 'Alice trusted 2', grants: ['password', 'authorization_code'], redirect_uris: 'https://alice.example/cb', scopes: ['api'], skip_consent: 'yes' });
+    expect(saved.status).toBe(303);
+    expect(await server.grantry.repos.clients.findByClientId(client.clientId)).toMatchObject({ name: 'Alice trusted 2', skipConsent: true, grants: ['password', 'authorization_code'] });
+    await server.grantry.clients.delete(CLI, client.clientId);
+  });
+
   it('refuses every console form without the CSRF token of the browser (403, nothing changed)', async () => {
     const before = await snapshot();
     for (const [method, path] of routes().filter(([m]) => m === 'POST')) {

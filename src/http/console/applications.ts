@@ -40,6 +40,7 @@ export function clientErrorField(e: ManagementError): string {
   const named = (e as ManagementError & { field?: string }).field;
   if (named) return named;
   const m = e.message;
+  if (/consent/i.test(m)) return 'skipConsent';
   if (/redirect URI/i.test(m)) return 'redirectUris';
   if (/guest/i.test(m)) return 'allowGuests';
   if (/owner|user "/i.test(m)) return 'owner';
@@ -248,6 +249,12 @@ export function applicationRoutes(con: Console, mine: boolean) {
       if (e instanceof ManagementError && (e.code === 'invalid_input' || e.code === 'conflict')) {
         const field = e.code === 'conflict' ? 'name' : clientErrorField(e);
         return con.send(reply, e.code === 'conflict' ? 409 : 400, formPage(visitor, values, { [field]: sentence(e.message) }, client));
+      }
+      // A setting only admins may choose (skip consent, the password grant), posted by a
+      // non-admin although the form did not offer it: 403, with the form and the reason at the field.
+      if (e instanceof ManagementError && e.code === 'forbidden') {
+        const field = clientErrorField(e);
+        if (field === 'skipConsent' || field === 'grants') return con.send(reply, 403, formPage(visitor, values, { [field]: sentence(e.message) }, client));
       }
       return con.refused(reply, visitor, e, { nav: section.nav });
     }

@@ -111,6 +111,15 @@ export function applicationFormPage(
   const title = client ? `Edit ${client.name}` : 'New application';
   const checkbox = (name: string, value: string, checked: boolean, label: string, id: string) =>
     html`<label for="${id}"><input type="checkbox" id="${id}" name="${name}" value="${value}"${checked ? html` checked` : ''}> ${label}</label>`;
+  // In "My applications", skipping consent and the legacy password grant are for admins only
+  // (ClientManager refuses them): not offered, except one an admin already allowed on this
+  // application, shown so that the form sends it back (kept) or the user can drop it.
+  const offerSkipConsent = !section.mine || client?.skipConsent === true;
+  const grantTypes = input.grantTypes.filter((g) => !section.mine || g !== 'password' || client?.grants.includes('password') === true);
+  const options = [
+    offerSkipConsent ? checkbox('skip_consent', 'yes', values.skipConsent, 'Skip user consent (first-party applications)', 'skip_consent') : '',
+    section.mine ? '' : checkbox('allow_guests', 'yes', values.allowGuests, 'Allow guests (storefront, authorization code): tokens without sign-in', 'allow_guests'),
+  ].filter((o) => o !== '');
   return consoleLayout(
     frame,
     title,
@@ -134,7 +143,7 @@ ${input.sides.map((s) => html`<label for="side-${s}"><input type="radio" id="sid
 <input id="name" name="name" type="text" maxlength="255" required value="${values.name}"${invalid(errors, 'name')}>
 ${fieldError(errors, 'name')}
 <fieldset${invalid(errors, 'grants')}><legend>Grant types</legend><div class="checks">
-${input.grantTypes.map((g) => checkbox('grants', g, values.grants.includes(g), GRANT_LABEL[g] ?? g, `grant-${g}`))}
+${grantTypes.map((g) => checkbox('grants', g, values.grants.includes(g), GRANT_LABEL[g] ?? g, `grant-${g}`))}
 </div>${fieldError(errors, 'grants')}</fieldset>
 <label for="redirect_uris">Redirect URIs</label>
 <p class="hint" id="redirect-hint">One per line. https, a loopback address (http://127.0.0.1/…) or an app scheme such as com.example.app:/callback.</p>
@@ -144,15 +153,16 @@ ${fieldError(errors, 'redirectUris')}
 ${Object.entries(input.scopes).map(([name, description]) => checkbox('scopes', name, values.scopes.includes(name), `${name} — ${description}`, `scope-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`))}
 </div>${fieldError(errors, 'scopes')}</fieldset>
 ${section.mine
-  ? html`<p class="hint">With the client credentials grant the application acts as you.</p>`
+  ? html`<p class="hint">With the client credentials grant the application acts as you. Skipping the consent page and the legacy password grant can only be allowed by an administrator.</p>`
   : html`<label for="owner">Owner user (client credentials)</label>
 <p class="hint" id="owner-hint">The user the application acts as with the client credentials grant: id, username or email of a user of its side.</p>
 <input id="owner" name="owner" type="text" value="${values.owner}"${invalid(errors, 'owner', 'owner-hint')}>
 ${fieldError(errors, 'owner')}`}
-<fieldset><legend>Options</legend><div class="checks">
-${checkbox('skip_consent', 'yes', values.skipConsent, 'Skip user consent (first-party applications)', 'skip_consent')}
-${section.mine ? '' : checkbox('allow_guests', 'yes', values.allowGuests, 'Allow guests (storefront, authorization code): tokens without sign-in', 'allow_guests')}
-</div>${fieldError(errors, 'allowGuests')}</fieldset>
+${options.length || errors.skipConsent || errors.allowGuests
+  ? html`<fieldset><legend>Options</legend>${options.length ? html`<div class="checks">
+${options}
+</div>` : ''}${fieldError(errors, 'skipConsent')}${fieldError(errors, 'allowGuests')}</fieldset>`
+  : ''}
 <div class="actions">
 <button class="primary" type="submit">${client ? 'Save changes' : 'Create application'}</button>
 <a class="button secondary" href="${client ? `${section.root}/${client.clientId}` : section.root}">Cancel</a>
