@@ -249,6 +249,14 @@ describe.each(BACKENDS)('administration console (%s)', (backend) => {
     await server.grantry.clients.delete(CLI, client.clientId);
   });
 
+  it('words refusals for the console, without CLI option names', async () => {
+    const csrf = await csrfOf(admin);
+    const response = await admin.post(`${BASE}/applications/new`, { csrf_token: csrf, side: 'backoffice', name: 'No owner', type: 'confidential', grants: ['client_credentials'], scopes: ['api'] });
+    expect(response.status).toBe(400);
+    expect(response.body).toContain('<p class="field-error" id="owner-error">The client_credentials grant needs an owner user.</p>');
+    expect(response.body).not.toContain('--owner');
+  });
+
   it('refuses every console form without the CSRF token of the browser (403, nothing changed)', async () => {
     const before = await snapshot();
     for (const [method, path] of routes().filter(([m]) => m === 'POST')) {

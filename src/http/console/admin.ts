@@ -23,10 +23,8 @@ const USER_NOTICES: Record<string, string> = {
   deleted: 'User deleted, with their sessions and tokens.',
 };
 
-/** Which field a user-form ManagementError is about, from its wording. */
+/** Which field a user-form ManagementError is about, from its wording (it names no field). */
 function userErrorField(e: ManagementError): string {
-  const named = (e as ManagementError & { field?: string }).field;
-  if (named) return named;
   if (/password/i.test(e.message)) return 'password';
   if (/username/i.test(e.message) && !/email/i.test(e.message)) return 'username';
   if (/email|exists/i.test(e.message)) return 'email';

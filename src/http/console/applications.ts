@@ -33,12 +33,11 @@ const NOTICES: Record<string, string> = {
 };
 
 /**
- * The form field a ManagementError is about, so the message appears next to it: the error's own
- * `field` when the management layer names one, else read from its (stable, tested) wording.
+ * The form field a ManagementError is about, so the message appears next to it, read from its
+ * wording (stable, and tested over HTTP): ManagementError names no field, its messages are
+ * shared with the CLI.
  */
 export function clientErrorField(e: ManagementError): string {
-  const named = (e as ManagementError & { field?: string }).field;
-  if (named) return named;
   const m = e.message;
   if (/consent/i.test(m)) return 'skipConsent';
   if (/redirect URI/i.test(m)) return 'redirectUris';

@@ -100,9 +100,14 @@ export class Console {
   }
 }
 
-/** A ManagementError message as a sentence for a page ("the name must…" → "The name must…."). */
+/**
+ * A ManagementError message as a sentence for a page ("the name must…" → "The name must…."). Its
+ * messages are shared with the CLI, so a CLI option named in parentheses ("an owner user
+ * (--owner)") is dropped: the page shows the message next to the field itself.
+ */
 export function sentence(message: string): string {
-  const text = message.charAt(0).toUpperCase() + message.slice(1);
+  const plain = message.replace(/ \(--[a-z-]+\)/g, '');
+  const text = plain.charAt(0).toUpperCase() + plain.slice(1);
   return /[.!?]$/.test(text) ? text : `${text}.`;
 }
 
