@@ -63,12 +63,11 @@ export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): 
       reply.header('WWW-Authenticate', challenge(e));
       return sendApiError(reply, 401, 'Unauthorized', e.description, e.error);
     }
-  });
-
-  // The text rule of every OAuth parameter, for the path and the query: no NUL reaches the database.
-  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.method === 'OPTIONS' || (isText(request.params) && isText(request.query))) return;
-    return sendApiError(reply, 400, 'Bad request', 'a path or query parameter is too long or contains characters that are not allowed');
+    // The text rule of every OAuth parameter, for the path and the query: no NUL reaches the
+    // database. In this hook rather than one of its own: a hook more costs every API request.
+    if (!isText(request.params) || !isText(query)) {
+      return sendApiError(reply, 400, 'Bad request', 'a path or query parameter is too long or contains characters that are not allowed');
+    }
   });
 
   app.setNotFoundHandler((_request, reply) => sendApiError(reply, 404, 'Not found', 'no such resource'));
