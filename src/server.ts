@@ -76,6 +76,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
     log(`             authorize ${config.publicUrl}${side.authorizePath}`);
     log(`             login     ${config.publicUrl}${side.loginPath}`);
     log(`             API       ${config.publicUrl}${side.apiPath}`);
+    if (side.consolePath) log(`             console   ${config.publicUrl}${side.consolePath}`);
   }
   log(`  database               ${describeDatabase(config.databaseUrl)}`);
   log(`  token endpoint         ${config.publicUrl}${TOKEN_PATH}`);

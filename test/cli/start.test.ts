@@ -41,6 +41,7 @@ describe.each(BACKENDS)('grantry start (%s)', (backend) => {
       // The banner names the database, a PostgreSQL password masked (test URLs have none).
       const database = backend === 'sqlite' ? `SQLite database ${data.dir}/grantry.sqlite` : `PostgreSQL database ${data.databaseUrl}`;
       expect(server.stdout).toContain(`\n  database               ${database}\n`);
+      expect(server.stdout).toContain('\n             console   http://localhost:0/admin/console\n');
       // The database already has a back-office user, so no admin is created and no password printed.
       expect(server.stdout).not.toContain('Created back-office admin');
 
