@@ -15,7 +15,7 @@ import { confirmPage, type FieldErrors, PAGE_SIZE } from '../views/console/commo
 import { auditPage, type AuditFilters, keysPage } from '../views/console/system.js';
 import { type AnyUser, passwordFormPage, type UserFormValues, userFormPage, userLabel, userPage, usersListPage } from '../views/console/users.js';
 import { html } from '../views/html.js';
-import { BadField, type Body, type Console, one, pageParam, pathParam, queryParam, sentence, type Visitor } from './shared.js';
+import { BadField, type Body, type Console, one, pageParam, pathParam, queryParam, sentence, typed, type Visitor } from './shared.js';
 
 const USER_NOTICES: Record<string, string> = {
   created: 'User created.',
@@ -112,12 +112,11 @@ export function adminRoutes(con: Console) {
       if (!visitor) return reply;
       const body = (request.body ?? {}) as Body;
       const side = sideOf(body.side) ?? 'backoffice';
-      const text = (v: unknown) => (typeof v === 'string' ? v : '');
       const values: UserFormValues = {
-        username: text(body.username),
-        email: text(body.email),
-        firstName: text(body.first_name),
-        lastName: text(body.last_name),
+        username: typed(body.username),
+        email: typed(body.email),
+        firstName: typed(body.first_name),
+        lastName: typed(body.last_name),
         isAdmin: body.is_admin === 'yes',
         generate: body.generate === 'yes',
       };

@@ -21,7 +21,7 @@ import {
 } from '../views/console/applications.js';
 import { confirmPage, type FieldErrors, PAGE_SIZE } from '../views/console/common.js';
 import { html } from '../views/html.js';
-import { BadField, type Body, type Console, lines, many, one, pageParam, pathParam, queryParam, sentence, type Visitor } from './shared.js';
+import { BadField, type Body, type Console, lines, many, one, pageParam, pathParam, queryParam, sentence, typed, type Visitor } from './shared.js';
 
 /** Notices after a 303, chosen by a fixed key so the URL cannot put words on the page. */
 const NOTICES: Record<string, string> = {
@@ -67,16 +67,15 @@ function valuesOf(client: Client, ownerRef: string): ClientFormValues {
 
 /** What the form sent, as typed (to show again after an error). Raw text only: no rule here. */
 function submitted(body: Body): ClientFormValues {
-  const text = (v: unknown) => (typeof v === 'string' ? v : '');
   const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : typeof v === 'string' ? [v] : []);
   return {
-    side: text(body.side),
-    name: text(body.name),
-    type: text(body.type),
+    side: typed(body.side),
+    name: typed(body.name),
+    type: typed(body.type),
     grants: list(body.grants),
-    redirectUris: text(body.redirect_uris),
+    redirectUris: typed(body.redirect_uris),
     scopes: list(body.scopes),
-    owner: text(body.owner),
+    owner: typed(body.owner),
     skipConsent: body.skip_consent === 'yes',
     allowGuests: body.allow_guests === 'yes',
   };

@@ -121,6 +121,9 @@ export class BadField extends Error {
   }
 }
 
+/** A field as typed, to show again in a form after an error (no rule applied: nothing reads it but the page). */
+export const typed = (value: unknown): string => (typeof value === 'string' ? value : '');
+
 /**
  * One text field of a form: a repeated single-valued field is refused like any other malformed
  * value, and every value passes the shared text check before anything reads it.
