@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
+import { DEFAULT_MIN_PASSWORD_LENGTH, MAX_MIN_PASSWORD_LENGTH } from '../security/password-policy.js';
 
 export const SIGNING_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
@@ -37,6 +38,7 @@ export interface Config {
   adminUsername: string;
   adminEmail: string;
   adminPassword: string | undefined;
+  passwordMinLength: number;
   trustProxy: TrustProxy;
   logLevel: string;
   refreshTokenTtl: number;
@@ -306,6 +308,7 @@ export const SETTINGS = [
   setting('adminUsername', 'admin_username', 'GRANTRY_ADMIN_USERNAME', 'admin', text, 'Username of the back-office admin created on first start.'),
   setting('adminEmail', 'admin_email', 'GRANTRY_ADMIN_EMAIL', 'admin@example.com', text, 'Email of the back-office admin created on first start.'),
   setting('adminPassword', 'admin_password', 'GRANTRY_ADMIN_PASSWORD', undefined, optionalText, 'Password of the admin created on first start; a random one is generated and printed once if unset.'),
+  setting('passwordMinLength', 'password_min_length', 'GRANTRY_PASSWORD_MIN_LENGTH', DEFAULT_MIN_PASSWORD_LENGTH, integer(8, MAX_MIN_PASSWORD_LENGTH), 'Minimum length, in characters, of a password being set (CLI, console, first-start admin), from 8 to 24 (the length of generated passwords). New passwords are also refused when they are on the list of common and breached passwords shipped with Grantry or equal to the username or the email\'s local part. Sign-in never applies this policy: existing passwords keep working.'),
   setting('trustProxy', 'trust_proxy', 'GRANTRY_TRUST_PROXY', false, trustProxy, 'Reverse proxies whose X-Forwarded-For (and -Proto, -Host) the server believes: false (none), their IPv4 or IPv6 addresses and CIDR ranges (comma-separated or a JSON array, e.g. 127.0.0.1,10.0.0.0/8), or the number of proxies in front of the server. The client\'s address is then the right-most address in X-Forwarded-For that is not a trusted proxy. true is refused: it would let any client choose its address; so is a range wider than an IPv4 /8 or an IPv6 /16, counting IPv4 written in IPv6 (::ffff:0:0/96) as IPv4.'),
   setting('logLevel', 'log_level', 'GRANTRY_LOG_LEVEL', 'info', logLevel, 'Log level: fatal, error, warn, info, debug, trace or silent. Each request is logged only at debug and trace.'),
   setting('refreshTokenTtl', 'refresh_token_ttl', 'GRANTRY_REFRESH_TOKEN_TTL', 2592000, integer(60, 31536000), 'Refresh token lifetime in seconds (30 days by default). Each refresh rotates the token.'),

@@ -16,7 +16,8 @@
  */
 import { normalizeLogin } from '../security/logins.js';
 import { MAX_PASSWORD_LENGTH, parseId, textProblem } from '../security/input.js';
-import { hashPassword, MIN_PASSWORD_LENGTH } from '../security/passwords.js';
+import { DEFAULT_MIN_PASSWORD_LENGTH, passwordPolicyProblem } from '../security/password-policy.js';
+import { hashPassword } from '../security/passwords.js';
 import type { SideName } from '../oauth/sides.js';
 import type { BackofficeUser, CustomerUser, GrantRepository, SessionRepository, UserRepository } from '../storage/repositories.js';
 import { type AuditTrail, checkedPage } from './audit.js';
@@ -28,8 +29,14 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 // "@" could be someone else's email, and an all-digit one someone else's id.
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
-export function checkPassword(password: string): void {
-  if (password.length < MIN_PASSWORD_LENGTH) throw new ManagementError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+/**
+ * A new password against the policy (password-policy.ts: minimum length, common passwords, the
+ * user's own username or email), then the limits of what a sign-in form takes. `names` are the
+ * username and email of the user whose password it is.
+ */
+export function checkPassword(password: string, minLength: number = DEFAULT_MIN_PASSWORD_LENGTH, names: readonly (string | undefined)[] = []): void {
+  const problem = passwordPolicyProblem(password, { minLength, names });
+  if (problem) throw new ManagementError(problem);
   if (password.length > MAX_PASSWORD_LENGTH) throw new ManagementError(`the password must have at most ${MAX_PASSWORD_LENGTH} characters`);
   // New passwords only: control characters cannot be typed reliably into a sign-in form. Sign-in
   // itself accepts any password an account may already have (presentedPasswordProblem).
@@ -67,6 +74,8 @@ export class UserManager {
     private readonly sessions: SessionRepository,
     private readonly grants: GrantRepository,
     private readonly audit: AuditTrail,
+    /** The setting password_min_length. */
+    private readonly passwordMinLength: number = DEFAULT_MIN_PASSWORD_LENGTH,
   ) {}
 
   async createBackofficeUser(ctx: ActionContext, input: { username: string; email: string; password: string; isAdmin?: boolean }): Promise<BackofficeUser> {
@@ -76,7 +85,7 @@ export class UserManager {
       throw new ManagementError('the username must be 1 to 255 letters, digits, ".", "_" or "-", not digits only');
     }
     const email = normalizedEmail(input.email);
-    checkPassword(input.password);
+    checkPassword(input.password, this.passwordMinLength, [input.username, email]);
     try {
       const user = await this.users.createBackofficeUser({
         username: input.username,
@@ -98,7 +107,7 @@ export class UserManager {
       if (value !== undefined && (value.length > 255 || textProblem(value))) throw new ManagementError(`the ${what} must have at most 255 characters and no control characters`);
     }
     const email = normalizedEmail(input.email);
-    checkPassword(input.password);
+    checkPassword(input.password, this.passwordMinLength, [email]);
     try {
       const user = await this.users.createCustomerUser({
         email,
@@ -189,7 +198,7 @@ export class UserManager {
   async setPassword(ctx: ActionContext, side: SideName, ref: string, password: string): Promise<AnyUser> {
     requireAdmin(ctx, 'manage users');
     const user = await this.find(side, ref);
-    checkPassword(password);
+    checkPassword(password, this.passwordMinLength, ['username' in user ? user.username : undefined, user.email]);
     await this.users.setPasswordHash(side, user.id, await hashPassword(password));
     const sessions = await this.sessions.deleteForUser(side, user.id);
     const grants = await this.grants.revokeAllGrants({ side, userId: user.id }, now());

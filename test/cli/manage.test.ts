@@ -81,15 +81,21 @@ describe.each(BACKENDS)('grantry migrate, user and client commands (%s)', (backe
       expect(json).not.toHaveProperty('locked');
     });
 
-    it('refuses a short password, a missing password and a duplicate with exit 1 and a clear message', async () => {
-      const [short, missing, duplicate, duplicateEmail] = await Promise.all([
-        cli(['user', 'create', '--side', 'storefront', '--email', 'short@example.com', '--json'], 'short\n'),
+    it('refuses a short password, a common one, the username, a missing password and a duplicate with exit 1 and a clear message', async () => {
+      const [short, common, own, missing, duplicate, duplicateEmail] = await Promise.all([
+        // Eleven characters: one less than password_min_length's default.
+        cli(['user', 'create', '--side', 'storefront', '--email', 'short@example.com', '--json'], 'v8#kT2!mq9Z\n'),
+        cli(['user', 'create', '--side', 'backoffice', '--username', 'common', '--email', 'common@example.com', '--json'], 'Qwerty123456\n'),
+        cli(['user', 'create', '--side', 'backoffice', '--username', 'rosalind.franklin', '--email', 'rf@example.com'], 'Rosalind.Franklin\n'),
         cli(['user', 'create', '--side', 'storefront', '--email', 'none@example.com']),
         cli(['user', 'create', '--side', 'backoffice', '--username', 'alice', '--email', 'other@example.com', '--json'], `${PASSWORD}\n`),
         cli(['user', 'create', '--side', 'storefront', '--email', 'bob@example.com'], `${PASSWORD}\n`),
       ]);
-      expectFailure(short, 1, 'grantry: the password must have at least 8 characters');
-      expect(onlyJson(short)).toEqual({ error: 'invalid_input', message: 'the password must have at least 8 characters' });
+      expectFailure(short, 1, 'grantry: the password must have at least 12 characters');
+      expect(onlyJson(short)).toEqual({ error: 'invalid_input', message: 'the password must have at least 12 characters' });
+      expectFailure(common, 1, 'grantry: this password is too common; choose another');
+      expect(onlyJson(common)).toEqual({ error: 'invalid_input', message: 'this password is too common; choose another' });
+      expectFailure(own, 1, 'grantry: the password must not be the username or the email address');
       expectFailure(missing, 1, 'grantry: no password on standard input');
       expect(missing.stdout).toBe('');
       expectFailure(duplicate, 1, 'grantry: a back-office user with that username or email already exists');

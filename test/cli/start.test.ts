@@ -10,7 +10,7 @@ import { BACKENDS } from '../helpers/backends.js';
 import { TestBrowser } from '../helpers/browser.js';
 import { apiGet, obtainCode, tokenRequest } from '../helpers/oauth.js';
 import { type DataDir, freshDataDir } from '../helpers/server.js';
-import { CliProcess, cliEnv, okJson, runCli } from './run.js';
+import { CliProcess, cliEnv, expectFailure, okJson, runCli } from './run.js';
 
 const LISTENING = /^Grantry listening on (http:\/\/127\.0\.0\.1:(\d+)) \(public URL [^)]+\)$/m;
 
@@ -107,6 +107,19 @@ describe('grantry start on an empty database', () => {
       expect(server.stderr).toContain('Received SIGINT, shutting down...');
     } finally {
       server.kill();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start with a GRANTRY_ADMIN_PASSWORD the password policy refuses, creating no admin', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'grantry-cli-start-'));
+    try {
+      const common = await runCli(['start'], cliEnv(dir, undefined, { PORT: '0', GRANTRY_ADMIN_PASSWORD: 'Password1234' }));
+      expectFailure(common, 1, 'grantry: this password is too common; choose another');
+      const short = await runCli(['start'], cliEnv(dir, undefined, { PORT: '0', GRANTRY_ADMIN_PASSWORD: 'v8#kT2!mq9Zx', GRANTRY_PASSWORD_MIN_LENGTH: '13' }));
+      expectFailure(short, 1, 'grantry: the password must have at least 13 characters');
+      expect(okJson(await runCli(['user', 'list', '--side', 'backoffice', '--json'], cliEnv(dir, undefined)))).toMatchObject({ users: [] });
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -61,6 +61,8 @@ describe.each(BACKENDS)('grantry user show/delete/set-password/grant-admin/revok
 
   it('set-password takes the password from stdin only, checks it, and stores it', async () => {
     expectFailure(await cli(['user', 'set-password', '--side', 'backoffice', 'dana'], 'short\n'), 1, /at least \d+ characters/);
+    expectFailure(await cli(['user', 'set-password', '--side', 'backoffice', 'dana'], 'v8#kT2!mq9Z\n'), 1, 'grantry: the password must have at least 12 characters');
+    expectFailure(await cli(['user', 'set-password', '--side', 'backoffice', 'dana'], '1q2w3e4r5t6y\n'), 1, 'grantry: this password is too common; choose another');
     expect(await passwordIs('dana', PASSWORD)).toBe(true);
     const r = await cli(['user', 'set-password', '--side', 'backoffice', 'dana', '--json'], `${NEW_PASSWORD}\n`);
     expect(okJson(r)).toMatchObject({ username: 'dana' });

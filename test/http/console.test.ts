@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI } from '../../src/management/principal.js';
+import { hashPassword } from '../../src/security/passwords.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { formField, type PageResponse, signIn, TestBrowser } from '../helpers/browser.js';
 import { tokenRequest } from '../helpers/oauth.js';
@@ -400,6 +401,40 @@ describe.each(BACKENDS)('administration console (%s)', (backend) => {
     const dora = await admin.post(`${BASE}/users/new`, { csrf_token: csrf, side: 'backoffice', username: 'dora', email: 'dora@example.com', generate: 'no', password: 'dora-typed-password-1' });
     expect(dora.status).toBe(303);
     expect((await signIn(new TestBrowser(server.url), 'backoffice', 'dora', 'dora-typed-password-1')).status).toBe(303);
+  });
+
+  it('refuses short and common passwords and the username, next to the password field, on the create and reset forms', async () => {
+    const csrf = await csrfOf(admin);
+    const refusals: [string, RegExp][] = [
+      ['v8#kT2!mq9Z', /the password must have at least 12 characters/],
+      ['Qwerty123456', /this password is too common; choose another/],
+      ['１２３４５６qwerty', /this password is too common; choose another/],
+      ['Edith.Clarke-1883', /the password must not be the username or the email address/],
+    ];
+    for (const [password, message] of refusals) {
+      const created = await admin.post(`${BASE}/users/new`, { csrf_token: csrf, side: 'backoffice', username: 'edith.clarke-1883', email: 'edith@example.com', generate: 'no', password });
+      expect(created.status, password).toBe(400);
+      expect(created.body).toMatch(new RegExp(`<p class="field-error" id="password-error">[^<]*${message.source}[^<]*</p>`, 'i'));
+      expect(created.body).toContain('value="edith@example.com"');
+      expect(created.body).not.toContain(password);
+    }
+    expect(await server.grantry.repos.users.findBackofficeUserByLogin('edith.clarke-1883')).toBeUndefined();
+    const customer = await admin.post(`${BASE}/users/new`, { csrf_token: csrf, side: 'storefront', email: 'iloveyou1234@example.com', generate: 'no', password: 'iloveyou1234' });
+    expect(customer.status).toBe(400);
+    expect(customer.body).toMatch(/id="password-error">[^<]*(too common|must not be the username)/i);
+    expect(await server.grantry.repos.users.findCustomerUserByEmail('iloveyou1234@example.com')).toBeUndefined();
+    // The reset form: refused, and the old password still signs in.
+    const erin = await server.createCustomerUser('erin@example.com');
+    const reset = await admin.post(`${BASE}/users/storefront/${erin.id}/password`, { csrf_token: csrf, generate: 'no', password: '1q2w3e4r5t6y' });
+    expect(reset.status).toBe(400);
+    expect(reset.body).toMatch(/id="password-error">[^<]*this password is too common; choose another/i);
+    expect((await signIn(new TestBrowser(server.url), 'storefront', 'erin@example.com', erin.password)).status).toBe(303);
+    // A password set before the policy (here the most common one) still signs in: sign-in never applies it.
+    await server.grantry.repos.users.setPasswordHash('storefront', erin.id, await hashPassword('password'));
+    expect((await signIn(new TestBrowser(server.url), 'storefront', 'erin@example.com', 'password')).status).toBe(303);
+    // A long uncommon password is accepted.
+    const accepted = await admin.post(`${BASE}/users/storefront/${erin.id}/password`, { csrf_token: csrf, generate: 'no', password: 'tulip-harbour-quartz-7' });
+    expect(accepted.status).toBe(200);
   });
 
   it('creates a storefront user with a generated password shown once, which signs in', async () => {

@@ -1,6 +1,5 @@
 /** Console pages of users of both sides, and the signed-in user's own profile. */
 import type { SideName } from '../../../oauth/sides.js';
-import { MIN_PASSWORD_LENGTH } from '../../../security/passwords.js';
 import type { BackofficeUser, CustomerUser } from '../../../storage/repositories.js';
 import { html } from '../html.js';
 import { badge, type Cell, csrfField, errorSummary, fieldError, type FieldErrors, invalid, pager, postButton, table, when, whenCell, yesNo } from './common.js';
@@ -67,7 +66,7 @@ function passwordFields(errors: FieldErrors, generate: boolean) {
 <label for="type-password"><input type="radio" id="type-password" name="generate" value="no"${generate ? '' : html` checked`}> Type a password</label>
 </div>${fieldError(errors, 'generate')}
 <label for="password">Typed password</label>
-<p class="hint" id="password-hint">With "Type a password": at least ${MIN_PASSWORD_LENGTH} characters. Leave it empty to generate one.</p>
+<p class="hint" id="password-hint">With "Type a password": a long one (at least 12 characters unless password_min_length says otherwise), not a common password. Leave it empty to generate one.</p>
 <input id="password" name="password" type="password" autocomplete="new-password"${invalid(errors, 'password', 'password-hint')}>
 ${fieldError(errors, 'password')}
 </fieldset>`;
