@@ -44,6 +44,7 @@ export interface Config {
   refreshTokenTtl: number;
   refreshGracePeriod: number;
   passwordGrantEnabled: boolean;
+  rememberConsent: boolean;
   scopes: Record<string, string>;
   defaultScope: string;
   corsAllowedOrigins: string[];
@@ -314,6 +315,7 @@ export const SETTINGS = [
   setting('refreshTokenTtl', 'refresh_token_ttl', 'GRANTRY_REFRESH_TOKEN_TTL', 2592000, integer(60, 31536000), 'Refresh token lifetime in seconds (30 days by default). Each refresh rotates the token.'),
   setting('refreshGracePeriod', 'refresh_grace_period', 'GRANTRY_REFRESH_GRACE_PERIOD', 0, integer(0, 300), 'Seconds during which presenting an already-rotated refresh token again returns the pair it was exchanged for, instead of revoking the family (browsers with several tabs). 0 turns it off.'),
   setting('passwordGrantEnabled', 'password_grant_enabled', 'GRANTRY_PASSWORD_GRANT_ENABLED', false, boolean, 'Legacy: allow the resource owner password grant (RFC 9700 forbids it) for clients that also have the password grant.'),
+  setting('rememberConsent', 'remember_consent', 'GRANTRY_REMEMBER_CONSENT', true, boolean, 'Remember the scopes a user allows an application, so that later authorizations for the same or fewer scopes skip the consent page. false asks every time (and records nothing).'),
   setting('scopes', 'scopes', 'GRANTRY_SCOPES', { api: 'Use the API on your behalf' }, scopes, 'Known scopes with the descriptions shown on the consent page: a JSON object {"name": "description"} (or, in the environment, a comma-separated list of names).', '{"api": "Use the API on your behalf"}'),
   setting('defaultScope', 'default_scope', 'GRANTRY_DEFAULT_SCOPE', 'api', scopeList, 'Scope granted when a request names none (space-separated), limited to what the client is allowed.'),
   setting('corsAllowedOrigins', 'cors_allowed_origins', 'GRANTRY_CORS_ALLOWED_ORIGINS', [], list(origin), 'Origins allowed to call the token, revocation, introspection, metadata, JWKS and API endpoints from a browser (comma-separated, or * for any). Never applies to the authorize endpoints.', '(none)'),

@@ -9,6 +9,7 @@ import {
   type AuthorizationRequest,
   AuthorizeRedirectError,
   authorizationResponseUrl,
+  consentDecision,
   errorResponseUrl,
   validateAuthorizationRequest,
 } from '../oauth/authorize.js';
@@ -62,6 +63,10 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
     if (!authz) return reply;
 
     const session = await browser.current(request, side);
+    // prompt=none: no page at all, so a missing session is told to the client (OIDC Core §3.1.2.6).
+    if (!session && authz.prompt.has('none')) {
+      return redirect(request, reply, errorResponseUrl(new AuthorizeRedirectError(OAuthError.loginRequired(), authz.redirectUri, authz.state), side.issuer));
+    }
     if (!session) {
       const returnTo = `${side.authorizePath}?${new URLSearchParams(forwardedParams(raw))}`;
       const login = `${side.loginPath}?${new URLSearchParams({ return_to: returnTo })}`;
@@ -82,13 +87,25 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
       const about = { side: side.name, userId: session.userId, clientId: authz.client.clientId, address: request.ip, details: { scope: authz.scope } };
       if (decision === 'allow') {
         grantry.audit.emit({ kind: 'consent.granted', ...about });
+        if (grantry.config.rememberConsent) {
+          await grantry.repos.consents.record(side.name, session.userId, authz.client.pk, authz.scope.split(' ').filter((s) => s !== ''));
+        }
         return sendCode(request, reply, authz, session.userId);
       }
       grantry.audit.emit({ kind: 'consent.denied', ...about });
       const denied = new AuthorizeRedirectError(OAuthError.accessDenied(), authz.redirectUri, authz.state);
       return redirect(request, reply, errorResponseUrl(denied, side.issuer));
     }
-    if (authz.client.skipConsent) return sendCode(request, reply, authz, session.userId);
+    // A consent POST is the answer to the page, so prompt=consent cannot loop; remembered
+    // consent covering the request skips the page.
+    const remembered =
+      grantry.config.rememberConsent && !authz.client.skipConsent ? await grantry.repos.consents.find(side.name, session.userId, authz.client.pk) : undefined;
+    const consent = consentDecision(authz, remembered);
+    if (!consent.ask) return sendCode(request, reply, authz, session.userId);
+    if (authz.prompt.has('none')) {
+      return redirect(request, reply, errorResponseUrl(new AuthorizeRedirectError(OAuthError.consentRequired(), authz.redirectUri, authz.state), side.issuer));
+    }
+    const describe = (names: string[]) => names.map((name) => ({ name, description: grantry.scopes.describe(name) }));
 
     return sendPage(
       reply,
@@ -99,7 +116,8 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
         csrfToken: browser.csrfToken(request, reply),
         clientName: authz.client.name,
         userName: await displayName(ctx, side, session.userId),
-        scopes: authz.scope ? authz.scope.split(' ').map((name) => ({ name, description: grantry.scopes.describe(name) })) : [],
+        scopes: describe(consent.newScopes),
+        alreadyAllowed: describe(consent.allowed),
         hidden: forwardedParams(raw),
       }),
     );

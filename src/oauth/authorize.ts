@@ -6,6 +6,7 @@
 import type { Client, ClientRepository } from '../storage/repositories.js';
 import { checkClient } from './checks/check-client.js';
 import { checkPkce } from './checks/check-pkce.js';
+import { checkPrompt, type Prompt } from './checks/check-prompt.js';
 import { checkRedirectUri } from './checks/check-redirect-uri.js';
 import { checkResponseType } from './checks/check-response-type.js';
 import { checkScope } from './checks/check-scope.js';
@@ -24,6 +25,8 @@ export interface AuthorizationRequest {
   state: string | undefined;
   scope: string;
   codeChallenge: string | undefined;
+  /** The prompt values asked for (none, consent); empty when none was sent. */
+  prompt: Set<Prompt>;
 }
 
 /** An error the client should hear about at its redirect URI. */
@@ -39,7 +42,7 @@ export class AuthorizeRedirectError extends Error {
 }
 
 /** The authorize parameters that a consent form carries forward. */
-export const AUTHORIZE_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method'] as const;
+export const AUTHORIZE_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'prompt'] as const;
 
 export async function validateAuthorizationRequest(raw: RawParams, side: Side, clients: ClientRepository, scopes: ScopePolicy): Promise<AuthorizationRequest> {
   const params = new Params(raw);
@@ -54,11 +57,34 @@ export async function validateAuthorizationRequest(raw: RawParams, side: Side, c
     }
     const codeChallenge = checkPkce(params, client);
     const scope = checkScope(params, client, scopes);
-    return { side, client, redirectUri, redirectUriRequested, state, scope, codeChallenge };
+    const prompt = checkPrompt(params);
+    return { side, client, redirectUri, redirectUriRequested, state, scope, codeChallenge, prompt };
   } catch (e) {
     if (e instanceof OAuthError) throw new AuthorizeRedirectError(e, redirectUri, state);
     throw e;
   }
+}
+
+/** What a signed-in user must be asked before a code is issued. */
+export type ConsentDecision =
+  | { ask: false }
+  /** `newScopes`: the requested scopes not allowed before; `allowed`: those that were. */
+  | { ask: true; newScopes: string[]; allowed: string[] };
+
+/**
+ * Whether the consent page must be shown for `authz`, given the scopes the user has allowed the
+ * client before (undefined: never, or remembering is off). Skip-consent clients never ask;
+ * prompt=consent always asks; otherwise a request within what was allowed skips the page.
+ */
+export function consentDecision(authz: AuthorizationRequest, remembered: string[] | undefined): ConsentDecision {
+  if (authz.client.skipConsent) return { ask: false };
+  const requested = authz.scope.split(' ').filter((s) => s !== '');
+  const known = new Set(remembered ?? []);
+  const newScopes = requested.filter((s) => !known.has(s));
+  const allowed = requested.filter((s) => known.has(s));
+  if (authz.prompt.has('consent')) return { ask: true, newScopes: requested, allowed: [] };
+  if (remembered !== undefined && newScopes.length === 0) return { ask: false };
+  return { ask: true, newScopes, allowed };
 }
 
 /** The redirect URI with response parameters added to its query (RFC 6749 §4.1.2). */

@@ -16,7 +16,10 @@ export type OAuthErrorCode =
   | 'access_denied'
   | 'server_error'
   | 'temporarily_unavailable'
-  | 'invalid_token';
+  | 'invalid_token'
+  // OpenID Connect's prompt=none answers, used by the authorize endpoint.
+  | 'login_required'
+  | 'consent_required';
 
 /**
  * RFC 6749 §5.2 allows an error_description only of %x20-21 / %x23-5B / %x5D-7E: no quote, no
@@ -77,6 +80,14 @@ export class OAuthError extends Error {
    */
   static temporarilyUnavailable(description: string, retryAfter: number) {
     return new OAuthError('temporarily_unavailable', description, 503, retryAfter);
+  }
+  /** prompt=none without a session: the user would have to sign in. */
+  static loginRequired(description = 'the user is not signed in and prompt=none forbids the sign-in page') {
+    return new OAuthError('login_required', description, 400);
+  }
+  /** prompt=none when the user would have to be asked for consent. */
+  static consentRequired(description = 'the user has not allowed this request and prompt=none forbids the consent page') {
+    return new OAuthError('consent_required', description, 400);
   }
   static accessDenied(description = 'the resource owner denied the request') {
     return new OAuthError('access_denied', description, 403);

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { KyselyAuditRepository } from './kysely/audit.js';
+import { KyselyConsentRepository } from './kysely/consents.js';
 import { KyselyCleanupRepository } from './kysely/cleanup.js';
 import { KyselyClientRepository } from './kysely/clients.js';
 import { KyselyGrantRepository } from './kysely/grants.js';
@@ -33,5 +34,6 @@ export function createRepositories(db: Kysely<Database>, options: RepositoryOpti
     cleanup: new KyselyCleanupRepository(db, options.bruteForceWindow ?? 86400, options.refreshGracePeriod ?? 0, options.auditRetention ?? 90 * 86400),
     throttle: new KyselyThrottleRepository(db),
     audit: new KyselyAuditRepository(db),
+    consents: new KyselyConsentRepository(db),
   };
 }

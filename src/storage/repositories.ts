@@ -328,6 +328,14 @@ export interface AuditRepository {
   list(filter: AuditFilter, offset: number, limit: number): Promise<Page<AuditEvent>>;
 }
 
+/** Remembered consent: the scopes a user has allowed a client. */
+export interface ConsentRepository {
+  /** The scopes `userId` of `side` has allowed the client, or undefined when never asked. */
+  find(side: SideName, userId: number, clientPk: number): Promise<string[] | undefined>;
+  /** Adds `scopes` to what the user has allowed the client (the union), creating the row if needed. */
+  record(side: SideName, userId: number, clientPk: number, scopes: string[]): Promise<void>;
+}
+
 export interface Repositories {
   clients: ClientRepository;
   users: UserRepository;
@@ -338,4 +346,5 @@ export interface Repositories {
   cleanup: CleanupRepository;
   throttle: ThrottleRepository;
   audit: AuditRepository;
+  consents: ConsentRepository;
 }

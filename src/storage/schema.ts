@@ -146,6 +146,18 @@ export interface AuditEventTable {
   details: string;
 }
 
+/** The scopes a user has allowed a client (migration 007), one row per side, user and client. */
+export interface ConsentTable {
+  id: Generated<number>;
+  side: string;
+  user_id: number;
+  client_pk: number;
+  /** Space-separated scope names. */
+  scope: string;
+  created_at: number;
+  updated_at: number;
+}
+
 export interface Database {
   backoffice_users: BackofficeUserTable;
   customer_users: CustomerUserTable;
@@ -158,4 +170,5 @@ export interface Database {
   signing_keys: SigningKeyTable;
   failed_attempts: FailedAttemptTable;
   audit_events: AuditEventTable;
+  consents: ConsentTable;
 }

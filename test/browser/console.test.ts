@@ -272,7 +272,8 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     // A public client has no secret: the verifier proves it is the app that asked.
     const withoutVerifier = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: app.clientId, code });
     expect(withoutVerifier.status).toBe(400);
-    const again = await customer.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: app.clientId, state: 'st-2', scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256' }));
+    // prompt=consent: the consent given above is remembered, which would skip the page.
+    const again = await customer.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: app.clientId, state: 'st-2', scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256', prompt: 'consent' }));
     expect(again?.status()).toBe(200);
     await Promise.all([customer.waitForURL((url) => url.href.startsWith(callback)), customer.click('button[value=allow]')]);
     const code2 = new URL(customer.url()).searchParams.get('code') as string;

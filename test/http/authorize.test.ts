@@ -43,7 +43,8 @@ describe.each(BACKENDS)('authorize endpoint (%s)', (backend) => {
         const code = await obtainCode(browser, side, { response_type: 'code', client_id: client.clientId, state: 'one-uri' }, { login: user.login, password: user.password });
         expect(code.length).toBeGreaterThanOrEqual(22);
         // Driving the dance by hand to check where the code went.
-        const again = await browser.get(authorizeUrl(side, { response_type: 'code', client_id: client.clientId, state: 'one-uri-2' }));
+        // prompt=consent: the first authorization was remembered, which would skip the page.
+        const again = await browser.get(authorizeUrl(side, { response_type: 'code', client_id: client.clientId, state: 'one-uri-2', prompt: 'consent' }));
         const fields = expectConsentPage(again);
         expect(fields.redirect_uri).toBeUndefined();
         const approved = await browser.post(authorizePath(side), { ...fields, decision: 'allow' });

@@ -60,7 +60,8 @@ describe.each(BACKENDS)('audit trail (%s)', (backend) => {
     expectTokenError(await refresh(server, client, second.refreshToken), 400, 'invalid_grant');
 
     // Consent denied.
-    const denied = await runAuthorize(user.browser, 'backoffice', { response_type: 'code', client_id: client.clientId }, { login: user.login, password: user.password, decision: 'deny' });
+    // The client was allowed above: prompt=consent asks again.
+    const denied = await runAuthorize(user.browser, 'backoffice', { response_type: 'code', client_id: client.clientId, prompt: 'consent' }, { login: user.login, password: user.password, decision: 'deny' });
     expect(denied.searchParams.get('error')).toBe('access_denied');
 
     // Revocation at the endpoint.

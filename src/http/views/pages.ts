@@ -36,15 +36,22 @@ export function consentPage(input: {
   csrfToken: string;
   clientName: string;
   userName: string;
+  /** The scopes to ask for: only those not allowed before. */
   scopes: Array<{ name: string; description: string }>;
+  /** Requested scopes the user has already allowed this application. */
+  alreadyAllowed?: Array<{ name: string; description: string }>;
   hidden: Record<string, string>;
 }): string {
+  const already = input.alreadyAllowed ?? [];
   return layout(
     'Authorize access',
     html`<p><strong>${input.clientName}</strong> wants to access your account <strong>${input.userName}</strong>.</p>
 ${input.scopes.length
   ? html`<p>It asks to:</p><ul class="scopes">${input.scopes.map((s) => html`<li>${s.description} <code>${s.name}</code></li>`)}</ul>`
   : html`<p class="muted">It asks for access to the API on your behalf.</p>`}
+${already.length
+  ? html`<p class="muted already-allowed">You already allowed it to: ${already.map((s, i) => html`${i > 0 ? ', ' : ''}${s.description} <code>${s.name}</code>`)}.</p>`
+  : ''}
 <form method="post" action="${input.action}">
 <input type="hidden" name="csrf_token" value="${input.csrfToken}">
 ${Object.entries(input.hidden).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}

@@ -256,6 +256,7 @@ export class KyselyUserRepository implements UserRepository {
         .executeTakeFirstOrThrow();
       if (Number(owned.n) > 0) return { ownsClients: Number(owned.n) };
       await trx.deleteFrom('sessions').where('side', '=', side).where('user_id', '=', id).execute();
+      await trx.deleteFrom('consents').where('side', '=', side).where('user_id', '=', id).execute();
       // Codes, access and refresh tokens go with their grants (ON DELETE CASCADE).
       await trx.deleteFrom('grants').where('side', '=', side).where('user_id', '=', id).execute();
       const result =

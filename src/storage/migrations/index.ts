@@ -12,6 +12,7 @@ import * as bruteForce from './003-brute-force.js';
 import * as normalizedLogins from './004-normalized-logins.js';
 import * as codeRedirectUriSent from './005-code-redirect-uri-sent.js';
 import * as auditTrail from './006-audit-trail.js';
+import * as consents from './007-consents.js';
 
 export interface MigrationContext {
   /** Auto-incrementing integer primary key, spelled the way each database wants it. */
@@ -22,6 +23,7 @@ type Step = { up: (db: Kysely<any>, ctx: MigrationContext) => Promise<void> };
 const STEPS: Record<string, Step> = {
   '001-initial': initial, '002-token-lifecycle': tokenLifecycle, '003-brute-force': bruteForce, '004-normalized-logins': normalizedLogins, '005-code-redirect-uri-sent': codeRedirectUriSent,
   '006-audit-trail': auditTrail,
+  '007-consents': consents,
 };
 
 export function createMigrator(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Migrator {
