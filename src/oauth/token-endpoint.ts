@@ -58,27 +58,17 @@ export class TokenEndpoint {
     // Fixed wording, never the value: descriptions must not echo what the request sent.
     if (!handler) throw OAuthError.unsupportedGrantType('the grant_type is not supported');
     if (!client.grants.includes(handler.type)) throw OAuthError.unauthorizedClient(`the client is not allowed to use the ${handler.type} grant`);
-    const response = await handler.handle({ client, params, now, ip, events: this.events });
+    const { response, userId } = await handler.handle({ client, params, now, ip, events: this.events });
     this.events.emit({
       kind: 'token.issued',
       side: client.side,
       clientId: client.clientId,
-      userId: userIdOf(response.access_token),
+      userId,
       address: ip,
       // What was issued, never the tokens themselves.
       details: { grant_type: handler.type, scope: response.scope ?? '', refresh_token: response.refresh_token !== undefined },
     });
     if (client.lastUsedAt === null || client.lastUsedAt < now - 60) await this.clients.touchLastUsed(client.pk, now);
     return response;
-  }
-}
-
-/** The user id in the `sub` of an access token just minted here (undefined for guests). */
-function userIdOf(accessToken: string): number | null {
-  try {
-    const payload = JSON.parse(Buffer.from(accessToken.split('.')[1] ?? '', 'base64url').toString('utf8')) as { sub?: unknown };
-    return typeof payload.sub === 'string' && /^\d+$/.test(payload.sub) ? Number(payload.sub) : null;
-  } catch {
-    return null;
   }
 }

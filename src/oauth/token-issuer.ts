@@ -5,7 +5,7 @@
 import { randomToken, type SecretHasher } from '../security/tokens.js';
 import type { Client, Grant, GrantRepository, NewRefreshToken, RefreshTokenRepository } from '../storage/repositories.js';
 import type { AccessTokenService, MintedAccessToken } from './access-tokens.js';
-import type { TokenResponse } from './grants/grant.js';
+import type { Issued, TokenResponse } from './grants/grant.js';
 import type { SideRegistry } from './sides.js';
 
 export const REFRESH_TOKEN_PURPOSE = 'refresh-token';
@@ -68,10 +68,10 @@ export class TokenIssuer {
    * Issues and stores the tokens of a fresh grant: an access token, and a refresh token when the
    * client may refresh (never for client credentials, which can simply ask again).
    */
-  async issue(client: Client, grant: Grant, now: number, withRefresh = client.grants.includes('refresh_token')): Promise<TokenResponse> {
+  async issue(client: Client, grant: Grant, now: number, withRefresh = client.grants.includes('refresh_token')): Promise<Issued> {
     const access = this.mintAccess(client, grant, grant.scope, now);
     const refresh = withRefresh ? this.mintRefresh(client, grant, grant.scope, access.record.jti, now) : undefined;
     await this.grants.recordIssued(access.record, refresh?.row);
-    return TokenIssuer.response(access, grant.scope, refresh?.token);
+    return { response: TokenIssuer.response(access, grant.scope, refresh?.token), userId: grant.userId };
   }
 }

@@ -9,7 +9,7 @@ import { CODE_PURPOSE } from '../authorization-codes.js';
 import { OAuthError } from '../errors.js';
 import { isWellFormedVerifier, S256 } from '../pkce.js';
 import type { TokenIssuer } from '../token-issuer.js';
-import type { GrantContext, GrantHandler, TokenResponse } from './grant.js';
+import type { GrantContext, GrantHandler, Issued } from './grant.js';
 
 export class AuthorizationCodeGrant implements GrantHandler {
   readonly type = 'authorization_code' as const;
@@ -21,7 +21,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     private readonly issuer: TokenIssuer,
   ) {}
 
-  async handle({ client, params, now, ip, events }: GrantContext): Promise<TokenResponse> {
+  async handle({ client, params, now, ip, events }: GrantContext): Promise<Issued> {
     const code = params.require('code');
     const redirectUri = params.get('redirect_uri');
     const verifier = params.get('code_verifier');

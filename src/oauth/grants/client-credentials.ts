@@ -8,7 +8,7 @@ import type { GrantRepository, UserRepository } from '../../storage/repositories
 import { OAuthError } from '../errors.js';
 import type { ScopePolicy } from '../scopes.js';
 import type { TokenIssuer } from '../token-issuer.js';
-import type { GrantContext, GrantHandler, TokenResponse } from './grant.js';
+import type { GrantContext, GrantHandler, Issued } from './grant.js';
 
 export class ClientCredentialsGrant implements GrantHandler {
   readonly type = 'client_credentials' as const;
@@ -20,7 +20,7 @@ export class ClientCredentialsGrant implements GrantHandler {
     private readonly scopes: ScopePolicy,
   ) {}
 
-  async handle({ client, params, now }: GrantContext): Promise<TokenResponse> {
+  async handle({ client, params, now }: GrantContext): Promise<Issued> {
     if (client.type !== 'confidential') throw OAuthError.unauthorizedClient('only confidential clients may use the client_credentials grant');
     if (client.ownerUserId === null) throw OAuthError.unauthorizedClient('the client has no owner user to act as');
     const scope = this.scopes.grant(params.get('scope'), client);

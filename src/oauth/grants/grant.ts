@@ -11,6 +11,12 @@ export interface TokenResponse {
   scope?: string;
 }
 
+/** What a grant issued, and the user it acts for (null for guests), for the audit trail. */
+export interface Issued {
+  response: TokenResponse;
+  userId: number | null;
+}
+
 export interface GrantContext {
   client: Client;
   params: Params;
@@ -23,5 +29,5 @@ export interface GrantContext {
 
 export interface GrantHandler {
   readonly type: GrantType;
-  handle(context: GrantContext): Promise<TokenResponse>;
+  handle(context: GrantContext): Promise<Issued>;
 }

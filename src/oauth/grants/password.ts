@@ -9,7 +9,7 @@ import type { GrantRepository, UserRepository } from '../../storage/repositories
 import { OAuthError } from '../errors.js';
 import type { ScopePolicy } from '../scopes.js';
 import type { TokenIssuer } from '../token-issuer.js';
-import type { GrantContext, GrantHandler, TokenResponse } from './grant.js';
+import type { GrantContext, GrantHandler, Issued } from './grant.js';
 
 /** The one description of every refused password grant, whatever the reason. */
 const INVALID_CREDENTIALS = 'invalid username or password';
@@ -25,7 +25,7 @@ export class PasswordGrant implements GrantHandler {
     private readonly throttle: Throttle,
   ) {}
 
-  async handle({ client, params, now, ip, events }: GrantContext): Promise<TokenResponse> {
+  async handle({ client, params, now, ip, events }: GrantContext): Promise<Issued> {
     const username = params.require('username');
     const password = params.requirePassword('password');
     const scope = this.scopes.grant(params.get('scope'), client);

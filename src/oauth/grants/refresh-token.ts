@@ -10,7 +10,7 @@ import type { GrantRepository, RefreshTokenRepository, UserRepository } from '..
 import { OAuthError } from '../errors.js';
 import { ScopePolicy } from '../scopes.js';
 import { TokenIssuer } from '../token-issuer.js';
-import type { GrantContext, GrantHandler, TokenResponse } from './grant.js';
+import type { GrantContext, GrantHandler, Issued, TokenResponse } from './grant.js';
 
 export class RefreshTokenGrant implements GrantHandler {
   readonly type = 'refresh_token' as const;
@@ -25,7 +25,7 @@ export class RefreshTokenGrant implements GrantHandler {
     private readonly gracePeriod: number,
   ) {}
 
-  async handle(context: GrantContext): Promise<TokenResponse> {
+  async handle(context: GrantContext): Promise<Issued> {
     const { client, params, now } = context;
     const presented = params.require('refresh_token');
     const requestedScope = params.get('scope');
@@ -47,7 +47,7 @@ export class RefreshTokenGrant implements GrantHandler {
     const response = TokenIssuer.response(access, scope, next.token);
     const replacement = this.gracePeriod > 0 ? this.sealer.seal(JSON.stringify(response)) : null;
     const rotated = await this.refreshTokens.rotate({ oldHash: stored.tokenHash, clientPk: client.pk, now, replacement, next: next.row, nextAccess: access.record });
-    if (rotated) return response;
+    if (rotated) return { response, userId: grant.userId };
     // Another request rotated (or revoked) it between our read and our write.
     const latest = await this.refreshTokens.find(stored.tokenHash);
     if (latest?.usedAt != null) return this.replay(latest, context);
@@ -55,13 +55,13 @@ export class RefreshTokenGrant implements GrantHandler {
   }
 
   /** A used token again: within the grace period, the same successor pair; after it, the family dies. */
-  private async replay(stored: NonNullable<Awaited<ReturnType<RefreshTokenRepository['find']>>>, { client, now, ip, events }: GrantContext): Promise<TokenResponse> {
+  private async replay(stored: NonNullable<Awaited<ReturnType<RefreshTokenRepository['find']>>>, { client, now, ip, events }: GrantContext): Promise<Issued> {
     if (stored.grant.revokedAt === null && stored.replacement && stored.usedAt !== null && now - stored.usedAt <= this.gracePeriod) {
       // A retry is a refresh too: the user is checked again before the stored pair is handed out.
       const { grant } = stored;
       if (grant.userId !== null && !(await this.users.isActive(grant.side, grant.userId))) throw OAuthError.invalidGrant('the user account is disabled or locked');
       const previous = this.sealer.open(stored.replacement);
-      if (previous) return JSON.parse(previous) as TokenResponse;
+      if (previous) return { response: JSON.parse(previous) as TokenResponse, userId: grant.userId };
     }
     await this.grants.revokeGrant(stored.grantId, now);
     events?.emit({ kind: 'refresh_token.reused', side: client.side, clientId: client.clientId, userId: stored.grant.userId, address: ip, details: { family_revoked: true } });
