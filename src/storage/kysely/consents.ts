@@ -10,6 +10,12 @@ export class KyselyConsentRepository implements ConsentRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async find(side: SideName, userId: number, clientPk: number): Promise<string[] | undefined> {
+    const scope = await this.storedScope(side, userId, clientPk);
+    return scope === undefined ? undefined : scopeList(scope);
+  }
+
+  /** The scope column as stored, for the compare-and-set of record(). */
+  private async storedScope(side: SideName, userId: number, clientPk: number): Promise<string | undefined> {
     const row = await this.db
       .selectFrom('consents')
       .select('scope')
@@ -17,7 +23,7 @@ export class KyselyConsentRepository implements ConsentRepository {
       .where('user_id', '=', userId)
       .where('client_pk', '=', clientPk)
       .executeTakeFirst();
-    return row ? scopeList(row.scope) : undefined;
+    return row?.scope;
   }
 
   /**
@@ -32,22 +38,16 @@ export class KyselyConsentRepository implements ConsentRepository {
       .onConflict((oc) => oc.columns(['side', 'user_id', 'client_pk']).doNothing())
       .execute();
     for (let attempt = 0; attempt < 20; attempt += 1) {
-      const row = await this.db
-        .selectFrom('consents')
-        .select('scope')
-        .where('side', '=', side)
-        .where('user_id', '=', userId)
-        .where('client_pk', '=', clientPk)
-        .executeTakeFirst();
-      if (!row) return; // the client or user was deleted meanwhile
-      const union = [...new Set([...scopeList(row.scope), ...scopes])].join(' ');
+      const stored = await this.storedScope(side, userId, clientPk);
+      if (stored === undefined) return; // the client or user was deleted meanwhile
+      const union = [...new Set([...scopeList(stored), ...scopes])].join(' ');
       const result = await this.db
         .updateTable('consents')
         .set({ scope: union, updated_at: now() })
         .where('side', '=', side)
         .where('user_id', '=', userId)
         .where('client_pk', '=', clientPk)
-        .where('scope', '=', row.scope)
+        .where('scope', '=', stored)
         .executeTakeFirst();
       if (result.numUpdatedRows > 0n) return;
     }
