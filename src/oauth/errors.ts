@@ -40,8 +40,9 @@ export class OAuthError extends Error {
     /** Seconds the client should wait before trying again (sent as Retry-After). */
     readonly retryAfter?: number,
   ) {
-    super(`${error}: ${descriptionText(description)}`);
-    this.description = descriptionText(description);
+    const text = descriptionText(description);
+    super(`${error}: ${text}`);
+    this.description = text;
     this.name = 'OAuthError';
   }
 
