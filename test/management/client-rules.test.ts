@@ -4,24 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewClientInput } from '../../src/management/clients.js';
-import type { ManagementError } from '../../src/management/errors.js';
 import { type ActionContext, CLI } from '../../src/management/principal.js';
 import { BACKENDS } from '../helpers/backends.js';
+import { asUser, refusal } from '../helpers/management.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-
-const asUser = (user: { id: number; username: string }, isAdmin: boolean): ActionContext => ({
-  principal: { kind: 'user', side: 'backoffice', userId: user.id, isAdmin, label: user.username },
-});
-
-async function refusal(action: Promise<unknown>): Promise<ManagementError> {
-  const error = (await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as ManagementError | undefined;
-  expect(error, 'the action should have been refused').toBeDefined();
-  expect(error?.name).toBe('ManagementError');
-  return error as ManagementError;
-}
 
 describe.each(BACKENDS)('client rules (%s)', (backend) => {
   let server: TestServer;

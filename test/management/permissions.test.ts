@@ -7,25 +7,16 @@ import type { ManagementError } from '../../src/management/errors.js';
 import { listKeys, rotateKeys } from '../../src/management/keys.js';
 import { type ActionContext, CLI } from '../../src/management/principal.js';
 import { BACKENDS } from '../helpers/backends.js';
+import { asUser, refusal } from '../helpers/management.js';
 import { expectApiAccepts, expectApiRefuses, firstPair, refresh, refreshClient } from '../helpers/lifecycle.js';
 import type { TestServer } from '../helpers/server.js';
 import { createSideUser, expectTokenError, startServerWithSideUsers, type SideUser } from '../helpers/tokens.js';
 
-const asUser = (user: { id: number; username: string }, isAdmin: boolean): ActionContext => ({
-  principal: { kind: 'user', side: 'backoffice', userId: user.id, isAdmin, label: user.username },
-  address: '192.0.2.7',
-});
-
 /** Asserts that `action` fails with a ManagementError of `code` (and a message matching `message`). */
 async function expectRefused(action: Promise<unknown>, code: ManagementError['code'], message?: RegExp): Promise<void> {
-  const error = (await action.then(
-    () => undefined,
-    (e: unknown) => e,
-  )) as ManagementError | undefined;
-  expect(error, 'the action should have been refused').toBeDefined();
-  expect(error?.name).toBe('ManagementError');
-  expect(error?.code).toBe(code);
-  if (message) expect(error?.message).toMatch(message);
+  const error = await refusal(action);
+  expect(error.code).toBe(code);
+  if (message) expect(error.message).toMatch(message);
 }
 
 describe.each(BACKENDS)('management permissions (%s)', (backend) => {
