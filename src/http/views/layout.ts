@@ -2,16 +2,22 @@ import { html, type SafeHtml } from './html.js';
 
 export const STYLESHEET_PATH = '/assets/grantry.css';
 
-export function layout(title: string, body: SafeHtml, options: { subtitle?: string } = {}): string {
+/** The start of every page up to <body>: one place for the document's head. */
+export function documentHead(title: string, stylesheet: string, script?: string): SafeHtml {
   return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-<title>${title} · Grantry</title>
-<link rel="stylesheet" href="${STYLESHEET_PATH}">
-</head>
+<title>${title}</title>
+<link rel="stylesheet" href="${stylesheet}">
+${script ? html`<script src="${script}" defer></script>
+` : ''}</head>`;
+}
+
+export function layout(title: string, body: SafeHtml, options: { subtitle?: string } = {}): string {
+  return html`${documentHead(`${title} · Grantry`, STYLESHEET_PATH)}
 <body>
 <main class="card">
 <header><span class="brand">Grantry</span>${options.subtitle ? html`<span class="side">${options.subtitle}</span>` : ''}</header>

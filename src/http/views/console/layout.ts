@@ -3,6 +3,7 @@
  * user, one h1, and the page body. Rendering only; what a user may do is decided elsewhere.
  */
 import { html, type SafeHtml } from '../html.js';
+import { documentHead } from '../layout.js';
 
 export const CONSOLE_STYLESHEET_PATH = '/assets/console.css';
 export const CONSOLE_SCRIPT_PATH = '/assets/console.js';
@@ -43,16 +44,7 @@ function navItems(frame: ConsoleFrame): Array<{ key: NavKey; href: string; label
 }
 
 export function consoleLayout(frame: ConsoleFrame | undefined, title: string, body: SafeHtml, options: PageOptions = {}): string {
-  return html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${title} · Console · Grantry</title>
-<link rel="stylesheet" href="${CONSOLE_STYLESHEET_PATH}">
-<script src="${CONSOLE_SCRIPT_PATH}" defer></script>
-</head>
+  return html`${documentHead(`${title} · Console · Grantry`, CONSOLE_STYLESHEET_PATH, CONSOLE_SCRIPT_PATH)}
 <body>
 <a class="skip" href="#main">Skip to main content</a>
 <header class="topbar">
