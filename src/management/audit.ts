@@ -12,6 +12,7 @@ import type { ProtocolEvent, ProtocolEvents } from '../oauth/events.js';
 import type { SideName } from '../oauth/sides.js';
 import type { AuditEvent, AuditRepository, NewAuditEvent } from '../storage/repositories.js';
 import { ManagementError } from './errors.js';
+import { checkedPage } from './listing.js';
 import { type ActionContext, actorOf, requireAdmin } from './principal.js';
 
 /** Every kind of event, for filters in the console and the CLI. */
@@ -223,11 +224,4 @@ function bounded(event: NewAuditEvent): NewAuditEvent {
     clientId: event.clientId === null ? null : cut(event.clientId, LIMITS.clientId),
     details: JSON.stringify(kept).length <= DETAILS_MAX ? kept : { truncated: true },
   };
-}
-
-/** Page numbers from 1, sizes from 1 to 1000: anything else is a plain input error. */
-export function checkedPage(page: number, size: number): { page: number; size: number } {
-  if (!Number.isSafeInteger(page) || page < 1 || page > 1_000_000) throw new ManagementError('the page must be a whole number from 1 to 1000000');
-  if (!Number.isSafeInteger(size) || size < 1 || size > 1000) throw new ManagementError('the page size must be a whole number from 1 to 1000');
-  return { page, size };
 }

@@ -15,7 +15,8 @@ import type { SideName } from '../oauth/sides.js';
 import { textProblem } from '../security/input.js';
 import { randomToken, type SecretHasher } from '../security/tokens.js';
 import { type Client, type ClientChanges, type ClientFilter, type ClientRepository, type ClientType, GRANT_TYPES, type GrantRepository, type GrantType } from '../storage/repositories.js';
-import { type AuditTrail, checkedPage } from './audit.js';
+import type { AuditTrail } from './audit.js';
+import { checkedPage, checkedSearch } from './listing.js';
 import { isUniqueViolation, ManagementError } from './errors.js';
 import { type ActionContext, restrictedUser } from './principal.js';
 import type { UserManager } from './users.js';
@@ -167,7 +168,7 @@ export class ClientManager {
   async list(ctx: ActionContext, query: ClientListQuery): Promise<{ items: Client[]; total: number }> {
     const { page, size } = checkedPage(query.page, query.size);
     if (query.grant !== undefined && !(GRANT_TYPES as readonly string[]).includes(query.grant)) throw new ManagementError(`unknown grant type; known: ${GRANT_TYPES.join(', ')}`);
-    if (query.search !== undefined && (query.search.length > 255 || textProblem(query.search))) throw new ManagementError('the search text must have at most 255 characters and no control characters');
+    checkedSearch(query.search);
     const self = restrictedUser(ctx);
     const filter: ClientFilter = { side: query.side, type: query.type, grant: query.grant, active: query.active, search: query.search, ownerUserId: query.ownerUserId };
     if (self !== undefined) {

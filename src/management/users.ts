@@ -20,7 +20,8 @@ import { DEFAULT_MIN_PASSWORD_LENGTH, passwordPolicyProblem } from '../security/
 import { hashPassword } from '../security/passwords.js';
 import type { SideName } from '../oauth/sides.js';
 import type { BackofficeUser, CustomerUser, GrantRepository, SessionRepository, UserRepository } from '../storage/repositories.js';
-import { type AuditTrail, checkedPage } from './audit.js';
+import type { AuditTrail } from './audit.js';
+import { checkedPage, checkedSearch } from './listing.js';
 import { isUniqueViolation, ManagementError } from './errors.js';
 import { type ActionContext, isSelf, requireAdmin } from './principal.js';
 
@@ -134,8 +135,7 @@ export class UserManager {
   async list(ctx: ActionContext, side: SideName, query: { search?: string; page: number; size: number }): Promise<{ items: AnyUser[]; total: number }> {
     requireAdmin(ctx, 'manage users');
     const { page, size } = checkedPage(query.page, query.size);
-    const search = query.search?.trim() || undefined;
-    if (search !== undefined && (search.length > 255 || textProblem(search))) throw new ManagementError('the search text must have at most 255 characters and no control characters');
+    const search = checkedSearch(query.search?.trim() || undefined);
     const offset = (page - 1) * size;
     return side === 'backoffice' ? this.users.listBackofficeUsers(offset, size, search) : this.users.listCustomerUsers(offset, size, search);
   }
