@@ -126,7 +126,7 @@ const publicUrl: Parser<string> = (raw) => {
 const backendPrefix: Parser<string> = (raw) => {
   const value = text(raw).replace(/^\/+|\/+$/g, '');
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(value)) fail(`must be a single path segment of letters, digits, "-" or "_", got ${JSON.stringify(raw)}`);
-  if (['api', 'oauth2-token', 'assets', '.well-known'].includes(value)) fail(`"${value}" is reserved for storefront routes`);
+  if (['api', 'oauth2-token', 'assets', '.well-known', 'account'].includes(value)) fail(`"${value}" is reserved for storefront routes`);
   return value;
 };
 

@@ -25,23 +25,24 @@ export function safeReturnTo(side: Side, value: unknown): string | undefined {
   // It ends up in a Location header: only printable ASCII (our own return_to is percent-encoded).
   if (!/^[\x21-\x7e]*$/.test(value)) return undefined;
   if (value === side.authorizePath || value.startsWith(`${side.authorizePath}?`)) return value;
-  // Back office: the console page the user was sent away from, on this origin. An exact grammar
-  // rather than a prefix test: a browser resolves "..", "." and (for http) "\" in a Location path,
-  // and a server may decode %2e/%2f, so "/admin/console/../..//evil.example" would leave the console
-  // (to "//evil.example" as a path of this host). Every console path is the console's own followed
-  // by segments of letters, digits, "_" and "-" (client ids, user ids, names); the query, which
-  // no browser resolves, is free but for "\".
-  const consolePath = side.consolePath;
-  if (consolePath !== undefined && !value.includes('\\')) {
-    const query = value.indexOf('?');
-    const path = query === -1 ? value : value.slice(0, query);
-    if (path === consolePath || (path.startsWith(`${consolePath}/`) && CONSOLE_SEGMENTS.test(path.slice(consolePath.length)))) return value;
+  // The console page (back office) or account page the user was sent away from, on this
+  // origin. An exact grammar rather than a prefix test: a browser resolves "..", "." and (for
+  // http) "\" in a Location path, and a server may decode %2e/%2f, so
+  // "/admin/console/../..//evil.example" would leave the console (to "//evil.example" as a path
+  // of this host). Every such path is the page's own followed by segments of letters, digits,
+  // "_" and "-" (client ids, user ids, names); the query, which no browser resolves, is free but
+  // for "\".
+  if (value.includes('\\')) return undefined;
+  const query = value.indexOf('?');
+  const path = query === -1 ? value : value.slice(0, query);
+  for (const base of [side.consolePath, side.accountPath]) {
+    if (base !== undefined && (path === base || (path.startsWith(`${base}/`) && PAGE_SEGMENTS.test(path.slice(base.length))))) return value;
   }
   return undefined;
 }
 
-/** "/seg/seg…" below the console path: no empty, dot or percent-encoded segment can match. */
-const CONSOLE_SEGMENTS = /^(?:\/[A-Za-z0-9_-]+)+$/;
+/** "/seg/seg…" below the console or account path: no empty, dot or percent-encoded segment can match. */
+const PAGE_SEGMENTS = /^(?:\/[A-Za-z0-9_-]+)+$/;
 
 export async function displayName(ctx: HttpContext, side: Side, userId: number): Promise<string> {
   if (side.name === 'backoffice') return (await ctx.grantry.repos.users.findBackofficeUser(userId))?.username ?? '';

@@ -21,6 +21,8 @@ export interface Side {
   apiPath: string;
   /** The administration console: back office only (it uses the back-office login and session). */
   consolePath?: string;
+  /** The signed-in user's own account pages (authorized applications, password). */
+  accountPath: string;
   sessionCookie: string;
 }
 
@@ -38,6 +40,7 @@ export function buildSides(config: Config): Side[] {
     logoutPath: `${prefix}/oauth2-token/logout`,
     apiPath: `${prefix}/api`,
     ...(name === 'backoffice' ? { consolePath: `${prefix}/console` } : {}),
+    accountPath: `${prefix}/account`,
     sessionCookie: cookie(name === 'backoffice' ? 'grantry_bo_session' : 'grantry_sf_session'),
   });
   // With the storefront disabled the back office takes the unprefixed paths (as in the original product).
