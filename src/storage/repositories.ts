@@ -182,8 +182,19 @@ export interface GrantRepository {
   findCode(codeHash: string): Promise<AuthorizationCode | undefined>;
   /** Revokes the grant and so every token descending from it. */
   revokeGrant(id: string, now: number): Promise<void>;
-  /** Revokes every grant of a client, or of a user of one side; returns how many. */
-  revokeAllGrants(filter: { clientPk: number } | { side: SideName; userId: number }, now: number): Promise<number>;
+  /**
+   * Revokes every grant of a client, or of a user of one side (of that user for one client, with
+   * `clientPk`); returns how many.
+   */
+  revokeAllGrants(filter: { clientPk: number } | { side: SideName; userId: number; clientPk?: number }, now: number): Promise<number>;
+  /**
+   * The user's grants that still hold a usable token (an access token neither revoked nor
+   * expired, or an unused refresh token not expired), whatever the client: what an application
+   * can act on for the user now.
+   */
+  liveGrantsOfUser(side: SideName, userId: number, now: number): Promise<Array<{ clientPk: number; scope: string; createdAt: number }>>;
+  /** When a token was last issued to each client for the user (access or refresh token), over all the user's grants. */
+  lastIssuedOfUser(side: SideName, userId: number): Promise<Array<{ clientPk: number; at: number }>>;
   /**
    * Records an issued access token (and the refresh token issued with it) in one transaction,
    * and extends the grant's lifetime to cover them.
@@ -295,6 +306,8 @@ export interface SessionRepository {
   delete(idHash: string): Promise<void>;
   /** Ends every session of a user; returns how many. */
   deleteForUser(side: SideName, userId: number): Promise<number>;
+  /** Ends every session of a user but the one with hash `keepIdHash`; returns how many. */
+  deleteOtherSessions(side: SideName, userId: number, keepIdHash: string): Promise<number>;
 }
 
 /** A recorded event of the audit trail. */
@@ -334,6 +347,10 @@ export interface ConsentRepository {
   find(side: SideName, userId: number, clientPk: number): Promise<string[] | undefined>;
   /** Adds `scopes` to what the user has allowed the client (the union), creating the row if needed. */
   record(side: SideName, userId: number, clientPk: number, scopes: string[]): Promise<void>;
+  /** Every client the user has allowed, with the scopes and when the user first allowed it. */
+  listForUser(side: SideName, userId: number): Promise<Array<{ clientPk: number; scopes: string[]; createdAt: number }>>;
+  /** Forgets what the user allowed the client; false when nothing was remembered. */
+  delete(side: SideName, userId: number, clientPk: number): Promise<boolean>;
 }
 
 export interface Repositories {

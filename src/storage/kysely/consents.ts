@@ -14,6 +14,17 @@ export class KyselyConsentRepository implements ConsentRepository {
     return scope === undefined ? undefined : scopeList(scope);
   }
 
+  async listForUser(side: SideName, userId: number) {
+    // consents_user_client_unique starts with (side, user_id): an index range, not a scan.
+    const rows = await this.db.selectFrom('consents').select(['client_pk', 'scope', 'created_at']).where('side', '=', side).where('user_id', '=', userId).execute();
+    return rows.map((row) => ({ clientPk: row.client_pk, scopes: scopeList(row.scope), createdAt: row.created_at }));
+  }
+
+  async delete(side: SideName, userId: number, clientPk: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('consents').where('side', '=', side).where('user_id', '=', userId).where('client_pk', '=', clientPk).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
   /** The scope column as stored, for the compare-and-set of record(). */
   private async storedScope(side: SideName, userId: number, clientPk: number): Promise<string | undefined> {
     const row = await this.db

@@ -126,11 +126,55 @@ export class KyselyGrantRepository implements GrantRepository {
     await this.db.updateTable('grants').set({ revoked_at: now }).where('id', '=', id).where('revoked_at', 'is', null).execute();
   }
 
-  async revokeAllGrants(filter: { clientPk: number } | { side: SideName; userId: number }, now: number): Promise<number> {
+  async revokeAllGrants(filter: { clientPk: number } | { side: SideName; userId: number; clientPk?: number }, now: number): Promise<number> {
     let query = this.db.updateTable('grants').set({ revoked_at: now }).where('revoked_at', 'is', null);
-    query = 'clientPk' in filter ? query.where('client_pk', '=', filter.clientPk) : query.where('side', '=', filter.side).where('user_id', '=', filter.userId);
+    if ('side' in filter) query = query.where('side', '=', filter.side).where('user_id', '=', filter.userId);
+    if (filter.clientPk !== undefined) query = query.where('client_pk', '=', filter.clientPk);
     const result = await query.executeTakeFirst();
     return Number(result.numUpdatedRows);
+  }
+
+  async liveGrantsOfUser(side: SideName, userId: number, now: number) {
+    // Through grants_user_idx, then each grant's tokens by their grant index.
+    const rows = await this.db
+      .selectFrom('grants as g')
+      .select(['g.client_pk', 'g.scope', 'g.created_at'])
+      .where('g.side', '=', side)
+      .where('g.user_id', '=', userId)
+      .where('g.revoked_at', 'is', null)
+      .where((eb) =>
+        eb.or([
+          eb.exists(eb.selectFrom('access_tokens as t').select('t.jti').whereRef('t.grant_id', '=', 'g.id').where('t.revoked_at', 'is', null).where('t.expires_at', '>', now)),
+          eb.exists(eb.selectFrom('refresh_tokens as r').select('r.token_hash').whereRef('r.grant_id', '=', 'g.id').where('r.used_at', 'is', null).where('r.expires_at', '>', now)),
+        ]),
+      )
+      .execute();
+    return rows.map((row) => ({ clientPk: row.client_pk, scope: row.scope, createdAt: row.created_at }));
+  }
+
+  async lastIssuedOfUser(side: SideName, userId: number) {
+    // Refresh tokens are kept until they expire, access tokens only until theirs (cleanup), so
+    // both are asked: the refresh tokens remember a use for longer.
+    const access = this.db
+      .selectFrom('access_tokens as t')
+      .innerJoin('grants as g', 'g.id', 't.grant_id')
+      .select(['g.client_pk', (eb) => eb.fn.max('t.issued_at').as('at')])
+      .where('g.side', '=', side)
+      .where('g.user_id', '=', userId)
+      .groupBy('g.client_pk');
+    const refresh = this.db
+      .selectFrom('refresh_tokens as r')
+      .innerJoin('grants as g', 'g.id', 'r.grant_id')
+      .select(['g.client_pk', (eb) => eb.fn.max('r.created_at').as('at')])
+      .where('g.side', '=', side)
+      .where('g.user_id', '=', userId)
+      .groupBy('g.client_pk');
+    const latest = new Map<number, number>();
+    for (const row of [...(await access.execute()), ...(await refresh.execute())]) {
+      const at = Number(row.at);
+      if (at > (latest.get(row.client_pk) ?? -1)) latest.set(row.client_pk, at);
+    }
+    return [...latest].map(([clientPk, at]) => ({ clientPk, at }));
   }
 
   async recordIssued(access: AccessTokenRecord, refresh?: NewRefreshToken): Promise<void> {

@@ -38,4 +38,14 @@ export class KyselySessionRepository implements SessionRepository {
     const result = await this.db.deleteFrom('sessions').where('side', '=', side).where('user_id', '=', userId).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
+
+  async deleteOtherSessions(side: SideName, userId: number, keepIdHash: string): Promise<number> {
+    const result = await this.db
+      .deleteFrom('sessions')
+      .where('side', '=', side)
+      .where('user_id', '=', userId)
+      .where('id_hash', '<>', keepIdHash)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
 }
