@@ -3,6 +3,7 @@
  * the CLI and the tests all start from createGrantry().
  */
 import type { Config } from './config/index.js';
+import { AccountManager } from './management/account.js';
 import { AuditTrail } from './management/audit.js';
 import { ClientManager } from './management/clients.js';
 import { UserManager } from './management/users.js';
@@ -49,6 +50,8 @@ export interface Grantry {
   throttle: Throttle;
   users: UserManager;
   clients: ClientManager;
+  /** Self-service of the signed-in user: authorized applications, password. */
+  account: AccountManager;
   /** Every security-relevant event; the server sends it to its logger too (audit.logTo). */
   audit: AuditTrail;
   close(): Promise<void>;
@@ -161,6 +164,7 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
     throttle,
     users,
     clients: new ClientManager(repos.clients, users, hasher, scopes, repos.grants, audit),
+    account: new AccountManager(repos, throttle, audit, config.passwordMinLength),
     audit,
     async close() {
       keys.stop();

@@ -23,6 +23,7 @@ export const AUDIT_KINDS = [
   'client_authentication.blocked',
   'consent.granted',
   'consent.denied',
+  'consent.revoked',
   'token.issued',
   'code.reused',
   'refresh_token.reused',
@@ -39,6 +40,7 @@ export const AUDIT_KINDS = [
   'user.admin_granted',
   'user.admin_revoked',
   'user.password_set',
+  'user.password_changed',
   'user.deleted',
   'keys.rotated',
 ] as const;
