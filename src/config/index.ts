@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
+import { API_SCOPES } from '../oauth/api-scopes.js';
 import { DEFAULT_MIN_PASSWORD_LENGTH, MAX_MIN_PASSWORD_LENGTH } from '../security/password-policy.js';
 
 export const SIGNING_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
@@ -316,8 +317,8 @@ export const SETTINGS = [
   setting('refreshGracePeriod', 'refresh_grace_period', 'GRANTRY_REFRESH_GRACE_PERIOD', 0, integer(0, 300), 'Seconds during which presenting an already-rotated refresh token again returns the pair it was exchanged for, instead of revoking the family (browsers with several tabs). 0 turns it off.'),
   setting('passwordGrantEnabled', 'password_grant_enabled', 'GRANTRY_PASSWORD_GRANT_ENABLED', false, boolean, 'Legacy: allow the resource owner password grant (RFC 9700 forbids it) for clients that also have the password grant.'),
   setting('rememberConsent', 'remember_consent', 'GRANTRY_REMEMBER_CONSENT', true, boolean, 'Remember the scopes a user allows an application, so that later authorizations for the same or fewer scopes skip the consent page. false asks every time (and records nothing).'),
-  setting('scopes', 'scopes', 'GRANTRY_SCOPES', { api: 'Use the API on your behalf' }, scopes, 'Known scopes with the descriptions shown on the consent page: a JSON object {"name": "description"} (or, in the environment, a comma-separated list of names).', '{"api": "Use the API on your behalf"}'),
-  setting('defaultScope', 'default_scope', 'GRANTRY_DEFAULT_SCOPE', 'api', scopeList, 'Scope granted when a request names none (space-separated), limited to what the client is allowed.'),
+  setting('scopes', 'scopes', 'GRANTRY_SCOPES', {}, scopes, 'Scopes of your own resource servers, with the descriptions shown on the consent page: a JSON object {"name": "description"} (or, in the environment, a comma-separated list of names). The scopes of Grantry\'s own API (api, users:read, users:write, applications:read, applications:write) are always known; naming one here changes only its description.', '{}'),
+  setting('defaultScope', 'default_scope', 'GRANTRY_DEFAULT_SCOPE', 'api', scopeList, 'Scope granted when a request names none (space-separated), limited to what the client is allowed and its user\'s role may hold.'),
   setting('corsAllowedOrigins', 'cors_allowed_origins', 'GRANTRY_CORS_ALLOWED_ORIGINS', [], list(origin), 'Origins allowed to call the token, revocation, introspection, metadata, JWKS and API endpoints from a browser (comma-separated, or * for any). Never applies to the authorize endpoints.', '(none)'),
   setting('corsAllowedHeaders', 'cors_allowed_headers', 'GRANTRY_CORS_ALLOWED_HEADERS', [], list(headerName), 'Request headers allowed in CORS requests besides Authorization, Content-Type and Accept.', '(none)'),
   setting('corsMaxAge', 'cors_max_age', 'GRANTRY_CORS_MAX_AGE', 600, integer(0, 86400), 'Seconds a browser may cache a CORS preflight answer.'),
@@ -405,7 +406,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(config.databaseUrl)) {
     throw new ConfigError(`invalid DATABASE_URL / database_url: must start with sqlite: or postgres://, got ${JSON.stringify(config.databaseUrl)}`);
   }
-  const unknownDefault = config.defaultScope.split(' ').filter((s) => s && !Object.hasOwn(config.scopes, s));
+  const unknownDefault = config.defaultScope.split(' ').filter((s) => s && !Object.hasOwn(config.scopes, s) && !Object.hasOwn(API_SCOPES, s));
   if (unknownDefault.length > 0) {
     throw new ConfigError(`invalid GRANTRY_DEFAULT_SCOPE / default_scope: ${unknownDefault.join(', ')} is not among the known scopes (scopes)`);
   }

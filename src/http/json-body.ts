@@ -91,7 +91,8 @@ export function registerJsonParser(app: FastifyInstance): void {
   // __proto__ and constructor.prototype keys (prototype poisoning).
   const parseSafely = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 64 * 1024 }, (request, body, done) => {
+  // JSON:API documents are JSON, read the same way (the API checks which media type it takes).
+  app.addContentTypeParser(['application/json', 'application/vnd.api+json'], { parseAs: 'string', bodyLimit: 64 * 1024 }, (request, body, done) => {
     parseSafely(request, body as string, (error, value) => {
       if (error) return done(error, undefined);
       try {

@@ -17,6 +17,7 @@ export type OAuthErrorCode =
   | 'server_error'
   | 'temporarily_unavailable'
   | 'invalid_token'
+  | 'insufficient_scope'
   // OpenID Connect's prompt=none answers, used by the authorize endpoint.
   | 'login_required'
   | 'consent_required';
@@ -96,6 +97,10 @@ export class OAuthError extends Error {
   /** RFC 6750 §3.1: bearer token problems on the resource server. */
   static invalidToken(description: string) {
     return new OAuthError('invalid_token', description, 401);
+  }
+  /** RFC 6750 §3.1: a valid token without the scope the request needs. */
+  static insufficientScope(description: string) {
+    return new OAuthError('insufficient_scope', description, 403);
   }
 
   toJSON() {

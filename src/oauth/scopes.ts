@@ -3,6 +3,7 @@
  * default scope, and what each client may be granted. Requests may narrow, never widen.
  */
 import type { Client } from '../storage/repositories.js';
+import { API_SCOPES, type Role, roleMayHold } from './api-scopes.js';
 import { OAuthError } from './errors.js';
 
 /** RFC 6749 §3.3 scope-token characters. */
@@ -19,11 +20,12 @@ export function parseScope(scope: string | undefined): string[] {
 
 export class ScopePolicy {
   private readonly defaults: string[];
+  /** Every known scope with its consent-page description: Grantry's API catalogue, then the configured ones. */
+  readonly known: Readonly<Record<string, string>>;
 
-  constructor(
-    readonly known: Readonly<Record<string, string>>,
-    defaultScope: string,
-  ) {
+  constructor(configured: Readonly<Record<string, string>>, defaultScope: string) {
+    const catalogue = Object.fromEntries(Object.entries(API_SCOPES).map(([name, entry]) => [name, entry.description]));
+    this.known = { ...catalogue, ...configured };
     this.defaults = parseScope(defaultScope);
   }
 
@@ -51,6 +53,15 @@ export class ScopePolicy {
     // value there would read as Grantry's own words (markup, a number to call).
     if (tokens.some((s) => !client.scopes.includes(s) || !this.isKnown(s))) throw OAuthError.invalidScope('the scope names a scope that is unknown or not allowed for this client');
     return tokens.join(' ');
+  }
+
+  /**
+   * `scope` (a granted scope string) without the API scopes a user of `role` may not hold: a
+   * client asks for what it may use, but the token carries only what its user may do (RFC 6749
+   * §3.3 lets the server grant less than asked, and the token response then names the scope).
+   */
+  static forRole(scope: string, role: Role): string {
+    return scope.split(' ').filter((s) => s !== '' && roleMayHold(role, s)).join(' ');
   }
 
   /**

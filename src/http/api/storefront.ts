@@ -8,7 +8,7 @@ export function storefrontApiRoutes(ctx: HttpContext, side: Side) {
   return async function plugin(app: FastifyInstance) {
     protectApi(app, ctx, side);
 
-    app.get('/customerusers/mine', async (request, reply) => {
+    app.get('/customerusers/mine', { config: { scope: 'users:read' } }, async (request, reply) => {
       const userId = request.accessToken?.userId;
       const user = userId != null ? await ctx.grantry.repos.users.findCustomerUser(userId) : undefined;
       if (!user) return sendApiError(reply, 403, 'Forbidden', 'the access token does not act for a customer user');
