@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import path from 'node:path';
 import { API_SCOPES } from '../oauth/api-scopes.js';
+import { textProblem } from '../security/input.js';
 import { DEFAULT_MIN_PASSWORD_LENGTH, MAX_MIN_PASSWORD_LENGTH } from '../security/password-policy.js';
 
 export const SIGNING_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
@@ -29,6 +30,10 @@ export interface Config {
   dataDir: string;
   backendPrefix: string;
   storefrontEnabled: boolean;
+  storefrontName: string;
+  backofficeName: string;
+  logoUrl: string | undefined;
+  accentColor: string;
   accessTokenTtl: number;
   authorizationCodeTtl: number;
   sessionTtl: number;
@@ -129,6 +134,49 @@ const backendPrefix: Parser<string> = (raw) => {
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(value)) fail(`must be a single path segment of letters, digits, "-" or "_", got ${JSON.stringify(raw)}`);
   if (['api', 'oauth2-token', 'assets', '.well-known', 'account'].includes(value)) fail(`"${value}" is reserved for storefront routes`);
   return value;
+};
+
+/** The longest product name: what a browser tab and a phone's header line can show. */
+const MAX_PRODUCT_NAME = 60;
+
+/** A product name shown on the pages of one side ("Acme Store"): one line of text. */
+const productName: Parser<string> = (raw) => {
+  const value = text(raw);
+  if (value.length > MAX_PRODUCT_NAME) fail(`must be at most ${MAX_PRODUCT_NAME} characters, got ${value.length}`);
+  if (textProblem(value)) fail('must not contain control characters');
+  return value;
+};
+
+const LOGO_RULE = 'must be an https URL or a path on this server starting with "/"';
+
+/**
+ * The logo's address: an https URL (the page CSP then allows images from its origin, and only
+ * from it) or a path on this server. Anything else is refused rather than rendered: javascript:
+ * and data: URLs, plain http (mixed content, and readable and changeable on the way), and
+ * "//host" or "/\host", which a browser reads as another host.
+ */
+const logoUrl: Parser<string | undefined> = (raw) => {
+  if (raw === undefined || raw === '') return undefined;
+  const value = text(raw);
+  if (value.length > 2000 || !/^[\x21-\x7e]+$/.test(value)) fail(`${LOGO_RULE}, in printable ASCII without spaces (at most 2000 characters)`);
+  if (value.startsWith('/')) {
+    if (value.startsWith('//') || value.includes('\\')) fail(`${LOGO_RULE}; "//" and "\\" would point at another host, got ${JSON.stringify(value)}`);
+    return value;
+  }
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url?.protocol !== 'https:') return fail(`${LOGO_RULE}, got ${JSON.stringify(value)}`);
+  if (url.username || url.password) fail('must not carry credentials');
+  return url.href;
+};
+
+const accentColor: Parser<string> = (raw) => {
+  const value = text(raw);
+  return /^#[0-9a-fA-F]{6}$/.test(value) ? value.toLowerCase() : fail(`must be a colour written #rrggbb (e.g. #4338ca), got ${JSON.stringify(value)}`);
 };
 
 const algorithm: Parser<SigningAlgorithm> = (raw) => {
@@ -300,6 +348,10 @@ export const SETTINGS = [
   setting('dataDir', 'data_dir', 'GRANTRY_DATA_DIR', './var', text, 'Folder for the SQLite file, generated keys and the server secret (created with mode 0700).'),
   setting('backendPrefix', 'backend_prefix', 'GRANTRY_BACKEND_PREFIX', 'admin', backendPrefix, 'Path prefix of the back office (authorize, login and API) when the storefront is enabled.'),
   setting('storefrontEnabled', 'storefront_enabled', 'GRANTRY_STOREFRONT_ENABLED', true, boolean, 'Serve the storefront side. When false, the back office is served without a prefix.'),
+  setting('storefrontName', 'storefront_name', 'GRANTRY_STOREFRONT_NAME', 'Store', productName, 'Product name shown on the storefront\'s sign-in, consent, account and error pages and in their titles (1 to 60 characters), e.g. Acme Store.'),
+  setting('backofficeName', 'backoffice_name', 'GRANTRY_BACKOFFICE_NAME', 'Back office', productName, 'Product name shown on the back office\'s sign-in, consent, account and error pages and in the console (1 to 60 characters), e.g. Acme Back Office.'),
+  setting('logoUrl', 'logo_url', 'GRANTRY_LOGO_URL', undefined, logoUrl, 'Logo shown at the top of the sign-in, consent, account and error pages of both sides instead of the product name (which becomes its alt text): an https URL, whose origin the pages\' Content-Security-Policy then allows for images, or a path on this server starting with /.'),
+  setting('accentColor', 'accent_color', 'GRANTRY_ACCENT_COLOR', '#4338ca', accentColor, 'Accent colour (#rrggbb) of buttons, links and focus outlines on the sign-in, consent, account and error pages. Button text is white or black, whichever is readable on it; links and outlines use a darker shade when the colour is too light on white.'),
   setting('accessTokenTtl', 'access_token_ttl', 'GRANTRY_ACCESS_TOKEN_TTL', 3600, integer(60, 86400), 'Access token lifetime in seconds (expires_in).'),
   setting('authorizationCodeTtl', 'authorization_code_ttl', 'GRANTRY_AUTHORIZATION_CODE_TTL', 600, integer(10, 600), 'Authorization code lifetime in seconds (RFC 6749 recommends at most 10 minutes).'),
   setting('sessionTtl', 'session_ttl', 'GRANTRY_SESSION_TTL', 28800, integer(60, 2592000), 'Login session lifetime in seconds on the authorization server.'),

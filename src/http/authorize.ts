@@ -19,15 +19,16 @@ import type { RawParams } from '../oauth/params.js';
 import type { Side } from '../oauth/sides.js';
 import { Throttle } from '../security/throttle.js';
 import type { HttpContext } from './context.js';
-import { displayName } from './login.js';
+import { displayName, knownClientName } from './login.js';
 import { sendPage } from './page-headers.js';
-import { consentPage, errorPage } from './views/pages.js';
+import { consentPage, errorPage, invalidSignInLinkPage } from './views/pages.js';
 
 /** Node refuses request heads over 16 KiB; leave room for the cookies and other headers. */
 const MAX_LOGIN_LOCATION = 8 * 1024;
 
 export function authorizeRoutes(ctx: HttpContext, side: Side) {
   const { grantry, browser } = ctx;
+  const brand = ctx.branding.of(side.name);
 
   /** 302 after GET; 303 after POST so the browser does not re-post the form (RFC 9700 §4.12). */
   const redirect = (request: FastifyRequest, reply: FastifyReply, location: string) =>
@@ -50,8 +51,12 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
     try {
       return await validateAuthorizationRequest(raw, side, grantry.repos.clients, grantry.scopes);
     } catch (e) {
-      if (e instanceof AuthorizePageError) sendPage(reply, e.status, errorPage(e.title, e.description));
-      else if (e instanceof AuthorizeRedirectError) redirect(request, reply, errorResponseUrl(e, side.issuer));
+      if (e instanceof AuthorizePageError) {
+        // The core refused the client or its redirect URI; when the client is one of this
+        // side's, the page names it, so the user knows where to go back to.
+        const clientName = await knownClientName(ctx, side, raw.client_id);
+        sendPage(reply, e.status, invalidSignInLinkPage(brand, { clientName, technical: `${e.title}: ${e.description}` }));
+      } else if (e instanceof AuthorizeRedirectError) redirect(request, reply, errorResponseUrl(e, side.issuer));
       else throw e;
       return undefined;
     }
@@ -82,7 +87,11 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
     const decision = request.method === 'POST' ? raw.decision : undefined;
     if (decision !== undefined) {
       if (!browser.verifyCsrf(request, raw.csrf_token)) {
-        return sendPage(reply, 403, errorPage('Request expired', 'The consent form expired or did not come from this site. Start again from the application.'));
+        return sendPage(reply, 403, errorPage(brand, {
+          title: 'This page has expired',
+          message: `Nothing was shared with ${authz.client.name}. Go back to the application and try again.`,
+          technical: 'Request expired: the consent form\'s CSRF token is missing, expired or from another browser (HTTP 403)',
+        }));
       }
       const about = { side: side.name, userId: session.userId, clientId: authz.client.clientId, address: request.ip, details: { scope: authz.scope } };
       if (decision === 'allow') {
@@ -111,7 +120,7 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
       reply,
       200,
       consentPage({
-        side: side.name,
+        brand,
         action: side.authorizePath,
         csrfToken: browser.csrfToken(request, reply),
         clientName: authz.client.name,
@@ -152,7 +161,11 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
     if (side.name === 'storefront') {
       app.get(VISITOR_AUTHORIZE_PATH, handleVisitor);
       app.post(VISITOR_AUTHORIZE_PATH, async (_request, reply) =>
-        sendPage(reply.header('Allow', 'GET'), 405, errorPage('Method not allowed', 'The guest authorization endpoint takes GET requests only.')),
+        sendPage(reply.header('Allow', 'GET'), 405, errorPage(brand, {
+          title: 'Method not allowed',
+          message: 'This address does not take that kind of request. Go back to the application and try again.',
+          technical: 'the guest authorization endpoint takes GET requests only (HTTP 405)',
+        })),
       );
     }
   };

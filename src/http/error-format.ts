@@ -14,6 +14,7 @@ import type { Side } from '../oauth/sides.js';
 import { sendApiError } from './api/json-api.js';
 import { sendPage } from './page-headers.js';
 import { sendOAuthError } from './token.js';
+import type { Brand, Branding } from './views/brand.js';
 import { errorPage } from './views/pages.js';
 
 type Format = 'api' | 'oauth' | 'page';
@@ -28,6 +29,16 @@ export function errorFormatOf(url: string, sides: readonly Side[]): Format {
   return 'page';
 }
 
+/**
+ * The side whose brand a page at this path wears: the one whose prefix the path is under (the
+ * back office's), else the unprefixed one.
+ */
+export function pageSideOf(url: string, sides: readonly Side[]): Side {
+  const path = url.split('?', 1)[0] as string;
+  const prefixed = sides.find((s) => s.prefix !== '' && (path === s.prefix || path.startsWith(`${s.prefix}/`)));
+  return prefixed ?? (sides.find((s) => s.prefix === '') as Side);
+}
+
 /** Plain words for the statuses a request can earn before any route decides. */
 function describe(status: number): { title: string; detail: string } {
   if (status === 404) return { title: 'Not found', detail: 'There is nothing at this address.' };
@@ -39,26 +50,34 @@ function describe(status: number): { title: string; detail: string } {
   return { title: 'Bad request', detail: 'The request could not be read.' };
 }
 
-export function sendErrorInFormat(format: Format, reply: FastifyReply, status: number): FastifyReply {
+/** An error page's next step: the request came from a link or a form, most likely an application's. */
+const WHAT_NEXT = 'Check the address, or go back to the application and try again.';
+
+export function sendErrorInFormat(format: Format, reply: FastifyReply, status: number, brand: Brand): FastifyReply {
   const { title, detail } = describe(status);
   if (format === 'api') return sendApiError(reply, status, title, detail.toLowerCase().replace(/\.$/, ''));
   if (format === 'oauth') {
     const error = status >= 500 ? 'server_error' : 'invalid_request';
     return sendOAuthError(reply, new OAuthError(error, detail.toLowerCase().replace(/\.$/, ''), status));
   }
-  return sendPage(reply, status, errorPage(title, detail));
+  return sendPage(reply, status, errorPage(brand, { title, message: `${detail} ${WHAT_NEXT}`, technical: `HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trim() }));
 }
 
 /**
  * The server's error handler, also reached by errors that a route group's own handler passes
  * on. 5xx are logged with their cause; the client learns only the status.
  */
-export function errorHandler(sides: readonly Side[]) {
+export function errorHandler(sides: readonly Side[], branding: Branding) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
     if (status >= 500) request.log.error({ err: error }, 'request failed');
-    return sendErrorInFormat(errorFormatOf(request.url, sides), reply, status);
+    return sendErrorAt(request, reply, status, sides, branding);
   };
+}
+
+/** The error answer for a request's path: its route group's format, and on a page its side's brand. */
+export function sendErrorAt(request: FastifyRequest, reply: FastifyReply, status: number, sides: readonly Side[], branding: Branding): FastifyReply {
+  return sendErrorInFormat(errorFormatOf(request.url, sides), reply, status, branding.of(pageSideOf(request.url, sides).name));
 }
 
 /** The status Node gives each error of its HTTP parser (as its own default answer does). */

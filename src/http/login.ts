@@ -49,11 +49,33 @@ export async function displayName(ctx: HttpContext, side: Side, userId: number):
   return (await ctx.grantry.repos.users.findCustomerUser(userId))?.email ?? '';
 }
 
+/**
+ * The name of the active application of this side with this client_id, for a page to show;
+ * undefined for anything else (no such client, deactivated, the other side's, not a client id).
+ */
+export async function knownClientName(ctx: HttpContext, side: Side, clientId: unknown): Promise<string | undefined> {
+  if (typeof clientId !== 'string' || clientId === '' || clientId.length > 128 || textProblem(clientId)) return undefined;
+  const client = await ctx.grantry.repos.clients.findByClientId(clientId);
+  return client?.active && client.side === side.name ? client.name : undefined;
+}
+
+/**
+ * The application a login page was reached for: the client of the authorize request it returns
+ * to. Only the client_id is read from return_to, and only the name stored for it is shown.
+ */
+function clientOfReturnTo(ctx: HttpContext, side: Side, returnTo: string | undefined): Promise<string | undefined> {
+  if (!returnTo?.startsWith(`${side.authorizePath}?`)) return Promise.resolve(undefined);
+  return knownClientName(ctx, side, new URLSearchParams(returnTo.slice(side.authorizePath.length + 1)).get('client_id'));
+}
+
 export function loginRoutes(ctx: HttpContext, side: Side) {
   const { browser } = ctx;
+  const brand = ctx.branding.of(side.name);
 
-  const renderForm = (request: FastifyRequest, reply: FastifyReply, status: number, returnTo: string | undefined, error?: string, login?: string) =>
-    sendPage(reply, status, loginPage({ side: side.name, action: side.loginPath, csrfToken: browser.csrfToken(request, reply), returnTo, error, login }));
+  const renderForm = async (request: FastifyRequest, reply: FastifyReply, status: number, returnTo: string | undefined, error?: string, login?: string) => {
+    const clientName = await clientOfReturnTo(ctx, side, returnTo);
+    return sendPage(reply, status, loginPage({ brand, side: side.name, clientName, action: side.loginPath, csrfToken: browser.csrfToken(request, reply), returnTo, error, login }));
+  };
 
   return async function plugin(app: FastifyInstance) {
     app.get(side.loginPath, async (request, reply) => {
@@ -62,7 +84,7 @@ export function loginRoutes(ctx: HttpContext, side: Side) {
       if (session) {
         if (returnTo) return reply.code(303).header('Location', returnTo).send();
         const userName = await displayName(ctx, side, session.userId);
-        return sendPage(reply, 200, signedInPage({ side: side.name, userName, logoutAction: side.logoutPath, csrfToken: browser.csrfToken(request, reply) }));
+        return sendPage(reply, 200, signedInPage({ brand, userName, logoutAction: side.logoutPath, csrfToken: browser.csrfToken(request, reply) }));
       }
       return renderForm(request, reply, 200, returnTo);
     });
@@ -111,7 +133,13 @@ export function loginRoutes(ctx: HttpContext, side: Side) {
 
     app.post(side.logoutPath, async (request, reply) => {
       const body = (request.body ?? {}) as Record<string, unknown>;
-      if (!browser.verifyCsrf(request, body.csrf_token)) return sendPage(reply, 403, errorPage('Sign-out failed', 'The sign-out form expired. Please try again.'));
+      if (!browser.verifyCsrf(request, body.csrf_token)) {
+        return sendPage(reply, 403, errorPage(brand, {
+          title: 'You are still signed in',
+          message: 'The sign-out form expired, so you were not signed out. Go back, reload the page and try again.',
+          technical: 'the form\'s CSRF token is missing, expired or from another browser (HTTP 403)',
+        }));
+      }
       await browser.end(request, reply, side);
       return redirectAfterPost(reply, side.loginPath);
     });

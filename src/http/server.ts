@@ -6,6 +6,7 @@ import cookie from '@fastify/cookie';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Grantry } from '../app.js';
 import type { Config, TrustProxy } from '../config/index.js';
+import { accountRoutes } from './account.js';
 import { backofficeApiRoutes } from './api/backoffice.js';
 import { storefrontApiRoutes } from './api/storefront.js';
 import { authorizeRoutes } from './authorize.js';
@@ -14,12 +15,13 @@ import type { HttpContext } from './context.js';
 import { consoleRoutes } from './console/index.js';
 import { CorsPolicy } from './cors.js';
 import { discoveryRoutes } from './discovery.js';
-import { answerClientError, errorFormatOf, errorHandler, sendErrorInFormat } from './error-format.js';
+import { answerClientError, errorHandler, sendErrorAt } from './error-format.js';
 import { registerFormParser } from './form-body.js';
 import { registerJsonParser } from './json-body.js';
 import { loginRoutes } from './login.js';
 import { tokenRoutes } from './token.js';
-import { STYLESHEET, STYLESHEET_PATH } from './views/layout.js';
+import { allowImagesFrom } from './page-headers.js';
+import { Branding, PAGE_STYLESHEET_PATH } from './views/brand.js';
 
 /**
  * Fastify's trustProxy for trust_proxy (validated at config load). Addresses and ranges go to
@@ -55,6 +57,7 @@ function slowClientLimits(config: Config) {
 
 export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
   const { config } = grantry;
+  const branding = new Branding(config);
   const app = Fastify({
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
     // Two log lines per request would cost more than the token endpoint's own work.
@@ -69,7 +72,7 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
     exposeHeadRoutes: false,
     // A path Fastify cannot decode fails before any route (its default answer quotes the URL):
     // answered in the format of the route group the path points into.
-    frameworkErrors: (error, request, reply) => errorHandler(grantry.sides.all)(error, request as FastifyRequest, reply as FastifyReply),
+    frameworkErrors: (error, request, reply) => errorHandler(grantry.sides.all, branding)(error, request as FastifyRequest, reply as FastifyReply),
     // A request Node cannot even parse: its status, with no body (see answerClientError).
     clientErrorHandler: answerClientError,
     // Query strings such as page[number] stay flat keys; repeated keys become arrays.
@@ -82,22 +85,26 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
   registerFormParser(app);
   registerJsonParser(app);
 
+  const { logoOrigin } = branding;
   app.addHook('onSend', async (_request, reply) => {
     reply.header('X-Content-Type-Options', 'nosniff');
+    if (logoOrigin) allowImagesFrom(reply, logoOrigin);
   });
 
   // Never a stack trace or internal message in a response; each route group's own format.
-  app.setErrorHandler(errorHandler(grantry.sides.all));
-  app.setNotFoundHandler((request, reply) => sendErrorInFormat(errorFormatOf(request.url, grantry.sides.all), reply, 404));
+  app.setErrorHandler(errorHandler(grantry.sides.all, branding));
+  app.setNotFoundHandler((request, reply) => sendErrorAt(request, reply, 404, grantry.sides.all, branding));
 
   const ctx: HttpContext = {
     grantry,
     browser: new BrowserSessions(grantry.repos.sessions, grantry.hasher, config.sessionTtl, config.publicUrl.startsWith('https:')),
     cors: new CorsPolicy(config),
+    branding,
   };
 
-  app.get(STYLESHEET_PATH, async (_request, reply) =>
-    reply.header('Content-Type', 'text/css; charset=utf-8').header('Cache-Control', 'public, max-age=3600').send(STYLESHEET),
+  // Pages link it with ?v= and its content hash, so a cached copy is never the wrong colour.
+  app.get(PAGE_STYLESHEET_PATH, async (_request, reply) =>
+    reply.header('Content-Type', 'text/css; charset=utf-8').header('Cache-Control', 'public, max-age=86400').send(branding.css),
   );
 
   await app.register(tokenRoutes(ctx));
@@ -108,6 +115,7 @@ export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
     const api = side.name === 'backoffice' ? backofficeApiRoutes(ctx, side) : storefrontApiRoutes(ctx, side);
     await app.register(api, { prefix: side.apiPath });
     if (side.consolePath !== undefined) await app.register(consoleRoutes(ctx, side));
+    await app.register(accountRoutes(ctx, side));
   }
   return app;
 }

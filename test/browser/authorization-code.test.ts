@@ -44,7 +44,7 @@ describe.runIf(available)('the authorization code flow in Chromium', () => {
     const page = await (await browser.newContext()).newPage();
 
     await page.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: client.clientId, state: 'st-1', scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256' }));
-    expect(await page.title()).toBe('Sign in · Grantry');
+    expect(await page.title()).toBe('Sign in · Store');
     // The stylesheet is allowed by the CSP and applied.
     const radius = await page.locator('main.card').evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { borderRadius: string } }).getComputedStyle(el).borderRadius);
     expect(radius).toBe('12px');
@@ -52,7 +52,7 @@ describe.runIf(available)('the authorization code flow in Chromium', () => {
     await page.fill('#password', customer.password);
     await Promise.all([page.waitForURL(/\/oauth2-token\/authorize\?/), page.click('button[type=submit]')]);
 
-    expect(await page.title()).toBe('Authorize access · Grantry');
+    expect(await page.title()).toBe('Authorize access · Store');
     await expect.poll(() => page.locator('main').innerText()).toContain('Acme Shop App');
     expect(await page.locator('ul.scopes').innerText()).toContain('See your profile');
     await Promise.all([page.waitForURL((url) => url.href.startsWith(callback)), page.click('button[value=allow]')]);

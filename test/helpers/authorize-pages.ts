@@ -65,10 +65,13 @@ export function expectFramingHeaders(response: PageResponse): void {
   expect(response.headers.get('cache-control')).toBe('no-store');
 }
 
-/** Asserts the error page of the authorize endpoint: no redirect, and the title shown. */
+/**
+ * Asserts the error page of the authorize endpoint: no redirect, and the error's title in the
+ * page's technical detail (the heading says it in plain words).
+ */
 export function expectErrorPage(response: PageResponse, status: 400 | 403 | 404, title?: string): void {
   expectPage(response, status);
-  if (title) expect(response.body).toContain(`<h1>${title}</h1>`);
+  if (title) expect(response.body).toContain(`<p class="technical">Technical detail: ${title}: `);
   expect(response.body).not.toContain('name="decision"');
 }
 

@@ -62,7 +62,10 @@ describe.each(BACKENDS)('login, consent and logout pages (%s)', (backend) => {
         expect(page.headers.get('cache-control')).toBe('no-store');
         expect(page.body).toContain('<h1>Sign in</h1>');
         expect(page.body).toContain(`action="${loginPathOf(side)}"`);
-        expect(page.body).toContain(side === 'backoffice' ? 'Back office' : 'Storefront');
+        // The side's product name by default, in the header and the title.
+        const product = side === 'backoffice' ? 'Back office' : 'Store';
+        expect(page.body).toContain(`<span class="brand">${product}</span>`);
+        expect(page.body).toContain(`<title>Sign in · ${product}</title>`);
         expect(formField(page.body, 'csrf_token')).toMatch(/^[A-Za-z0-9_-]{43}$/);
         const csrf = findSetCookie(page, 'grantry_csrf');
         expect(csrf).toBeDefined();

@@ -1,12 +1,14 @@
 /** The HTML pages: login, consent, signed-in and error. Rendering only, no decisions. */
+import type { SideName } from '../../oauth/sides.js';
+import type { Brand } from './brand.js';
 import { html } from './html.js';
 import { layout } from './layout.js';
 
-const SIDE_LABEL = { backoffice: 'Back office', storefront: 'Storefront' } as const;
-type SideLabel = keyof typeof SIDE_LABEL;
-
 export function loginPage(input: {
-  side: SideLabel;
+  brand: Brand;
+  side: SideName;
+  /** The application that sent the user here (from the authorize request), when it is known on this side. */
+  clientName?: string;
   action: string;
   csrfToken: string;
   returnTo: string | undefined;
@@ -15,6 +17,7 @@ export function loginPage(input: {
 }): string {
   const isBackoffice = input.side === 'backoffice';
   return layout(
+    input.brand,
     'Sign in',
     html`${input.error ? html`<p class="error" role="alert">${input.error}</p>` : ''}
 <form method="post" action="${input.action}">
@@ -26,12 +29,12 @@ ${input.returnTo ? html`<input type="hidden" name="return_to" value="${input.ret
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <div class="actions"><button class="primary" type="submit">Sign in</button></div>
 </form>`,
-    { subtitle: SIDE_LABEL[input.side] },
+    input.clientName ? { heading: `Sign in to continue to ${input.clientName}` } : {},
   );
 }
 
 export function consentPage(input: {
-  side: SideLabel;
+  brand: Brand;
   action: string;
   csrfToken: string;
   clientName: string;
@@ -44,6 +47,7 @@ export function consentPage(input: {
 }): string {
   const already = input.alreadyAllowed ?? [];
   return layout(
+    input.brand,
     'Authorize access',
     html`<p><strong>${input.clientName}</strong> wants to access your account <strong>${input.userName}</strong>.</p>
 ${input.scopes.length
@@ -60,22 +64,45 @@ ${Object.entries(input.hidden).map(([name, value]) => html`<input type="hidden" 
 <button class="primary" type="submit" name="decision" value="allow">Allow</button>
 </div>
 </form>`,
-    { subtitle: SIDE_LABEL[input.side] },
   );
 }
 
-export function signedInPage(input: { side: SideLabel; userName: string; logoutAction: string; csrfToken: string }): string {
+export function signedInPage(input: { brand: Brand; userName: string; logoutAction: string; csrfToken: string }): string {
   return layout(
+    input.brand,
     'Signed in',
     html`<p>You are signed in as <strong>${input.userName}</strong>.</p>
 <form method="post" action="${input.logoutAction}">
 <input type="hidden" name="csrf_token" value="${input.csrfToken}">
 <div class="actions"><button class="secondary" type="submit">Sign out</button></div>
 </form>`,
-    { subtitle: SIDE_LABEL[input.side] },
   );
 }
 
-export function errorPage(title: string, description: string): string {
-  return layout(title, html`<p class="error" role="alert">${description}</p><p class="muted">You can close this page and return to the application.</p>`);
+/**
+ * An error page: what went wrong in plain words, what to do next, and the technical detail
+ * (error code and description, for whoever the user asks for help) in a small muted line.
+ */
+export function errorPage(brand: Brand, input: { title: string; message: string; technical?: string }): string {
+  return layout(
+    brand,
+    input.title,
+    html`<p class="error" role="alert">${input.message}</p>
+${input.technical ? html`<p class="technical">Technical detail: ${input.technical}</p>` : ''}`,
+  );
+}
+
+/**
+ * The authorize endpoint's page for a request that cannot be trusted (unknown client, bad or
+ * unregistered redirect URI): the user cannot be sent back, only told to start again from the
+ * application, which is named when this side knows it.
+ */
+export function invalidSignInLinkPage(brand: Brand, input: { clientName?: string; technical: string }): string {
+  return errorPage(brand, {
+    title: 'This sign-in link is not valid',
+    message: input.clientName
+      ? `This link to sign in to ${input.clientName} is not valid. Go back to the application and try again.`
+      : 'This link to sign in is not valid: the application that sent you here is not known to this site. Go back to the application and try again.',
+    technical: input.technical,
+  });
 }
