@@ -87,7 +87,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
   async function inspect(page: Page, name: string): Promise<string[]> {
     const failures: string[] = [];
     expect(await page.locator('h1').count(), name).toBe(1);
-    expect(await page.title(), name).toMatch(/ · Console · Grantry$/);
+    expect(await page.title(), name).toMatch(/ · Console · Back office$/);
     await page.addScriptTag({ content: AXE_SOURCE });
     const violations = (await page.evaluate(async () => {
       const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: unknown[] }> } }).axe;
@@ -108,7 +108,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
   it('an admin creates a confidential application with skip consent; its secret, read from the page, completes the code flow', async () => {
     const page = await (await browser.newContext()).newPage();
     await signInAt(page, `${BASE}/applications/new`, 'admin', ADMIN_PASSWORD);
-    expect(await page.title()).toBe('New application · Console · Grantry');
+    expect(await page.title()).toBe('New application · Console · Back office');
     await page.check('#side-backoffice');
     await page.check('#type-confidential');
     await page.fill('#name', 'Reporting app');
@@ -118,7 +118,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     await page.check('#skip_consent');
     await page.getByRole('button', { name: 'Create application' }).click();
     await page.waitForSelector('#client-secret');
-    expect(await page.title()).toBe('Reporting app created · Console · Grantry');
+    expect(await page.title()).toBe('Reporting app created · Console · Back office');
     // The copy button is shown by the script file (allowed by the console's CSP).
     await expect.poll(() => page.locator('button[data-copy]').isVisible()).toBe(true);
     await page.screenshot({ path: path.join(ARTIFACTS, 'secret-1280.png'), fullPage: true });
@@ -239,7 +239,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     expect(await admin.isChecked('#generate')).toBe(true);
     await Promise.all([admin.waitForLoadState(), admin.getByRole('button', { name: 'Create user' }).click()]);
     await admin.waitForSelector('#new-password');
-    expect(await admin.title()).toBe('robin@example.com · Console · Grantry');
+    expect(await admin.title()).toBe('robin@example.com · Console · Back office');
     const password = (await admin.locator('#new-password').innerText()).trim();
     secrets.push(password);
     expect(password.length).toBeGreaterThanOrEqual(12);
@@ -318,9 +318,9 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     expect((await apiGet(server.url, '/admin/api/users', access)).status).toBe(200);
     await page.getByRole('link', { name: 'Regenerate secret' }).click();
     await page.waitForURL((url) => url.pathname.endsWith('/regenerate-secret'));
-    expect(await page.title()).toBe('Regenerate the secret of Warehouse sync? · Console · Grantry');
+    expect(await page.title()).toBe('Regenerate the secret of Warehouse sync? · Console · Back office');
     await Promise.all([page.waitForSelector('#client-secret'), page.getByRole('button', { name: 'Regenerate secret' }).click()]);
-    expect(await page.title()).toBe('New secret for Warehouse sync · Console · Grantry');
+    expect(await page.title()).toBe('New secret for Warehouse sync · Console · Back office');
     const newSecret = (await page.locator('#client-secret').innerText()).trim();
     secrets.push(newSecret);
     expect(newSecret).not.toBe(oldSecret);

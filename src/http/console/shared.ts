@@ -51,6 +51,7 @@ export class Console {
       user,
       action: { principal: { kind: 'user', side: 'backoffice', userId: user.id, isAdmin: user.isAdmin, label: user.username }, address: request.ip },
       frame: {
+        productName: this.ctx.branding.of('backoffice').name,
         base: this.base,
         userName: user.username,
         isAdmin: user.isAdmin,

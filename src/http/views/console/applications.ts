@@ -217,7 +217,7 @@ export function secretPage(frame: ConsoleFrame, input: { section: AppSection; cl
     frame,
     input.created ? `${client.name} created` : `New secret for ${client.name}`,
     html`<div class="panel">
-<p class="warning" role="alert"><strong>Copy the client secret now.</strong> It is shown only on this page and cannot be shown again; Grantry keeps only a keyed hash of it.${input.created ? '' : ' The previous secret no longer works.'}</p>
+<p class="warning" role="alert"><strong>Copy the client secret now.</strong> It is shown only on this page and cannot be shown again: the server keeps only a keyed hash of it.${input.created ? '' : ' The previous secret no longer works.'}</p>
 <dl class="facts">
 <dt>Client ID</dt><dd><code id="client-id">${client.clientId}</code></dd>
 <dt>Client secret</dt><dd><div class="secret"><code id="client-secret">${input.secret}</code>

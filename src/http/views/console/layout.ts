@@ -10,6 +10,8 @@ export const CONSOLE_SCRIPT_PATH = '/assets/console.js';
 
 /** Who is signed in, and where the console lives: what every page needs for its frame. */
 export interface ConsoleFrame {
+  /** The back office's product name (backoffice_name), in the header and every title. */
+  productName: string;
   base: string;
   userName: string;
   isAdmin: boolean;
@@ -44,12 +46,13 @@ function navItems(frame: ConsoleFrame): Array<{ key: NavKey; href: string; label
 }
 
 export function consoleLayout(frame: ConsoleFrame | undefined, title: string, body: SafeHtml, options: PageOptions = {}): string {
-  return html`${documentHead(`${title} · Console · Grantry`, CONSOLE_STYLESHEET_PATH, CONSOLE_SCRIPT_PATH)}
+  const product = frame ? ` · ${frame.productName}` : '';
+  return html`${documentHead(`${title} · Console${product}`, CONSOLE_STYLESHEET_PATH, CONSOLE_SCRIPT_PATH)}
 <body>
 <a class="skip" href="#main">Skip to main content</a>
 <header class="topbar">
 <div class="topbar-inner">
-<span class="brand">Grantry <span class="sub">Console</span></span>
+<span class="brand">${frame?.productName ?? ''} <span class="sub">Console</span></span>
 ${frame
   ? html`<nav aria-label="Console">
 <ul>${navItems(frame).map((item) => html`<li><a href="${item.href}"${item.key === options.nav ? html` aria-current="page"` : ''}>${item.label}</a></li>`)}</ul>
