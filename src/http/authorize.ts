@@ -11,12 +11,14 @@ import {
   authorizationResponseUrl,
   consentDecision,
   errorResponseUrl,
+  limitToRole,
   validateAuthorizationRequest,
 } from '../oauth/authorize.js';
 import { AuthorizePageError, OAuthError } from '../oauth/errors.js';
 import { VISITOR_AUTHORIZE_PATH } from '../oauth/metadata.js';
 import type { RawParams } from '../oauth/params.js';
 import type { Side } from '../oauth/sides.js';
+import { activeUserRole } from '../oauth/user-role.js';
 import { Throttle } from '../security/throttle.js';
 import type { HttpContext } from './context.js';
 import { displayName, knownClientName } from './login.js';
@@ -64,8 +66,9 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
 
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const raw = ((request.method === 'POST' ? request.body : request.query) ?? {}) as RawParams;
-    const authz = await validate(request, reply, raw);
-    if (!authz) return reply;
+    const validated = await validate(request, reply, raw);
+    if (!validated) return reply;
+    let authz = validated;
 
     const session = await browser.current(request, side);
     // prompt=none: no page at all, so a missing session is told to the client (OIDC Core §3.1.2.6).
@@ -82,6 +85,17 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
         return redirect(request, reply, errorResponseUrl(tooLong, side.issuer));
       }
       return reply.code(303).header('Cache-Control', 'no-store').header('Location', login).send();
+    }
+    // The scopes follow the signed-in user's role (api-scopes.ts). A disabled or locked user has
+    // none; their code is refused at the token endpoint, as it always was.
+    const role = await activeUserRole(grantry.repos.users, side.name, session.userId);
+    if (role) {
+      try {
+        authz = limitToRole(authz, role);
+      } catch (e) {
+        if (e instanceof AuthorizeRedirectError) return redirect(request, reply, errorResponseUrl(e, side.issuer));
+        throw e;
+      }
     }
 
     const decision = request.method === 'POST' ? raw.decision : undefined;

@@ -4,6 +4,7 @@
  * the client carrying `error`, `state` and `iss` (RFC 9207).
  */
 import type { Client, ClientRepository } from '../storage/repositories.js';
+import type { Role } from './api-scopes.js';
 import { checkClient } from './checks/check-client.js';
 import { checkPkce } from './checks/check-pkce.js';
 import { checkPrompt, type Prompt } from './checks/check-prompt.js';
@@ -12,7 +13,7 @@ import { checkResponseType } from './checks/check-response-type.js';
 import { checkScope } from './checks/check-scope.js';
 import { OAuthError } from './errors.js';
 import { Params, type RawParams } from './params.js';
-import type { ScopePolicy } from './scopes.js';
+import { ScopePolicy } from './scopes.js';
 import type { Side } from './sides.js';
 
 export interface AuthorizationRequest {
@@ -61,6 +62,20 @@ export async function validateAuthorizationRequest(raw: RawParams, side: Side, c
     return { side, client, redirectUri, redirectUriRequested, state, scope, codeChallenge, prompt };
   } catch (e) {
     if (e instanceof OAuthError) throw new AuthorizeRedirectError(e, redirectUri, state);
+    throw e;
+  }
+}
+
+/**
+ * The request as it may be granted to a signed-in user of `role`: the API scopes their role
+ * cannot hold are left out (RFC 6749 §3.3; the token response then names the scope granted), and
+ * a request left with none is invalid_scope at the client's redirect URI.
+ */
+export function limitToRole(authz: AuthorizationRequest, role: Role): AuthorizationRequest {
+  try {
+    return { ...authz, scope: ScopePolicy.forRole(authz.scope, role) };
+  } catch (e) {
+    if (e instanceof OAuthError) throw new AuthorizeRedirectError(e, authz.redirectUri, authz.state);
     throw e;
   }
 }

@@ -61,7 +61,11 @@ export class ScopePolicy {
    * §3.3 lets the server grant less than asked, and the token response then names the scope).
    */
   static forRole(scope: string, role: Role): string {
-    return scope.split(' ').filter((s) => s !== '' && roleMayHold(role, s)).join(' ');
+    const asked = scope.split(' ').filter((s) => s !== '');
+    const held = asked.filter((s) => roleMayHold(role, s));
+    // Nothing left of a request that named scopes: a token for nothing would only mislead.
+    if (asked.length > 0 && held.length === 0) throw OAuthError.invalidScope('none of the requested scopes is available to this user\'s role');
+    return held.join(' ');
   }
 
   /**

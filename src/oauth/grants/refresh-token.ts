@@ -10,6 +10,7 @@ import type { GrantRepository, RefreshTokenRepository, UserRepository } from '..
 import { OAuthError } from '../errors.js';
 import { ScopePolicy } from '../scopes.js';
 import { TokenIssuer } from '../token-issuer.js';
+import { activeUserRole } from '../user-role.js';
 import type { GrantContext, GrantHandler, Issued, TokenResponse } from './grant.js';
 
 export class RefreshTokenGrant implements GrantHandler {
@@ -36,10 +37,12 @@ export class RefreshTokenGrant implements GrantHandler {
     if (stored.usedAt !== null) return this.replay(stored, context);
     if (grant.revokedAt !== null) throw OAuthError.invalidGrant('the refresh token has been revoked');
     if (stored.expiresAt <= now) throw OAuthError.invalidGrant('the refresh token has expired');
-    if (grant.userId !== null && !(await this.users.isActive(grant.side, grant.userId))) {
-      throw OAuthError.invalidGrant('the user account is disabled or locked');
-    }
-    const scope = ScopePolicy.narrow(requestedScope, stored.scope, client);
+    // The user is asked again: disabled or locked ends the family's use; a role taken away
+    // (an admin who is one no more) leaves the refreshed token too.
+    const role = grant.userId !== null ? await activeUserRole(this.users, grant.side, grant.userId) : undefined;
+    if (grant.userId !== null && !role) throw OAuthError.invalidGrant('the user account is disabled or locked');
+    const narrowed = ScopePolicy.narrow(requestedScope, stored.scope, client);
+    const scope = role ? ScopePolicy.forRole(narrowed, role) : narrowed;
 
     // Sign before the transaction so the rotation itself is a few short writes.
     const access = this.issuer.mintAccess(client, grant, scope, now);
