@@ -23,7 +23,7 @@ export function discoveryRoutes(ctx: HttpContext) {
       const prPath = protectedResourceMetadataPath(side);
       paths.push(asPath, prPath);
       app.get(asPath, async (_request, reply) => sendJson(reply, authorizationServerMetadata(side, publicUrl, grantry.tokenEndpoint.grantTypes, grantry.scopes), 300));
-      app.get(prPath, async (_request, reply) => sendJson(reply, protectedResourceMetadata(side, publicUrl, grantry.scopes), 300));
+      app.get(prPath, async (_request, reply) => sendJson(reply, protectedResourceMetadata(side, publicUrl), 300));
     }
     // Short caching: a rotated key must reach resource servers well within the rotation delay.
     app.get(JWKS_PATH, async (_request, reply) => sendJson(reply, jwks(grantry.keys), 60));

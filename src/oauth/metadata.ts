@@ -3,6 +3,7 @@
  * resource metadata per API, and the JWKS. They describe the configuration as it is.
  */
 import type { KeyRing } from './key-ring.js';
+import { API_SCOPES, type Role, roleMayHold } from './api-scopes.js';
 import type { ScopePolicy } from './scopes.js';
 import type { Side } from './sides.js';
 
@@ -38,12 +39,14 @@ export function authorizationServerMetadata(side: Side, publicUrl: string, grant
   };
 }
 
-export function protectedResourceMetadata(side: Side, publicUrl: string, scopes: ScopePolicy) {
+/** RFC 9728 metadata of a side's API: it understands only the catalogue's scopes a user of that side may hold. */
+export function protectedResourceMetadata(side: Side, publicUrl: string) {
+  const roles: Role[] = side.name === 'storefront' ? ['customer'] : ['admin', 'staff'];
   return {
     resource: side.audience,
     authorization_servers: [side.issuer],
     jwks_uri: publicUrl + JWKS_PATH,
-    scopes_supported: Object.keys(scopes.known),
+    scopes_supported: Object.keys(API_SCOPES).filter((scope) => roles.some((role) => roleMayHold(role, scope))),
     bearer_methods_supported: ['header'],
   };
 }

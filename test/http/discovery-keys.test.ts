@@ -6,6 +6,7 @@
 import { createPublicKey, verify as cryptoVerify, constants, type JsonWebKey } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_SCOPES } from '../../src/oauth/api-scopes.js';
 import type { SideName } from '../../src/oauth/sides.js';
 import { type RunningServer, startServer } from '../../src/server.js';
 import { BACKENDS } from '../helpers/backends.js';
@@ -166,7 +167,7 @@ describe.each(BACKENDS)('discovery metadata (%s)', (backend) => {
       expect(metadata.grant_types_supported).not.toContain('password');
       expect(metadata.grant_types_supported).not.toContain('implicit');
       expect([...(metadata.token_endpoint_auth_methods_supported as string[])].sort()).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
-      expect([...(metadata.scopes_supported as string[])].sort()).toEqual(Object.keys(TEST_SCOPES).sort());
+      expect([...(metadata.scopes_supported as string[])].sort()).toEqual([...new Set([...Object.keys(TEST_SCOPES), ...Object.keys(API_SCOPES)])].sort());
       if ('introspection_endpoint_auth_methods_supported' in metadata) {
         // Public clients cannot introspect, so "none" must not be advertised there.
         expect(metadata.introspection_endpoint_auth_methods_supported).not.toContain('none');

@@ -5,6 +5,7 @@
  * consent page's descriptions, and the granted scope in the JWT and the token response.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_SCOPES } from '../../src/oauth/api-scopes.js';
 import type { SideName } from '../../src/oauth/sides.js';
 import {
   expectCodeRedirect,
@@ -87,7 +88,7 @@ describe.each(BACKENDS)('scopes, no default scope (%s)', (backend) => {
   it('the server has no default scope and advertises the known scopes', async () => {
     expect(f.server.config.defaultScope).toBe('');
     const metadata = (await (await fetch(`${f.server.url}/.well-known/oauth-authorization-server`)).json()) as { scopes_supported: string[] };
-    expect(metadata.scopes_supported.sort()).toEqual(Object.keys(TEST_SCOPES).sort());
+    expect(metadata.scopes_supported.sort()).toEqual([...new Set([...Object.keys(TEST_SCOPES), ...Object.keys(API_SCOPES)])].sort());
   });
 
   describe.each(SIDES)('%s', (side) => {
