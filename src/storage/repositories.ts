@@ -204,9 +204,17 @@ export interface GrantRepository {
   revokeAccessToken(jti: string, clientPk: number | null, now: number): Promise<boolean>;
   /**
    * Whether a token is still good beyond its signature: not revoked, grant not revoked,
-   * client active, user enabled and not locked. Undefined when the jti is unknown.
+   * client active, user enabled and not locked. Undefined when the jti is unknown. With the
+   * user it acts for, as the API needs them (their admin right, their name): in the same query,
+   * since every API request asks.
    */
-  checkAccessToken(jti: string, side: SideName): Promise<{ usable: boolean; userId: number | null } | undefined>;
+  checkAccessToken(jti: string, side: SideName): Promise<{ usable: boolean; userId: number | null; user: TokenUser | null } | undefined>;
+}
+
+/** The user an access token acts for: a back-office user's admin right and username, a customer's email. */
+export interface TokenUser {
+  isAdmin: boolean;
+  label: string;
 }
 
 export interface AccessTokenRecord {

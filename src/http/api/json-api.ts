@@ -104,6 +104,12 @@ function hasForeignParameters(mediaType: string): boolean {
 
 const typeOf = (mediaType: string) => mediaType.split(';', 1)[0]?.trim().toLowerCase() ?? '';
 
+/** Whether a request carries a body, or says it does (RFC 9110 §8.6, RFC 9112 §6.1). */
+function hasBody(request: FastifyRequest): boolean {
+  const { headers } = request;
+  return headers['content-type'] !== undefined || headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+}
+
 /**
  * JSON:API 1.1 §5.2: a body must be sent as application/vnd.api+json without other parameters
  * (415 otherwise), and an Accept header whose JSON:API instances all carry other parameters
@@ -111,7 +117,8 @@ const typeOf = (mediaType: string) => mediaType.split(';', 1)[0]?.trim().toLower
  * either; plain JSON is admitted, since the document is JSON, for clients that ask for that.
  */
 function mediaTypeProblem(request: FastifyRequest): ApiRequestError | undefined {
-  if (request.method === 'POST' || request.method === 'PATCH') {
+  // A POST that sends nothing (an action such as regenerating a secret) has no media type to check.
+  if ((request.method === 'POST' || request.method === 'PATCH') && hasBody(request)) {
     const contentType = request.headers['content-type'] ?? '';
     if (typeOf(contentType) !== JSON_API || hasForeignParameters(contentType)) {
       return new ApiRequestError(415, 'Unsupported media type', `a request body must be sent as ${JSON_API} (without media type parameters other than ext and profile)`, { header: 'Content-Type' });
@@ -190,7 +197,7 @@ export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): 
     }
     const mediaType = mediaTypeProblem(request);
     if (mediaType) return sendApiError(reply, mediaType.status, mediaType.title, mediaType.message, undefined, mediaType.source);
-    if (token.userId !== null) request.apiAction = await principalOf(ctx, side, token.userId, request.ip);
+    request.apiAction = principalOf(side, token, request.ip);
   });
 
   app.setNotFoundHandler((_request, reply) => sendApiError(reply, 404, 'Not found', 'no such resource'));
@@ -203,15 +210,11 @@ export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): 
   });
 }
 
-/** The user a token acts for, as a management principal with their current role. */
-async function principalOf(ctx: HttpContext, side: Side, userId: number, address: string): Promise<ActionContext | undefined> {
-  const { users } = ctx.grantry.repos;
-  if (side.name === 'backoffice') {
-    const user = await users.findBackofficeUser(userId);
-    return user && { principal: { kind: 'user', side: 'backoffice', userId, isAdmin: user.isAdmin, label: user.username }, address };
-  }
-  const customer = await users.findCustomerUser(userId);
-  return customer && { principal: { kind: 'user', side: 'storefront', userId, isAdmin: false, label: customer.email }, address };
+/** The user a token acts for, as a management principal with their current role (read with the token's state). */
+function principalOf(side: Side, token: ValidatedAccessToken, address: string): ActionContext | undefined {
+  if (token.userId === null || token.user === null) return undefined;
+  const isAdmin = side.name === 'backoffice' && token.user.isAdmin;
+  return { principal: { kind: 'user', side: side.name, userId: token.userId, isAdmin, label: token.user.label }, address };
 }
 
 /** The principal of an API request; a guest's token acts for nobody and may manage nothing. */
@@ -329,6 +332,8 @@ export interface ResourceInput {
   attributes: Record<string, unknown>;
   /** relationships.<name>.data.id values, by name. */
   relationships: Record<string, string | null>;
+  /** relationships.<name>.data.type values, by name, for routes whose relationships may name several types. */
+  relationshipTypes: Record<string, string | null>;
 }
 
 /**
@@ -362,17 +367,22 @@ export function readResource(
     if (!options.attributes.includes(name)) throw ApiRequestError.invalidAttribute(name, `${type} have no attribute ${name.slice(0, 60)} that can be set; attributes: ${options.attributes.join(', ')}`);
   }
   const relationships: Record<string, string | null> = {};
+  const relationshipTypes: Record<string, string | null> = {};
   const rawRelationships = (data.relationships ?? {}) as Record<string, unknown>;
   if (typeof rawRelationships !== 'object' || rawRelationships === null || Array.isArray(rawRelationships)) throw ApiRequestError.badDocument('/data/relationships', 'data.relationships must be an object');
   for (const [name, value] of Object.entries(rawRelationships)) {
     const pointer = `/data/relationships/${name}`;
     if (!(options.relationships ?? []).includes(name)) throw ApiRequestError.badDocument(pointer, `${type} have no relationship ${name.slice(0, 60)} that can be set`);
     const linkage = (value as { data?: unknown } | null)?.data;
-    if (linkage === null) relationships[name] = null;
-    else if (typeof linkage === 'object' && linkage !== null && typeof (linkage as { id?: unknown }).id === 'string') relationships[name] = (linkage as { id: string }).id;
-    else throw ApiRequestError.badDocument(`${pointer}/data`, `${name} must be {"data": {"type": ..., "id": ...}} or {"data": null}`);
+    if (linkage === null) {
+      relationships[name] = null;
+      relationshipTypes[name] = null;
+    } else if (typeof linkage === 'object' && linkage !== null && typeof (linkage as { id?: unknown }).id === 'string' && typeof (linkage as { type?: unknown }).type === 'string') {
+      relationships[name] = (linkage as { id: string }).id;
+      relationshipTypes[name] = (linkage as { type: string }).type;
+    } else throw ApiRequestError.badDocument(`${pointer}/data`, `${name} must be {"data": {"type": ..., "id": ...}} or {"data": null}`);
   }
-  return { attributes, relationships };
+  return { attributes, relationships, relationshipTypes };
 }
 
 /** Typed attribute readers: a value of the wrong type is 422 pointing at the attribute. */

@@ -201,15 +201,16 @@ export class KyselyGrantRepository implements GrantRepository {
       side === 'backoffice'
         ? await base
             .leftJoin('backoffice_users as u', 'u.id', 'g.user_id')
-            .select(['u.enabled', 'u.locked'])
+            .select(['u.enabled', 'u.locked', 'u.is_admin', 'u.username as label'])
             .executeTakeFirst()
         : await base
             .leftJoin('customer_users as u', 'u.id', 'g.user_id')
-            .select(['u.enabled', (eb) => eb.lit(0).as('locked')])
+            .select(['u.enabled', (eb) => eb.lit(0).as('locked'), (eb) => eb.lit(0).as('is_admin'), 'u.email as label'])
             .executeTakeFirst();
     if (!row) return undefined;
     const userOk = row.user_id === null || (row.enabled === 1 && Number(row.locked) === 0);
     const usable = row.token_revoked === null && row.grant_revoked === null && row.client_active === 1 && userOk;
-    return { usable, userId: row.user_id };
+    const user = row.user_id !== null && row.label !== null ? { isAdmin: Number(row.is_admin) === 1, label: row.label } : null;
+    return { usable, userId: row.user_id, user };
   }
 }
