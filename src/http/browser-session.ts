@@ -28,10 +28,19 @@ export class BrowserSessions {
   }
 
   async current(request: FastifyRequest, side: Side): Promise<Session | undefined> {
-    const id = request.cookies[side.sessionCookie];
-    if (!id || id.length > 100) return undefined;
-    const session = await this.sessions.find(this.hasher.hash(SESSION_PURPOSE, id), Math.floor(Date.now() / 1000));
+    const key = this.sessionKey(request, side);
+    if (key === undefined) return undefined;
+    const session = await this.sessions.find(key, Math.floor(Date.now() / 1000));
     return session?.side === side.name ? session : undefined;
+  }
+
+  /**
+   * The stored key (keyed hash) of the session id this browser sends for `side`, whether or not
+   * it is live: what tells its session from the user's others (a password change ends those).
+   */
+  sessionKey(request: FastifyRequest, side: Side): string | undefined {
+    const id = request.cookies[side.sessionCookie];
+    return id && id.length <= 100 ? this.hasher.hash(SESSION_PURPOSE, id) : undefined;
   }
 
   /** Starts a session under a brand-new id, whatever cookie came in (no session fixation). */
@@ -44,9 +53,9 @@ export class BrowserSessions {
   }
 
   async end(request: FastifyRequest, reply: FastifyReply, side: Side): Promise<void> {
-    const id = request.cookies[side.sessionCookie];
-    if (id && id.length <= 100) await this.sessions.delete(this.hasher.hash(SESSION_PURPOSE, id));
-    if (id !== undefined) reply.clearCookie(side.sessionCookie, this.cookieOptions());
+    const key = this.sessionKey(request, side);
+    if (key !== undefined) await this.sessions.delete(key);
+    if (request.cookies[side.sessionCookie] !== undefined) reply.clearCookie(side.sessionCookie, this.cookieOptions());
   }
 
   /** The CSRF token for forms on this page, setting the CSRF cookie when the browser has none. */

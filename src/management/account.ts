@@ -46,6 +46,14 @@ export class TooManyPasswordAttempts extends ManagementError {
   }
 }
 
+/** The current password is missing or wrong (a refusal about that field, not about the new password). */
+export class CurrentPasswordRefused extends ManagementError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CurrentPasswordRefused';
+  }
+}
+
 /** The user acting: account actions are for users, never for the CLI. */
 function self(ctx: ActionContext): { side: SideName; userId: number } {
   if (ctx.principal.kind !== 'user') throw new ManagementError('account actions are for a signed-in user', 'forbidden');
@@ -131,7 +139,7 @@ export class AccountManager {
     const { side, userId } = self(ctx);
     const user = side === 'backoffice' ? await this.repos.users.findBackofficeUser(userId) : await this.repos.users.findCustomerUser(userId);
     if (!user) throw new ManagementError('your account no longer exists', 'not_found');
-    if (current === '') throw new ManagementError('type your current password');
+    if (current === '') throw new CurrentPasswordRefused('type your current password');
     const login = 'username' in user ? user.username : user.email;
     checkPassword(next, this.passwordMinLength, [login, user.email]);
 
@@ -151,7 +159,7 @@ export class AccountManager {
     }
     if (!right) {
       this.audit.action(ctx, { kind: 'signin.failed', ...about, details: { via: 'password_change', reason: 'wrong_password' } });
-      throw new ManagementError('the current password is not right');
+      throw new CurrentPasswordRefused('the current password is not right');
     }
     await this.throttle.release(keys);
     if (next === current) throw new ManagementError('the new password must differ from the current one');
