@@ -32,9 +32,9 @@ type AccountSection = 'overview' | 'applications' | 'password';
 /** The account navigation: a way back to the overview, the current page marked. */
 function accountNav(frame: AccountFrame, current: AccountSection | undefined): SafeHtml {
   const items = [
-    { key: 'overview', href: frame.base, label: 'Your account' },
-    { key: 'applications', href: `${frame.base}/applications`, label: 'Authorized applications' },
-    { key: 'password', href: `${frame.base}/password`, label: 'Change password' },
+    { key: 'overview', href: frame.base, label: 'Overview' },
+    { key: 'applications', href: `${frame.base}/applications`, label: 'Applications' },
+    { key: 'password', href: `${frame.base}/password`, label: 'Password' },
   ];
   return html`<nav class="account-nav" aria-label="Account"><ul>${items.map(
     (item) => html`<li><a href="${item.href}"${item.key === current ? html` aria-current="page"` : ''}>${item.label}</a></li>`,

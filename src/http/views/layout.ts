@@ -55,7 +55,22 @@ button{font:inherit;font-weight:600;border:0;border-radius:8px;padding:.65rem 1.
 .error{background:#fef2f2;color:#991b1b;border:1px solid #fecaca;border-radius:8px;padding:.6rem .75rem;margin:0 0 1rem}
 .muted{color:#4b5563;font-size:.9rem}
 .technical{color:#4b5563;font-size:.8rem;margin-top:1.25rem;border-top:1px solid #e5e7eb;padding-top:.75rem;overflow-wrap:anywhere}
+.card>:last-child{margin-bottom:0}
 ul.scopes{padding-left:1.2rem}
 code{font-size:.85em;background:#f3f4f6;padding:.1rem .3rem;border-radius:4px;word-break:break-all}
+.notice{background:#ecfdf5;color:#065f46;border:1px solid #a7f3d0;border-radius:8px;padding:.6rem .75rem;margin:0 0 1rem}
+.hint{color:#4b5563;font-size:.85rem;margin:0 0 .25rem}
+input[aria-invalid=true]{border-color:#b91c1c;border-width:2px}
+.account-nav ul{list-style:none;margin:0 0 1.25rem -.5rem;padding:0;display:flex;flex-wrap:wrap;gap:.25rem .5rem;font-size:.9rem}
+.account-nav a{display:inline-block;padding:.2rem .5rem;border-radius:6px}
+.account-nav a[aria-current=page]{background:#f3f4f6;color:#111827;font-weight:600;text-decoration:none}
+.account-links,ul.apps{list-style:none;margin:0;padding:0}
+.account-links li,ul.apps>li{border-top:1px solid #e5e7eb;padding:.75rem 0}
+.account-links a{font-weight:600}
+.account-links .muted{display:block}
+ul.apps h2{font-size:1.05rem;margin:0 0 .25rem;overflow-wrap:anywhere}
+ul.apps p{margin:.25rem 0}
+ul.apps ul.scopes{margin:.25rem 0;list-style:disc}
+.dates{font-size:.9rem;color:#4b5563}
 @media (max-width:480px){.card{padding:1.25rem}.actions button{flex:1}}
 `;
