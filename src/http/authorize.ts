@@ -21,7 +21,7 @@ import type { Side } from '../oauth/sides.js';
 import { activeUserRole } from '../oauth/user-role.js';
 import { Throttle } from '../security/throttle.js';
 import type { HttpContext } from './context.js';
-import { displayName, knownClientName } from './login.js';
+import { displayName } from './login.js';
 import { sendPage } from './page-headers.js';
 import { consentPage, errorPage, invalidSignInLinkPage } from './views/pages.js';
 
@@ -54,10 +54,7 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
       return await validateAuthorizationRequest(raw, side, grantry.repos.clients, grantry.scopes);
     } catch (e) {
       if (e instanceof AuthorizePageError) {
-        // The core refused the client or its redirect URI; when the client is one of this
-        // side's, the page names it, so the user knows where to go back to.
-        const clientName = await knownClientName(ctx, side, raw.client_id);
-        sendPage(reply, e.status, invalidSignInLinkPage(brand, { clientName, technical: `${e.title}: ${e.description}` }));
+        sendPage(reply, e.status, invalidSignInLinkPage(brand, { clientName: e.clientName, technical: `${e.title}: ${e.description} (${e.error})` }));
       } else if (e instanceof AuthorizeRedirectError) redirect(request, reply, errorResponseUrl(e, side.issuer));
       else throw e;
       return undefined;

@@ -53,7 +53,7 @@ export async function displayName(ctx: HttpContext, side: Side, userId: number):
  * The name of the active application of this side with this client_id, for a page to show;
  * undefined for anything else (no such client, deactivated, the other side's, not a client id).
  */
-export async function knownClientName(ctx: HttpContext, side: Side, clientId: unknown): Promise<string | undefined> {
+async function knownClientName(ctx: HttpContext, side: Side, clientId: unknown): Promise<string | undefined> {
   if (typeof clientId !== 'string' || clientId === '' || clientId.length > 128 || textProblem(clientId)) return undefined;
   const client = await ctx.grantry.repos.clients.findByClientId(clientId);
   return client?.active && client.side === side.name ? client.name : undefined;

@@ -113,10 +113,15 @@ export class OAuthError extends Error {
  * sees an error page and is never redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.11).
  */
 export class AuthorizePageError extends Error {
+  /** What the error would be at the client's redirect URI, had it one: a missing or invalid parameter (RFC 6749 §4.1.2.1). */
+  readonly error: OAuthErrorCode = 'invalid_request';
+
   constructor(
     readonly status: 400 | 404,
     readonly title: string,
     readonly description: string,
+    /** The name of the application when it is known and this side's (its redirect URI is what failed), for the page to name it. */
+    readonly clientName?: string,
   ) {
     super(description);
     this.name = 'AuthorizePageError';

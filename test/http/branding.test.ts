@@ -212,14 +212,14 @@ describe.each(BACKENDS)('branding of the pages (%s)', (backend) => {
       expect(headingOf(page.body)).toBe('This sign-in link is not valid');
       expect(titleOf(page.body)).toBe('This sign-in link is not valid · Acme Store');
       expect(page.body).toContain('This link to sign in to Billing app is not valid. Go back to the application and try again.');
-      expect(technicalOf(page.body)).toBe('Technical detail: Invalid redirect URI: The redirect_uri does not match any URI registered for the application.');
+      expect(technicalOf(page.body)).toBe('Technical detail: Invalid redirect URI: The redirect_uri does not match any URI registered for the application. (invalid_request)');
       expect(page.body).not.toContain('evil.example');
       expectNoServerName(page);
     });
 
     it.each([
-      ['an unknown client', { client_id: 'no-such-client' }, 400, 'Invalid client: The application is unknown or has been deactivated.'],
-      ['no client_id', {}, 400, 'Invalid client: The request has no client_id.'],
+      ['an unknown client', { client_id: 'no-such-client' }, 400, 'Invalid client: The application is unknown or has been deactivated. (invalid_request)'],
+      ['no client_id', {}, 400, 'Invalid client: The request has no client_id. (invalid_request)'],
     ])('%s: plain words without a name', async (_what, params, status, technical) => {
       const page = await new TestBrowser(branded.url).get(authorizeUrl('storefront', { response_type: 'code', ...params }));
       expectPage(page, status);
@@ -234,7 +234,7 @@ describe.each(BACKENDS)('branding of the pages (%s)', (backend) => {
       const page = await new TestBrowser(branded.url).get(authorizeUrl('storefront', { response_type: 'code', client_id: clientId }));
       expectPage(page, 404);
       expect(page.body).not.toContain('Staff helper');
-      expect(technicalOf(page.body)).toBe('Technical detail: Not found: The application is not registered for this site.');
+      expect(technicalOf(page.body)).toBe('Technical detail: Not found: The application is not registered for this site. (invalid_request)');
     });
 
     it.each([

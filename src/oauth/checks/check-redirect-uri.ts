@@ -14,15 +14,15 @@ export function checkRedirectUri(params: Params, client: Client): { redirectUri:
   try {
     requested = params.get('redirect_uri');
   } catch (e) {
-    throw new AuthorizePageError(400, 'Invalid redirect URI', (e as OAuthError).description);
+    throw new AuthorizePageError(400, 'Invalid redirect URI', (e as OAuthError).description, client.name);
   }
   if (requested === undefined) {
     if (client.redirectUris.length === 1) return { redirectUri: client.redirectUris[0] as string, requested: false };
     throw new AuthorizePageError(400, 'Invalid redirect URI', client.redirectUris.length === 0
       ? 'The application has no registered redirect URI.'
-      : 'The application has several redirect URIs, so the request must name one with redirect_uri.');
+      : 'The application has several redirect URIs, so the request must name one with redirect_uri.', client.name);
   }
   // Keep the requested string (loopback port included): the response goes exactly there.
   if (findRegisteredRedirectUri(requested, client.redirectUris)) return { redirectUri: requested, requested: true };
-  throw new AuthorizePageError(400, 'Invalid redirect URI', 'The redirect_uri does not match any URI registered for the application.');
+  throw new AuthorizePageError(400, 'Invalid redirect URI', 'The redirect_uri does not match any URI registered for the application.', client.name);
 }
