@@ -55,6 +55,8 @@ const PAGES: Array<{ name: string; side: SideName; as: Visitor; url: (f: Fixture
   { name: 'not-found', side: 'storefront', as: 'anonymous', url: () => '/no-such-page', shows: 'There is nothing at this address', status: 404 },
   { name: 'backoffice-login', side: 'backoffice', as: 'anonymous', url: () => '/admin/oauth2-token/login', shows: 'Username or email' },
   { name: 'console', side: 'backoffice', as: 'admin', url: () => '/admin/console/applications', shows: 'Reporting app' },
+  { name: 'account', side: 'storefront', as: 'customer', url: () => '/account', shows: 'You are signed in as shopper@example.com' },
+  { name: 'backoffice-account-password', side: 'backoffice', as: 'admin', url: () => '/admin/account/password', shows: 'Current password' },
 ];
 
 interface AxeViolation {
