@@ -43,8 +43,7 @@ interface Fixtures {
 
 /**
  * The pages to check, one line each: name (of the screenshot), the side whose name it must show,
- * who looks at it, its address, and text its main content must hold. Account pages go here too
- * (e.g. { name: 'account', side: 'storefront', as: 'customer', url: () => '/account' }).
+ * who looks at it, its address, and text its main content must hold.
  */
 const PAGES: Array<{ name: string; side: SideName; as: Visitor; url: (f: Fixtures) => string; shows?: string; status?: number }> = [
   { name: 'storefront-login', side: 'storefront', as: 'anonymous', url: (f) => authorizeUrl('storefront', { response_type: 'code', client_id: f.clientId, state: 's' }), shows: 'Sign in to continue to Reporting app' },
