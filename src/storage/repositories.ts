@@ -137,6 +137,18 @@ export interface UserRepository {
   isActive(side: SideName, id: number): Promise<boolean>;
   /** Sets the enabled or locked flag; returns false when no such user. */
   setFlag(side: SideName, id: number, flag: 'enabled' | 'locked', value: boolean): Promise<boolean>;
+  /**
+   * Changes the email (and its unique login key) and, for customers, the names: only the members
+   * given. Returns false when no such user; another account's email throws the unique violation.
+   */
+  updateProfile(side: SideName, id: number, changes: ProfileChanges): Promise<boolean>;
+}
+
+/** What updateProfile changes: the email of either side's users, the names of customers (null clears one). */
+export interface ProfileChanges {
+  email?: string;
+  firstName?: string | null;
+  lastName?: string | null;
 }
 
 export interface Grant {

@@ -27,7 +27,8 @@ describe.each(BACKENDS)('management permissions (%s)', (backend) => {
   const newClient = (name: string) => ({ side: 'backoffice' as const, name, type: 'confidential' as const, grants: ['client_credentials'], redirectUris: [] });
 
   beforeAll(async () => {
-    ({ server } = await startServerWithSideUsers(backend));
+    // Tokens asked for without a scope get "api", which the API's routes need (or their own scope).
+    ({ server } = await startServerWithSideUsers(backend, { defaultScope: 'api' }));
     alice = await server.createBackofficeUser('alice-perm');
     bob = await server.createBackofficeUser('bob-perm');
     admin2 = await server.createBackofficeUser('admin-two', undefined, { isAdmin: true });
@@ -65,21 +66,52 @@ describe.each(BACKENDS)('management permissions (%s)', (backend) => {
     await expectRefused(server.grantry.clients.create(asUser(alice, false), { ...newClient('Shop'), side: 'storefront' }), 'forbidden');
   });
 
-  it('admin-only actions are forbidden to a non-admin: users, keys, audit', async () => {
+  it('admin-only actions are forbidden to a non-admin: creating users, listing customers, keys, audit', async () => {
     const ctx = asUser(alice, false);
-    await expectRefused(server.grantry.users.list(ctx, 'backoffice', { page: 1, size: 10 }), 'forbidden');
-    await expectRefused(server.grantry.users.get(ctx, 'backoffice', bob.username), 'forbidden');
+    await expectRefused(server.grantry.users.list(ctx, 'storefront', { page: 1, size: 10 }), 'forbidden');
+    await expectRefused(server.grantry.users.createBackofficeUser(ctx, { username: 'x-perm', email: 'x-perm@example.com', password: 'long-enough-pw-1' }), 'forbidden');
     await expectRefused(server.grantry.users.createCustomerUser(ctx, { email: 'x-perm@example.com', password: 'long-enough-pw-1' }), 'forbidden');
-    await expectRefused(server.grantry.users.setFlag(ctx, 'backoffice', bob.username, 'enabled', false), 'forbidden');
-    await expectRefused(server.grantry.users.setAdmin(ctx, alice.username, true), 'forbidden');
-    await expectRefused(server.grantry.users.setPassword(ctx, 'backoffice', bob.username, 'new-password-123'), 'forbidden');
-    await expectRefused(server.grantry.users.delete(ctx, 'backoffice', bob.username), 'forbidden');
     await expectRefused(server.grantry.audit.list(ctx, { page: 1, size: 10 }), 'forbidden');
     expect(() => listKeys(ctx, server.grantry.keys)).toThrow(/administrators/);
     await expectRefused(rotateKeys(ctx, server.grantry.keys, server.grantry.audit, 'ES256', 3600), 'forbidden');
-    // Themselves they may read.
+  });
+
+  it('a non-admin reads only themselves: others are not found, word for word as nobody, for every action', async () => {
+    const ctx = asUser(alice, false);
     expect((await server.grantry.users.get(ctx, 'backoffice', String(alice.id))).id).toBe(alice.id);
-    expect((await server.grantry.users.get(ctx, 'backoffice', bob.username).catch(() => null)) === null).toBe(true);
+    const customer = await server.createCustomerUser('perm-customer@example.com');
+    for (const [side, ref] of [['backoffice', bob.username], ['backoffice', String(bob.id)], ['backoffice', String(admin2.id)], ['storefront', String(customer.id)]] as const) {
+      const nobody = await refusal(server.grantry.users.get(ctx, side, '999999999'));
+      for (const action of [
+        () => server.grantry.users.get(ctx, side, ref),
+        () => server.grantry.users.update(ctx, side, ref, { enabled: false }),
+        () => server.grantry.users.setFlag(ctx, side, ref, 'enabled', false),
+        () => server.grantry.users.setPassword(ctx, side, ref, 'new-password-123'),
+        () => server.grantry.users.revokeTokens(ctx, side, ref),
+        () => server.grantry.users.delete(ctx, side, ref),
+      ]) {
+        const error = await refusal(action());
+        expect(error.code).toBe('not_found');
+        expect(error.message).toBe(nobody.message.replace('999999999', ref));
+      }
+    }
+    await expectRefused(server.grantry.users.setAdmin(ctx, bob.username, true), 'not_found');
+    // On themselves, managing is still for admins: forbidden, not not_found.
+    await expectRefused(server.grantry.users.setAdmin(ctx, alice.username, true), 'forbidden');
+    await expectRefused(server.grantry.users.update(ctx, 'backoffice', String(alice.id), { email: 'alice-new@example.com' }), 'forbidden');
+    await expectRefused(server.grantry.users.setFlag(ctx, 'backoffice', String(alice.id), 'enabled', false), 'forbidden');
+    await expectRefused(server.grantry.users.delete(ctx, 'backoffice', String(alice.id)), 'forbidden');
+    // Nothing changed.
+    expect(await server.grantry.users.get(CLI, 'backoffice', bob.username)).toMatchObject({ enabled: true, isAdmin: false });
+    expect(await server.grantry.users.get(CLI, 'backoffice', String(alice.id))).toMatchObject({ enabled: true, isAdmin: false, email: 'alice-perm@example.com' });
+  });
+
+  it("a non-admin's list of back-office users holds only themselves, when the search matches them", async () => {
+    const ctx = asUser(alice, false);
+    expect(await server.grantry.users.list(ctx, 'backoffice', { page: 1, size: 10 })).toMatchObject({ total: 1, items: [{ id: alice.id }] });
+    expect(await server.grantry.users.list(ctx, 'backoffice', { search: 'ALICE-P', page: 1, size: 10 })).toMatchObject({ total: 1, items: [{ id: alice.id }] });
+    expect(await server.grantry.users.list(ctx, 'backoffice', { search: 'bob', page: 1, size: 10 })).toEqual({ total: 0, items: [] });
+    expect(await server.grantry.users.list(ctx, 'backoffice', { page: 2, size: 10 })).toEqual({ total: 1, items: [] });
   });
 
   it('client list filters by side, type, grant, active state and a case-insensitive search of name or client_id', async () => {

@@ -23,11 +23,16 @@ const USER_NOTICES: Record<string, string> = {
   deleted: 'User deleted, with their sessions and tokens.',
 };
 
-/** Which field a user-form ManagementError is about, from its wording (it names no field). */
+/** The user-form fields that show their own error; management names them as the form does. */
+const USER_FORM_FIELDS: readonly string[] = ['username', 'email', 'password'];
+
+/**
+ * Which field a user-form ManagementError is about: the one it names, else (a duplicate, which
+ * may be the username or the email) the email, else the whole form.
+ */
 function userErrorField(e: ManagementError): string {
-  if (/password/i.test(e.message)) return 'password';
-  if (/username/i.test(e.message) && !/email/i.test(e.message)) return 'username';
-  if (/email|exists/i.test(e.message)) return 'email';
+  if (e.field !== undefined && USER_FORM_FIELDS.includes(e.field)) return e.field;
+  if (/exists/i.test(e.message)) return 'email';
   return '_form';
 }
 

@@ -9,6 +9,7 @@ import type {
   NewBackofficeUser,
   NewCustomerUser,
   Page,
+  ProfileChanges,
   UserRepository,
 } from '../repositories.js';
 import type { BackofficeUserTable, CustomerUserTable, Database } from '../schema.js';
@@ -286,6 +287,25 @@ export class KyselyUserRepository implements UserRepository {
           ? await this.db.updateTable('customer_users').set({ enabled: v, updated_at: now() }).where('id', '=', id).executeTakeFirst()
           : undefined;
     if (!result) throw new Error('storefront customer users cannot be locked');
+    return result.numUpdatedRows > 0n;
+  }
+
+  async updateProfile(side: SideName, id: number, changes: ProfileChanges): Promise<boolean> {
+    // The email and its key change together: the key is what makes it unique and finds the account.
+    const email = changes.email === undefined ? {} : { email: normalizeLogin(changes.email), email_key: normalizeLogin(changes.email) };
+    const result =
+      side === 'backoffice'
+        ? await this.db.updateTable('backoffice_users').set({ ...email, updated_at: now() }).where('id', '=', id).executeTakeFirst()
+        : await this.db
+            .updateTable('customer_users')
+            .set({
+              ...email,
+              ...(changes.firstName !== undefined ? { first_name: changes.firstName } : {}),
+              ...(changes.lastName !== undefined ? { last_name: changes.lastName } : {}),
+              updated_at: now(),
+            })
+            .where('id', '=', id)
+            .executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
 }
