@@ -84,7 +84,7 @@ export function loginRoutes(ctx: HttpContext, side: Side) {
       if (session) {
         if (returnTo) return reply.code(303).header('Location', returnTo).send();
         const userName = await displayName(ctx, side, session.userId);
-        return sendPage(reply, 200, signedInPage({ brand, userName, logoutAction: side.logoutPath, csrfToken: browser.csrfToken(request, reply) }));
+        return sendPage(reply, 200, signedInPage({ brand, userName, logoutAction: side.logoutPath, csrfToken: browser.csrfToken(request, reply), accountPath: side.accountPath }));
       }
       return renderForm(request, reply, 200, returnTo);
     });

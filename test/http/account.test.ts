@@ -91,6 +91,11 @@ describe.each(BACKENDS)('account pages (%s)', (backend) => {
       expect(overview.body).toContain(`href="${base}/password"`);
       expect(overview.body).toContain(`<form method="post" action="${logoutPathOf(side)}">`);
       expect(overview.body).not.toMatch(/grantry/i);
+      // Reached from the side's signed-in page, and from the console's profile page on the back office.
+      const signedIn = await browser.get(loginPathOf(side));
+      expectPage(signedIn, 200);
+      expect(signedIn.body).toContain(`<a href="${base}">Your account</a>`);
+      if (side === 'backoffice') expect((await browser.get('/admin/console/profile')).body).toContain(`<a href="${base}">Your account</a>`);
       const out = await browser.post(logoutPathOf(side), { csrf_token: csrf });
       expect(out.status).toBe(303);
       expectLoginRedirect(await browser.get(base), side);

@@ -35,7 +35,7 @@ export function consoleRoutes(ctx: HttpContext, side: Side) {
     app.get(`${base}/profile`, async (request, reply) => {
       const visitor = await con.visitor(request, reply);
       if (!visitor) return reply;
-      return con.send(reply, 200, profilePage(visitor.frame, { user: visitor.user }));
+      return con.send(reply, 200, profilePage(visitor.frame, { user: visitor.user, accountPath: side.accountPath }));
     });
 
     await app.register(applicationRoutes(con, false));

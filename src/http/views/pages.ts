@@ -67,11 +67,12 @@ ${Object.entries(input.hidden).map(([name, value]) => html`<input type="hidden" 
   );
 }
 
-export function signedInPage(input: { brand: Brand; userName: string; logoutAction: string; csrfToken: string }): string {
+export function signedInPage(input: { brand: Brand; userName: string; logoutAction: string; csrfToken: string; accountPath: string }): string {
   return layout(
     input.brand,
     'Signed in',
     html`<p>You are signed in as <strong>${input.userName}</strong>.</p>
+<p><a href="${input.accountPath}">Your account</a>: the applications you have allowed, and your password.</p>
 <form method="post" action="${input.logoutAction}">
 <input type="hidden" name="csrf_token" value="${input.csrfToken}">
 <div class="actions"><button class="secondary" type="submit">Sign out</button></div>

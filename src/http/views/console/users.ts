@@ -147,7 +147,7 @@ ${passwordFields(input.errors, input.generate)}
   );
 }
 
-export function profilePage(frame: ConsoleFrame, input: { user: BackofficeUser }): string {
+export function profilePage(frame: ConsoleFrame, input: { user: BackofficeUser; accountPath: string }): string {
   const { user } = input;
   return consoleLayout(
     frame,
@@ -158,7 +158,8 @@ export function profilePage(frame: ConsoleFrame, input: { user: BackofficeUser }
 <dt>Role</dt><dd>${user.isAdmin ? 'Administrator' : 'Back-office user'}</dd>
 <dt>Member since</dt><dd>${when(user.createdAt)}</dd>
 </dl></div>
-<p><a href="${frame.base}/my/applications">My applications</a></p>`,
+<p><a href="${frame.base}/my/applications">My applications</a></p>
+<p><a href="${input.accountPath}">Your account</a>: the applications you have allowed to act for you, and changing your password.</p>`,
     { nav: 'profile' },
   );
 }
