@@ -8,6 +8,8 @@ import type { SideName } from '../../src/oauth/sides.js';
 import { fixedKeySource } from '../../src/oauth/key-ring.js';
 import { AccessTokenCodec, type AccessTokenClaims } from '../../src/oauth/tokens.js';
 import { BACKENDS } from '../helpers/backends.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { expectJsonApiDocument } from '../helpers/json-api-schema.js';
 import { apiGet } from '../helpers/oauth.js';
 import type { TestServer } from '../helpers/server.js';
 import { API_PATH, decodeJwt, flipChar, ISSUER, issueToken, rawGet, SIDES, type SideUser, startServerWithSideUsers, withPayload } from '../helpers/tokens.js';
@@ -32,6 +34,7 @@ function expectApiError(call: ApiCall, status: number): ErrorObject {
   expect(typeof error.detail).toBe('string');
   expect(error.detail.length).toBeGreaterThan(0);
   expect(call.json).not.toHaveProperty('data');
+  expectJsonApiDocument(call.json);
   return error;
 }
 
@@ -49,6 +52,7 @@ function expectOk(call: ApiCall): void {
   expect(call.headers.get('www-authenticate')).toBeNull();
   expect(call.json).toHaveProperty('data');
   expect(call.json).not.toHaveProperty('errors');
+  expectJsonApiDocument(call.json);
 }
 
 type UserResource = { type: string; id: string; attributes: Record<string, unknown>; links: { self: string } };
@@ -56,12 +60,17 @@ type UserResource = { type: string; id: string; attributes: Record<string, unkno
 describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
   let server: TestServer;
   let users: Record<SideName, SideUser>;
-  /** A token of each side that no test revokes. */
+  /** A token of each side that no test revokes (the back office's: a non-admin, who reads only themselves). */
   const tokens = {} as Record<SideName, string>;
+  /** A back-office admin's token, who reads every user. */
+  let adminToken: string;
 
   beforeAll(async () => {
-    ({ server, users } = await startServerWithSideUsers(backend));
+    // Tokens asked for without a scope get "api": every API route allows it, within the user's role.
+    ({ server, users } = await startServerWithSideUsers(backend, { defaultScope: 'api' }));
     for (const side of SIDES) tokens[side] = (await issueToken(server, side, { user: users[side] })).accessToken;
+    const boss = await server.createBackofficeUser('api-boss', 'correct-horse-1', { isAdmin: true });
+    adminToken = (await issueToken(server, 'backoffice', { user: { side: 'backoffice', id: boss.id, login: boss.username, password: boss.password, browser: new TestBrowser(server.url) } })).accessToken;
     // Enough back-office users for several pages of two.
     for (let i = 0; i < 5; i += 1) await server.createBackofficeUser(`listed-${i}`);
   });
@@ -75,8 +84,15 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
   };
 
   describe('back office: GET /admin/api/users', () => {
-    it('lists users as JSON:API resources with links and meta.totalCount', async () => {
+    it('a non-admin lists only themselves', async () => {
       const call = await apiGet(server.url, '/admin/api/users', tokens.backoffice);
+      expectOk(call);
+      expect(call.json.meta).toEqual({ totalCount: 1 });
+      expect((call.json.data as UserResource[]).map((u) => u.id)).toEqual([String(users.backoffice.id)]);
+    });
+
+    it('an admin lists users as JSON:API resources with links and meta.totalCount', async () => {
+      const call = await apiGet(server.url, '/admin/api/users', adminToken);
       expectOk(call);
       expect(call.headers.get('cache-control')).toBe('no-store');
       const ids = await allBackofficeIds();
@@ -104,7 +120,7 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
       const total = ids.length;
       const last = Math.ceil(total / 2);
       const page = async (n: number) => {
-        const call = await apiGet(server.url, `/admin/api/users?page%5Bnumber%5D=${n}&page%5Bsize%5D=2`, tokens.backoffice);
+        const call = await apiGet(server.url, `/admin/api/users?page%5Bnumber%5D=${n}&page%5Bsize%5D=2`, adminToken);
         expectOk(call);
         expect(call.json.meta).toEqual({ totalCount: total });
         return { ids: (call.json.data as UserResource[]).map((u) => u.id), links: call.json.links as Record<string, string | undefined> };
@@ -128,7 +144,7 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
       const seen: string[] = [];
       let url: string | undefined = link(1);
       for (let hops = 0; url && hops < 100; hops += 1) {
-        const call = await apiGet(server.url, url.replace('http://grantry.test', ''), tokens.backoffice);
+        const call = await apiGet(server.url, url.replace('http://grantry.test', ''), adminToken);
         expectOk(call);
         seen.push(...(call.json.data as UserResource[]).map((u) => u.id));
         url = (call.json.links as Record<string, string | undefined>).next;
@@ -138,7 +154,7 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
 
     it('a page past the end is empty and points back to the last page', async () => {
       const total = (await allBackofficeIds()).length;
-      const call = await apiGet(server.url, '/admin/api/users?page[number]=999&page[size]=2', tokens.backoffice);
+      const call = await apiGet(server.url, '/admin/api/users?page[number]=999&page[size]=2', adminToken);
       expectOk(call);
       expect(call.json.data).toEqual([]);
       expect(call.json.meta).toEqual({ totalCount: total });
@@ -159,13 +175,13 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
       'page[number]=99999999999999999999',
       'page[size]=2&page[size]=3',
     ])('invalid pagination %s: 400 JSON:API error document', async (query) => {
-      const call = await apiGet(server.url, `/admin/api/users?${query}`, tokens.backoffice);
+      const call = await apiGet(server.url, `/admin/api/users?${query}`, adminToken);
       const error = expectApiError(call, 400);
       expect(error.detail).toMatch(/page\[(size|number)\]/);
     });
 
     it('page[size]=100 is the largest page', async () => {
-      const call = await apiGet(server.url, '/admin/api/users?page[size]=100', tokens.backoffice);
+      const call = await apiGet(server.url, '/admin/api/users?page[size]=100', adminToken);
       expectOk(call);
       expect((call.json.data as unknown[]).length).toBe((await allBackofficeIds()).length);
     });
