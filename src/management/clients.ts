@@ -1,20 +1,25 @@
 /**
- * Registering and managing OAuth clients, for the CLI, the console and (later) the JSON:API. The
+ * Registering and managing OAuth clients, for the CLI, the console and the JSON:API. The
  * secret of a confidential client is returned once from create() and rotateSecret() and never
  * stored in clear.
  *
  * Permissions (principal.ts): the CLI and admins may do everything. A non-admin back-office user
  * manages only the back-office clients they own: a client they create is theirs, and its
  * client-credentials tokens act as themselves. Anyone else's client is "not found" to them (an
- * id is never confirmed); creating a storefront client is 'forbidden'.
+ * id is never confirmed); creating a storefront client is 'forbidden'. The API scopes a client
+ * may hold are those of the role its tokens act for (scopeRole below), whoever registers it.
+ *
+ * A refusal of a setting names it (ManagementError.field, by its JSON:API attribute name), so
+ * each entry point can show the message at that setting.
  */
+import { API_SCOPES, type Role, roleMayHold } from '../oauth/api-scopes.js';
 import { CLIENT_SECRET_PURPOSE } from '../oauth/client-authentication.js';
 import { redirectUriProblem } from '../oauth/redirect-uri.js';
 import type { ScopePolicy } from '../oauth/scopes.js';
 import type { SideName } from '../oauth/sides.js';
 import { textProblem } from '../security/input.js';
 import { randomToken, type SecretHasher } from '../security/tokens.js';
-import { type Client, type ClientChanges, type ClientFilter, type ClientRepository, type ClientType, GRANT_TYPES, type GrantRepository, type GrantType } from '../storage/repositories.js';
+import { type BackofficeUser, type Client, type ClientChanges, type ClientFilter, type ClientRepository, type ClientType, GRANT_TYPES, type CustomerUser, type GrantRepository, type GrantType } from '../storage/repositories.js';
 import type { AuditTrail } from './audit.js';
 import { checkedPage, checkedSearch } from './listing.js';
 import { isUniqueViolation, ManagementError } from './errors.js';
@@ -66,6 +71,19 @@ function newClientId(): string {
   }
 }
 
+/**
+ * The role whose API scopes (api-scopes.ts) a client may be registered with, or undefined for
+ * no limit. Its tokens act for that role: a storefront client's users are customers; a
+ * back-office client owned by a non-admin acts as them (client credentials), and one a non-admin
+ * registers or edits may do no more than they may. An admin's or an unowned back-office client
+ * (whose authorization-code tokens carry only what each user's role allows) may hold anything.
+ */
+function scopeRole(ctx: ActionContext, side: SideName, owner: BackofficeUser | CustomerUser | undefined): Role | undefined {
+  if (side === 'storefront') return 'customer';
+  if (restrictedUser(ctx) !== undefined) return 'staff';
+  return owner !== undefined && !(owner as BackofficeUser).isAdmin ? 'staff' : undefined;
+}
+
 export class ClientManager {
   constructor(
     private readonly clients: ClientRepository,
@@ -78,9 +96,9 @@ export class ClientManager {
 
   async create(ctx: ActionContext, input: NewClientInput): Promise<{ client: Client; clientSecret: string | undefined }> {
     const self = restrictedUser(ctx);
-    if (self !== undefined && input.side !== 'backoffice') throw new ManagementError('only administrators may manage storefront clients', 'forbidden');
-    if (input.side !== 'backoffice' && input.side !== 'storefront') throw new ManagementError('the side must be backoffice or storefront');
-    if (input.type !== 'confidential' && input.type !== 'public') throw new ManagementError('the client type must be confidential or public');
+    if (self !== undefined && input.side !== 'backoffice') throw new ManagementError('only administrators may manage storefront clients', 'forbidden', 'side');
+    if (input.side !== 'backoffice' && input.side !== 'storefront') throw new ManagementError('the side must be backoffice or storefront', 'invalid_input', 'side');
+    if (input.type !== 'confidential' && input.type !== 'public') throw new ManagementError('the client type must be confidential or public', 'invalid_input', 'type');
     const settings = await this.validate(ctx, input.side, input.type, undefined, {
       ...input,
       scopes: input.scopes ?? this.scopes.defaultClientScopes,
@@ -107,7 +125,7 @@ export class ClientManager {
       this.audit.action(ctx, { kind: 'client.created', side: client.side, clientId: client.clientId, details: { name: client.name, type: client.type } });
       return { client, clientSecret };
     } catch (e) {
-      if (isUniqueViolation(e)) throw new ManagementError(`a ${input.side} client named "${input.name.trim()}" already exists`, 'conflict');
+      if (isUniqueViolation(e)) throw new ManagementError(`a ${input.side} client named "${input.name.trim()}" already exists`, 'conflict', 'name');
       throw e;
     }
   }
@@ -136,7 +154,7 @@ export class ClientManager {
     try {
       await this.clients.update(clientId, settings);
     } catch (e) {
-      if (isUniqueViolation(e)) throw new ManagementError(`a ${current.side} client named "${merged.name.trim()}" already exists`, 'conflict');
+      if (isUniqueViolation(e)) throw new ManagementError(`a ${current.side} client named "${merged.name.trim()}" already exists`, 'conflict', 'name');
       throw e;
     }
     const details: Record<string, string> = { changed: changed.join(',') };
@@ -208,45 +226,53 @@ export class ClientManager {
   /** Every rule a client's settings must follow, for create and update (of `current`) alike. */
   private async validate(ctx: ActionContext, side: SideName, type: ClientType, current: Client | undefined, input: Omit<NewClientInput, 'side' | 'type'>): Promise<ClientChanges> {
     const name = input.name.trim();
-    if (name === '' || name.length > 255) throw new ManagementError('the client name must have 1 to 255 characters');
+    if (name === '' || name.length > 255) throw new ManagementError('the client name must have 1 to 255 characters', 'invalid_input', 'name');
     // Here, not only in the console's form: a name with terminal escapes, set through the CLI,
     // would rewrite what `grantry client list` and `audit list` print.
     const nameProblem = textProblem(name);
-    if (nameProblem) throw new ManagementError(`the client name ${nameProblem}`);
+    if (nameProblem) throw new ManagementError(`the client name ${nameProblem}`, 'invalid_input', 'name');
     const grants = [...new Set(input.grants)];
-    if (grants.length === 0) throw new ManagementError('give at least one grant type');
+    if (grants.length === 0) throw new ManagementError('give at least one grant type', 'invalid_input', 'grants');
     for (const g of grants) {
-      if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ManagementError(`unknown grant type "${g}"; known: ${GRANT_TYPES.join(', ')}`);
+      if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ManagementError(`unknown grant type "${g}"; known: ${GRANT_TYPES.join(', ')}`, 'invalid_input', 'grants');
     }
-    if (grants.includes('client_credentials') && type === 'public') throw new ManagementError('public clients cannot use the client_credentials grant');
+    if (grants.includes('client_credentials') && type === 'public') throw new ManagementError('public clients cannot use the client_credentials grant', 'invalid_input', 'grants');
     // Skipping consent gives the application a token for whoever is signed in, admins included,
     // without asking them; the password grant hands it the passwords of whoever uses it. Only an
     // administrator may allow either. One already allowed by an admin on a non-admin's client
     // stays through their edits (their form sends it back); they may drop it, not add it.
     if (restrictedUser(ctx) !== undefined) {
-      if (input.skipConsent && !current?.skipConsent) throw new ManagementError('only administrators may let an application skip the consent page', 'forbidden');
-      if (grants.includes('password') && !current?.grants.includes('password')) throw new ManagementError('only administrators may allow the password grant', 'forbidden');
+      if (input.skipConsent && !current?.skipConsent) throw new ManagementError('only administrators may let an application skip the consent page', 'forbidden', 'skipConsent');
+      if (grants.includes('password') && !current?.grants.includes('password')) throw new ManagementError('only administrators may allow the password grant', 'forbidden', 'grants');
     }
     if (grants.includes('refresh_token') && !grants.includes('authorization_code') && !grants.includes('password')) {
-      throw new ManagementError('the refresh_token grant needs authorization_code or password, which issue refresh tokens');
+      throw new ManagementError('the refresh_token grant needs authorization_code or password, which issue refresh tokens', 'invalid_input', 'grants');
     }
     const redirectUris = [...new Set(input.redirectUris)];
     for (const uri of redirectUris) {
       const problem = redirectUriProblem(uri);
-      if (problem) throw new ManagementError(`redirect URI ${uri} ${problem}`);
+      if (problem) throw new ManagementError(`redirect URI ${uri} ${problem}`, 'invalid_input', 'redirectUris');
     }
-    if (grants.includes('authorization_code') && redirectUris.length === 0) throw new ManagementError('the authorization_code grant needs at least one redirect URI');
+    if (grants.includes('authorization_code') && redirectUris.length === 0) throw new ManagementError('the authorization_code grant needs at least one redirect URI', 'invalid_input', 'redirectUris');
     const scopes = [...new Set(input.scopes ?? [])];
     const unknown = scopes.filter((s) => !this.scopes.isKnown(s));
-    if (unknown.length) throw new ManagementError(`unknown scope ${unknown.join(', ')}; known: ${Object.keys(this.scopes.known).join(', ')}`);
-    let ownerUserId: number | null = null;
-    if (input.owner !== undefined) {
-      ownerUserId = (await this.users.find(side, input.owner)).id;
-    } else if (grants.includes('client_credentials')) {
-      throw new ManagementError('the client_credentials grant needs an owner user (--owner)');
+    if (unknown.length) throw new ManagementError(`unknown scope ${unknown.join(', ')}; known: ${Object.keys(this.scopes.known).join(', ')}`, 'invalid_input', 'scopes');
+    const owner = input.owner !== undefined ? await this.users.find(side, input.owner) : undefined;
+    if (owner === undefined && grants.includes('client_credentials')) {
+      throw new ManagementError('the client_credentials grant needs an owner user (--owner)', 'invalid_input', 'owner');
     }
-    if (input.allowGuests && side !== 'storefront') throw new ManagementError('only storefront clients can allow guests');
-    if (input.allowGuests && !grants.includes('authorization_code')) throw new ManagementError('guests get their tokens through the authorization_code grant');
-    return { name, grants: grants as GrantType[], redirectUris, skipConsent: input.skipConsent ?? false, scopes, ownerUserId, allowGuests: input.allowGuests ?? false };
+    const role = scopeRole(ctx, side, owner);
+    const beyond = role === undefined ? [] : scopes.filter((s) => !roleMayHold(role, s));
+    if (role !== undefined && beyond.length) {
+      const held = Object.keys(API_SCOPES).filter((s) => roleMayHold(role, s));
+      throw new ManagementError(
+        `the ${role} role may not hold the scope ${beyond.join(', ')}, and this application's tokens act for that role; of Grantry's API scopes it may hold ${held.join(', ')}`,
+        'invalid_input',
+        'scopes',
+      );
+    }
+    if (input.allowGuests && side !== 'storefront') throw new ManagementError('only storefront clients can allow guests', 'invalid_input', 'allowGuests');
+    if (input.allowGuests && !grants.includes('authorization_code')) throw new ManagementError('guests get their tokens through the authorization_code grant', 'invalid_input', 'allowGuests');
+    return { name, grants: grants as GrantType[], redirectUris, skipConsent: input.skipConsent ?? false, scopes, ownerUserId: owner?.id ?? null, allowGuests: input.allowGuests ?? false };
   }
 }

@@ -258,6 +258,19 @@ describe.each(BACKENDS)('administration console (%s)', (backend) => {
     expect(response.body).not.toContain('--owner');
   });
 
+  it("shows a scope beyond the role the application acts for next to the scopes, on the admin's and the user's pages", async () => {
+    const before = await snapshot();
+    const aliceCsrf = await csrfOf(alice);
+    const mine = await alice.post(`${BASE}/my/applications/new`, { csrf_token: aliceCsrf, name: 'Alice writer', type: 'confidential', grants: ['authorization_code'], redirect_uris: 'https://alice.example/cb', scopes: ['api', 'users:write'] });
+    expect(mine.status).toBe(400);
+    expect(mine.body).toMatch(/<p class="field-error" id="scopes-error">The staff role may not hold the scope users:write, [^<]*<\/p>/);
+    const adminCsrf = await csrfOf(admin);
+    const storefront = await admin.post(`${BASE}/applications/new`, { csrf_token: adminCsrf, side: 'storefront', name: 'Shop admin', type: 'confidential', grants: ['authorization_code'], redirect_uris: 'https://shop.example/cb', scopes: ['applications:write'] });
+    expect(storefront.status).toBe(400);
+    expect(storefront.body).toMatch(/<p class="field-error" id="scopes-error">The customer role may not hold the scope applications:write, [^<]*<\/p>/);
+    expect(await snapshot()).toBe(before);
+  });
+
   it('refuses every console form without the CSRF token of the browser (403, nothing changed)', async () => {
     const before = await snapshot();
     for (const [method, path] of routes().filter(([m]) => m === 'POST')) {

@@ -58,6 +58,56 @@ describe.each(BACKENDS)('client rules (%s)', (backend) => {
     expect(await refusal(server.grantry.clients.update(alice, client.clientId, { skipConsent: true }))).toMatchObject({ code: 'forbidden' });
   });
 
+  // A client's tokens act for a role: its users' (customers on the storefront) or its owner's.
+  // It may be registered only with the API scopes that role may hold, whoever registers it.
+  it('the API scopes a client may hold are those of the role it acts for, through every entry point', async () => {
+    const beyond = async (ctx: ActionContext, input: NewClientInput, scope: string, role: string) => {
+      const error = await refusal(server.grantry.clients.create(ctx, input));
+      expect(error).toMatchObject({ code: 'invalid_input', field: 'scopes' });
+      expect(error.message).toMatch(new RegExp(`^the ${role} role may not hold the scope ${scope}, `));
+    };
+    const machine = (name: string, owner: string, scopes: string[]): NewClientInput => app(name, { grants: ['client_credentials'], redirectUris: [], owner, scopes });
+    // Storefront: customers' scopes only, even from the CLI.
+    await beyond(CLI, app('Shop tool', { side: 'storefront', scopes: ['users:read', 'applications:read'] }), 'applications:read', 'customer');
+    // Back office owned or registered by a non-admin: staff scopes only.
+    await beyond(CLI, machine('Alice machine', 'alice-rules', ['users:write']), 'users:write', 'staff');
+    await beyond(admin, machine('Alice machine', 'alice-rules', ['applications:read', 'users:write']), 'users:write', 'staff');
+    await beyond(alice, app('Alice writer', { scopes: ['users:write'] }), 'users:write', 'staff');
+    // An admin's own, or an unowned back-office client: anything; a deployment's own scopes are never limited.
+    await server.grantry.clients.create(CLI, machine('Admin machine', 'admin-rules', ['users:write', 'applications:write']));
+    await server.grantry.clients.create(admin, app('Unowned writer', { scopes: ['users:write'] }));
+    await server.grantry.clients.create(CLI, app('Shop profile', { side: 'storefront', scopes: ['users:read', 'users:write', 'api', 'profile'] }));
+    const { client } = await server.grantry.clients.create(alice, app('Alice reader', { scopes: ['applications:read', 'read'] }));
+    // Updates follow the same rule: Alice's client cannot gain users:write, nor be given to her with it.
+    expect(await refusal(server.grantry.clients.update(admin, client.clientId, { scopes: ['users:write'] }))).toMatchObject({ code: 'invalid_input', field: 'scopes' });
+    const { client: unowned } = await server.grantry.clients.create(CLI, app('Unowned admin tool', { scopes: ['users:write'] }));
+    expect(await refusal(server.grantry.clients.update(CLI, unowned.clientId, { owner: 'alice-rules' }))).toMatchObject({ code: 'invalid_input', field: 'scopes' });
+    expect((await server.grantry.clients.get(CLI, unowned.clientId)).ownerUserId).toBeNull();
+  });
+
+  it('every refusal of a setting names the setting', async () => {
+    const cases: [Partial<NewClientInput>, string][] = [
+      [{ name: ' ' }, 'name'],
+      [{ grants: [] }, 'grants'],
+      [{ grants: ['implicit'] }, 'grants'],
+      [{ type: 'public', grants: ['client_credentials'], redirectUris: [] }, 'grants'],
+      [{ grants: ['refresh_token'] }, 'grants'],
+      [{ redirectUris: ['not a uri'] }, 'redirectUris'],
+      [{ redirectUris: [] }, 'redirectUris'],
+      [{ scopes: ['nope'] }, 'scopes'],
+      [{ grants: ['client_credentials'], redirectUris: [] }, 'owner'],
+      [{ allowGuests: true }, 'allowGuests'],
+      [{ type: 'secret' as 'public' }, 'type'],
+      [{ side: 'elsewhere' as 'backoffice' }, 'side'],
+    ];
+    for (const [change, field] of cases) {
+      expect(await refusal(server.grantry.clients.create(CLI, app('Fielded', change))), JSON.stringify(change)).toMatchObject({ code: 'invalid_input', field });
+    }
+    expect(await refusal(server.grantry.clients.create(alice, app('Fielded', { skipConsent: true })))).toMatchObject({ code: 'forbidden', field: 'skipConsent' });
+    await server.grantry.clients.create(CLI, app('Fielded twice'));
+    expect(await refusal(server.grantry.clients.create(CLI, app('Fielded twice')))).toMatchObject({ code: 'conflict', field: 'name' });
+  });
+
   // Terminal escapes in a name would recolour or rewrite what `grantry client list` or
   // `audit list` print; the console already refused them, the CLI did not.
   it('names, emails and searches with control characters are refused, whoever asks', async () => {

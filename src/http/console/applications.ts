@@ -33,11 +33,12 @@ const NOTICES: Record<string, string> = {
 };
 
 /**
- * The form field a ManagementError is about, so the message appears next to it, read from its
- * wording (stable, and tested over HTTP): ManagementError names no field, its messages are
- * shared with the CLI.
+ * The form field a ManagementError is about, so the message appears next to it: the field
+ * ClientManager names (the form's fields are the JSON:API attribute names), else read from the
+ * wording, for refusals that come from elsewhere (the owner lookup of UserManager).
  */
 export function clientErrorField(e: ManagementError): string {
+  if (e.field !== undefined) return e.field;
   const m = e.message;
   if (/consent/i.test(m)) return 'skipConsent';
   if (/redirect URI/i.test(m)) return 'redirectUris';
