@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Side } from '../../oauth/sides.js';
 import type { HttpContext } from '../context.js';
+import { applicationRoutes } from './applications.js';
 import { protectApi } from './json-api.js';
 import { userRoutes } from './users.js';
 
@@ -13,5 +14,6 @@ export function backofficeApiRoutes(ctx: HttpContext, side: Side) {
   return async function plugin(app: FastifyInstance) {
     protectApi(app, ctx, side);
     userRoutes(app, ctx, side);
+    applicationRoutes(app, ctx, side);
   };
 }
