@@ -43,7 +43,7 @@ describe.runIf(available)('the authorization code flow in Chromium', () => {
     const { verifier, challenge } = pkcePair();
     const page = await (await browser.newContext()).newPage();
 
-    await page.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: client.clientId, state: 'st-1', scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256' }));
+    await page.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: client.clientId, state: 'st-1', scope: 'profile api', code_challenge: challenge, code_challenge_method: 'S256' }));
     expect(await page.title()).toBe('Sign in · Store');
     // The stylesheet is allowed by the CSP and applied.
     const radius = await page.locator('main.card').evaluate((el) => (globalThis as unknown as { getComputedStyle(e: unknown): { borderRadius: string } }).getComputedStyle(el).borderRadius);

@@ -99,8 +99,9 @@ export async function startTestServer(backend: Backend, overrides: Partial<Confi
   const data = await freshDataDir(backend, 'grantry-test-');
   const config = testConfig(data.dir, data.databaseUrl, {
     scopes: TEST_SCOPES,
-    // No default scope, so a request without scope is granted none (tests of defaults set one).
-    defaultScope: '',
+    // The production default: a request without scope gets api, which Grantry's own API takes
+    // (tests of scope defaults set their own).
+    defaultScope: 'api',
     ...overrides,
   });
   const server = await startServer(config, () => {});
@@ -130,7 +131,8 @@ export async function startTestServer(backend: Backend, overrides: Partial<Confi
         type: 'confidential',
         grants: ['authorization_code'],
         redirectUris,
-        scopes: Object.keys(config.scopes),
+        // The API's catch-all scope (always known) and the server's own scopes.
+        scopes: [...new Set(['api', ...Object.keys(config.scopes)])],
         ...input,
       });
       return { clientId: client.clientId, clientSecret, redirectUri: redirectUris[0] as string };

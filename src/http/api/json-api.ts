@@ -183,17 +183,17 @@ export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): 
       return sendApiError(reply, 401, 'Unauthorized', e.description, e.error);
     }
     request.accessToken = token;
+    // The text rule of every OAuth parameter, for the path and the query: no NUL reaches the
+    // database. In this hook rather than one of its own: a hook more costs every API request.
+    if (!isText(request.params) || !isText(query)) {
+      return sendApiError(reply, 400, 'Bad request', 'a path or query parameter is too long or contains characters that are not allowed');
+    }
     // RFC 6750 §3.1: a valid token without the route's scope is 403 insufficient_scope, naming it.
     const needed = request.routeOptions.config.scope;
     if (needed !== undefined && !scopeAllows(token.scope.split(' '), needed)) {
       const error = OAuthError.insufficientScope(`the access token lacks the scope ${needed} (or api) this request needs`);
       reply.header('WWW-Authenticate', challenge(error, needed));
       return sendApiError(reply, 403, 'Forbidden', error.description, error.error);
-    }
-    // The text rule of every OAuth parameter, for the path and the query: no NUL reaches the
-    // database. In this hook rather than one of its own: a hook more costs every API request.
-    if (!isText(request.params) || !isText(query)) {
-      return sendApiError(reply, 400, 'Bad request', 'a path or query parameter is too long or contains characters that are not allowed');
     }
     const mediaType = mediaTypeProblem(request);
     if (mediaType) return sendApiError(reply, mediaType.status, mediaType.title, mediaType.message, undefined, mediaType.source);
