@@ -24,7 +24,7 @@ describe.each(BACKENDS)('grantry migrate, user and client commands (%s)', (backe
   afterAll(() => data?.remove());
 
   it('migrate applies the migrations once and reports them', async () => {
-    expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: ['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent', '006-audit-trail', '007-consents'] });
+    expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: ['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent', '006-audit-trail', '007-consents', '008-sessions-by-user'] });
     expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: [] });
     const text = await cli(['migrate']);
     expect(text.code).toBe(0);

@@ -13,6 +13,7 @@ import * as normalizedLogins from './004-normalized-logins.js';
 import * as codeRedirectUriSent from './005-code-redirect-uri-sent.js';
 import * as auditTrail from './006-audit-trail.js';
 import * as consents from './007-consents.js';
+import * as sessionsByUser from './008-sessions-by-user.js';
 
 export interface MigrationContext {
   /** Auto-incrementing integer primary key, spelled the way each database wants it. */
@@ -24,6 +25,7 @@ const STEPS: Record<string, Step> = {
   '001-initial': initial, '002-token-lifecycle': tokenLifecycle, '003-brute-force': bruteForce, '004-normalized-logins': normalizedLogins, '005-code-redirect-uri-sent': codeRedirectUriSent,
   '006-audit-trail': auditTrail,
   '007-consents': consents,
+  '008-sessions-by-user': sessionsByUser,
 };
 
 export function createMigrator(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Migrator {
