@@ -115,11 +115,12 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
     describe('rotation', () => {
       it('a refresh gives a new pair; the old access token is refused by the API at once, the new one works', async () => {
         const client = await refreshClient(server, side);
-        const first = await firstPair(server, users[side], client, 'read write');
+        // api: the API answers only tokens that carry one of its scopes.
+        const first = await firstPair(server, users[side], client, 'api read write');
         await expectApiAccepts(server, side, first.accessToken, users[side].id);
         const before = nowSeconds();
         const next = pairOf(await refresh(server, client, first.refreshToken));
-        expect(next.call.json).toMatchObject({ token_type: 'Bearer', expires_in: 3600, scope: 'read write' });
+        expect(next.call.json).toMatchObject({ token_type: 'Bearer', expires_in: 3600, scope: 'api read write' });
         expect(next.accessToken).not.toBe(first.accessToken);
         expect(next.refreshToken).not.toBe(first.refreshToken);
         await expectApiRefuses(server, side, first.accessToken);
@@ -127,7 +128,7 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
 
         const claims = decodeJwt(next.accessToken).payload;
         const original = decodeJwt(first.accessToken).payload;
-        expect(claims).toMatchObject({ iss: ISSUER[side], aud: `${ISSUER[side]}/api`, sub: String(users[side].id), client_id: client.clientId, scope: 'read write' });
+        expect(claims).toMatchObject({ iss: ISSUER[side], aud: `${ISSUER[side]}/api`, sub: String(users[side].id), client_id: client.clientId, scope: 'api read write' });
         expect(claims.jti).not.toBe(original.jti);
 
         // The old token is marked used, the new one belongs to the same family and lives 30 days.
@@ -167,7 +168,7 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
 
       it('reuse of an old token after several rotations revokes the NEWEST access and refresh tokens', async () => {
         const client = await refreshClient(server, side);
-        const first = await firstPair(server, users[side], client, 'read');
+        const first = await firstPair(server, users[side], client, 'api read');
         const second = pairOf(await refresh(server, client, first.refreshToken));
         const third = pairOf(await refresh(server, client, second.refreshToken));
         await expectApiAccepts(server, side, third.accessToken);
@@ -329,22 +330,23 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
 
       it('narrowing gives a narrower access token; the next refresh still allows the original scope', async () => {
         const client = await refreshClient(server, side);
-        const first = await firstPair(server, users[side], client, 'read write profile');
-        expect(first.call.json.scope).toBe('read write profile');
-        expect(decodeJwt(first.accessToken).payload.scope).toBe('read write profile');
+        // api stays in every narrowing, so the API can be asked whether the narrow token works.
+        const first = await firstPair(server, users[side], client, 'api read write profile');
+        expect(first.call.json.scope).toBe('api read write profile');
+        expect(decodeJwt(first.accessToken).payload.scope).toBe('api read write profile');
 
-        const narrow = pairOf(await refresh(server, client, first.refreshToken, { scope: 'read' }));
-        expect(narrow.call.json.scope).toBe('read');
-        expect(decodeJwt(narrow.accessToken).payload.scope).toBe('read');
+        const narrow = pairOf(await refresh(server, client, first.refreshToken, { scope: 'api read' }));
+        expect(narrow.call.json.scope).toBe('api read');
+        expect(decodeJwt(narrow.accessToken).payload.scope).toBe('api read');
         await expectApiAccepts(server, side, narrow.accessToken);
 
-        const back = pairOf(await refresh(server, client, narrow.refreshToken, { scope: 'read write' }));
-        expect(back.call.json.scope).toBe('read write');
-        expect(decodeJwt(back.accessToken).payload.scope).toBe('read write');
+        const back = pairOf(await refresh(server, client, narrow.refreshToken, { scope: 'api read write' }));
+        expect(back.call.json.scope).toBe('api read write');
+        expect(decodeJwt(back.accessToken).payload.scope).toBe('api read write');
 
         const full = pairOf(await refresh(server, client, back.refreshToken));
-        expect(full.call.json.scope).toBe('read write profile');
-        expect(decodeJwt(full.accessToken).payload.scope).toBe('read write profile');
+        expect(full.call.json.scope).toBe('api read write profile');
+        expect(decodeJwt(full.accessToken).payload.scope).toBe('api read write profile');
       });
 
       it('scopes taken away from the client leave its refreshed tokens too', async () => {
@@ -355,16 +357,6 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
         const next = pairOf(await refresh(server, client, first.refreshToken));
         expect(next.call.json.scope).toBe('read');
         expect(decodeJwt(next.accessToken).payload.scope).toBe('read');
-      });
-
-      it('a grant without scope stays without scope; asking for one on refresh is invalid_scope', async () => {
-        const client = await refreshClient(server, side);
-        const first = await firstPair(server, users[side], client);
-        expect(first.call.json).not.toHaveProperty('scope');
-        expect(decodeJwt(first.accessToken).payload).not.toHaveProperty('scope');
-        expectTokenError(await refresh(server, client, first.refreshToken, { scope: 'read' }), 400, 'invalid_scope');
-        const next = pairOf(await refresh(server, client, first.refreshToken));
-        expect(next.call.json).not.toHaveProperty('scope');
       });
     });
 
@@ -388,6 +380,30 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
   });
 });
 
+describe.each(BACKENDS)('refresh tokens of a server without a default scope (%s)', (backend) => {
+  let server: TestServer;
+  let users: Record<SideName, SideUser>;
+
+  // No default scope: a request naming none is granted none, the case a refresh must keep.
+  beforeAll(async () => {
+    ({ server, users } = await startServerWithSideUsers(backend, { defaultScope: '' }));
+  });
+  afterAll(() => server?.close());
+
+  describe.each(SIDES)('%s', (side) => {
+    it('a grant without scope stays without scope; asking for one on refresh is invalid_scope', async () => {
+      const client = await refreshClient(server, side);
+      const first = await firstPair(server, users[side], client);
+      expect(first.call.json).not.toHaveProperty('scope');
+      expect(decodeJwt(first.accessToken).payload).not.toHaveProperty('scope');
+      expectTokenError(await refresh(server, client, first.refreshToken, { scope: 'read' }), 400, 'invalid_scope');
+      const next = pairOf(await refresh(server, client, first.refreshToken));
+      expect(next.call.json).not.toHaveProperty('scope');
+      expect(decodeJwt(next.accessToken).payload).not.toHaveProperty('scope');
+    });
+  });
+});
+
 describe.each(BACKENDS)('refresh tokens with a 30 s grace period (%s)', (backend) => {
   let server: TestServer;
   let users: Record<SideName, SideUser>;
@@ -406,13 +422,13 @@ describe.each(BACKENDS)('refresh tokens with a 30 s grace period (%s)', (backend
   describe.each(SIDES)('%s', (side) => {
     it('a retry within the grace period returns the identical pair and revokes nothing', async () => {
       const client = await refreshClient(server, side);
-      const first = await firstPair(server, users[side], client, 'read');
+      const first = await firstPair(server, users[side], client, 'api read');
       const grantId = await grantIdOf(server, first.refreshToken);
       const next = pairOf(await refresh(server, client, first.refreshToken));
       const retry = await refresh(server, client, first.refreshToken);
       pairOf(retry);
       sameTokens(next.call, retry);
-      expect(retry.json.scope).toBe('read');
+      expect(retry.json.scope).toBe('api read');
       expect((await grantRow(server, grantId)).revoked_at).toBeNull();
       expect(await familyRows(server, grantId)).toHaveLength(2);
       // Rotation still happened: the first access token is gone, the pair works.
@@ -505,7 +521,7 @@ describe.each(BACKENDS)('refresh tokens with a 30 s grace period (%s)', (backend
 
     it(`${RACERS} concurrent refreshes of one token: every 200 carries the same pair, one new family member`, async () => {
       const client = await refreshClient(server, side, { type: side === 'storefront' ? 'public' : 'confidential' });
-      const first = await firstPair(server, users[side], client, 'read');
+      const first = await firstPair(server, users[side], client, 'api read');
       const grantId = await grantIdOf(server, first.refreshToken);
       const calls = await Promise.all(Array.from({ length: RACERS }, () => refresh(server, client, first.refreshToken)));
       const ok = calls.filter((c) => c.status === 200);
