@@ -49,12 +49,11 @@ describe.each(BACKENDS)('client credentials, and the password grant off by defau
       const client = await ccClient(side, owners[side]);
       const call = await cc(client);
       const token = expectAccessOnly(call);
-      expect(call.json).toMatchObject({ token_type: 'Bearer', expires_in: 3600 });
-      expect(call.json).not.toHaveProperty('scope');
+      // No scope asked: the default scope (api), which is what lets the API answer it.
+      expect(call.json).toMatchObject({ token_type: 'Bearer', expires_in: 3600, scope: 'api' });
       const { header, payload } = decodeJwt(token);
       expect(header.typ).toBe('at+jwt');
-      expect(payload).toMatchObject({ iss: ISSUER[side], aud: `${ISSUER[side]}/api`, sub: String(owners[side].id), client_id: client.clientId });
-      expect(payload).not.toHaveProperty('scope');
+      expect(payload).toMatchObject({ iss: ISSUER[side], aud: `${ISSUER[side]}/api`, sub: String(owners[side].id), client_id: client.clientId, scope: 'api' });
       await expectApiAccepts(server, side, token, owners[side].id);
       if (side === 'backoffice') {
         const users = await apiGet(server.url, '/admin/api/users?page[size]=100', token);
@@ -163,11 +162,12 @@ describe.each(BACKENDS)('client credentials, and the password grant off by defau
     }
 
     it('scope: an allowed scope is granted, in the response and the JWT', async () => {
-      const client = await ccClient(side, owners[side], { scopes: ['read', 'profile', 'orders:read'] });
-      const call = await cc(client, { scope: 'read orders:read' });
+      // users:read, an API scope the owner's role may hold, so the API can be asked too.
+      const client = await ccClient(side, owners[side], { scopes: ['read', 'profile', 'orders:read', 'users:read'] });
+      const call = await cc(client, { scope: 'read orders:read users:read' });
       const token = expectAccessOnly(call);
-      expect(call.json.scope).toBe('read orders:read');
-      expect(decodeJwt(token).payload.scope).toBe('read orders:read');
+      expect(call.json.scope).toBe('read orders:read users:read');
+      expect(decodeJwt(token).payload.scope).toBe('read orders:read users:read');
       await expectApiAccepts(server, side, token);
     });
 
@@ -220,8 +220,9 @@ describe.each(BACKENDS)('password grant enabled (%s)', (backend) => {
       const call = await pw(client, users[side].login, users[side].password);
       const token = expectTokenSuccess(call);
       expect(call.json).not.toHaveProperty('refresh_token');
-      expect(call.json).not.toHaveProperty('scope');
-      expect(decodeJwt(token).payload).toMatchObject({ iss: ISSUER[side], aud: `${ISSUER[side]}/api`, sub: String(users[side].id), client_id: client.clientId });
+      // No scope asked: the default scope (api), which is what lets the API answer it.
+      expect(call.json.scope).toBe('api');
+      expect(decodeJwt(token).payload).toMatchObject({ iss: ISSUER[side], aud: `${ISSUER[side]}/api`, sub: String(users[side].id), client_id: client.clientId, scope: 'api' });
       await expectApiAccepts(server, side, token, users[side].id);
     });
 
@@ -237,10 +238,11 @@ describe.each(BACKENDS)('password grant enabled (%s)', (backend) => {
 
     it('issues a refresh token when the client has refresh_token; it rotates like any other', async () => {
       const client = await pwClient(side, { grants: ['password', 'refresh_token'] });
-      const first = pairOf(await pw(client, users[side].login, users[side].password, { scope: 'read write' }));
-      expect(first.call.json.scope).toBe('read write');
-      const next = pairOf(await refresh(server, client, first.refreshToken, { scope: 'read' }));
-      expect(next.call.json.scope).toBe('read');
+      // api stays through the narrowing, so the API can be asked about the narrowed token.
+      const first = pairOf(await pw(client, users[side].login, users[side].password, { scope: 'api read write' }));
+      expect(first.call.json.scope).toBe('api read write');
+      const next = pairOf(await refresh(server, client, first.refreshToken, { scope: 'api read' }));
+      expect(next.call.json.scope).toBe('api read');
       await expectApiRefuses(server, side, first.accessToken);
       await expectApiAccepts(server, side, next.accessToken, users[side].id);
       // Reuse of the first refresh token revokes the family.
