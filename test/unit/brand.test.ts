@@ -3,7 +3,8 @@
  * button text on the accent and on its hover shade, and links and outlines on white.
  */
 import { describe, expect, it } from 'vitest';
-import { accentPalette, Branding, contrastRatio } from '../../src/http/views/brand.js';
+import { Branding } from '../../src/http/views/brand.js';
+import { accentPalette, contrastRatio } from '../../src/http/views/palette.js';
 
 /** Every colour whose channels are multiples of 17 (#000000, #000011 … #ffffff): 4096 colours. */
 const GRID = Array.from({ length: 16 ** 3 }, (_, i) => `#${[i >> 8, (i >> 4) & 15, i & 15].map((n) => (n * 17).toString(16).padStart(2, '0')).join('')}`);

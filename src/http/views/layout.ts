@@ -1,5 +1,15 @@
-import type { AccentPalette, Brand } from './brand.js';
 import { html, type SafeHtml } from './html.js';
+import type { AccentPalette } from './palette.js';
+
+/** One side's brand, as a page needs it. */
+export interface Brand {
+  /** The side's product name ("Acme Store"): in every title, and in the header (or as the logo's alt text). */
+  name: string;
+  /** Shown in the header instead of the name, when configured. */
+  logoUrl?: string;
+  /** The stylesheet's URL, versioned by its content so that a changed colour is never served from a cache. */
+  stylesheet: string;
+}
 
 /** The start of every page up to <body>: one place for the document's head. */
 export function documentHead(title: string, stylesheet: string, script?: string): SafeHtml {
