@@ -316,15 +316,6 @@ describe.each(BACKENDS)('login, consent and logout pages (%s)', (backend) => {
         expect(fields).toMatchObject({ response_type: 'code', client_id: client.clientId, state: 'c1', scope: 'orders:read profile' });
       });
 
-      it('without scope, the page says so and lists none', async () => {
-        const { browser } = await signedInBrowser(server, side);
-        const client = await server.createClient({ side });
-        const page = await browser.get(authorizeUrl(side, { response_type: 'code', client_id: client.clientId }));
-        expectConsentPage(page);
-        expect(page.body).not.toContain('<ul class="scopes">');
-        expect(page.body).toContain('access to the API on your behalf');
-      });
-
       it('Deny → 303 to the client with error=access_denied, the original state and iss', async () => {
         const { browser } = await signedInBrowser(server, side);
         const client = await server.createClient({ side });
@@ -493,6 +484,24 @@ describe.each(BACKENDS)('login, consent and logout pages (%s)', (backend) => {
           expectLoginRedirect(await browser.get(url), side);
         });
       }
+    });
+  });
+
+  describe('on a server without a default scope', () => {
+    // Test servers grant api when a request names no scope; this one grants nothing then.
+    let scopeless: TestServer;
+    beforeAll(async () => {
+      scopeless = await startTestServer(backend, { defaultScope: '' });
+    });
+    afterAll(() => scopeless?.close());
+
+    it.each(SIDES)('%s: without scope, the consent page says so and lists none', async (side) => {
+      const { browser } = await signedInBrowser(scopeless, side);
+      const client = await scopeless.createClient({ side });
+      const page = await browser.get(authorizeUrl(side, { response_type: 'code', client_id: client.clientId }));
+      expectConsentPage(page);
+      expect(page.body).not.toContain('<ul class="scopes">');
+      expect(page.body).toContain('access to the API on your behalf');
     });
   });
 
