@@ -5,7 +5,8 @@
  * processes starting at once apply each migration exactly once; on SQLite it takes none, and a
  * process that loses the race retries until the other one has finished (migrateToLatest).
  */
-import { Migrator, type ColumnDefinitionBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { MigrationContext } from './context.js';
 import * as initial from './001-initial.js';
 import * as tokenLifecycle from './002-token-lifecycle.js';
 import * as bruteForce from './003-brute-force.js';
@@ -15,14 +16,13 @@ import * as auditTrail from './006-audit-trail.js';
 import * as consents from './007-consents.js';
 import * as sessionsByUser from './008-sessions-by-user.js';
 
-export interface MigrationContext {
-  /** Auto-incrementing integer primary key, spelled the way each database wants it. */
-  idColumn: { type: 'integer' | 'serial'; build: (c: ColumnDefinitionBuilder) => ColumnDefinitionBuilder };
-}
-
 type Step = { up: (db: Kysely<any>, ctx: MigrationContext) => Promise<void> };
 const STEPS: Record<string, Step> = {
-  '001-initial': initial, '002-token-lifecycle': tokenLifecycle, '003-brute-force': bruteForce, '004-normalized-logins': normalizedLogins, '005-code-redirect-uri-sent': codeRedirectUriSent,
+  '001-initial': initial,
+  '002-token-lifecycle': tokenLifecycle,
+  '003-brute-force': bruteForce,
+  '004-normalized-logins': normalizedLogins,
+  '005-code-redirect-uri-sent': codeRedirectUriSent,
   '006-audit-trail': auditTrail,
   '007-consents': consents,
   '008-sessions-by-user': sessionsByUser,
