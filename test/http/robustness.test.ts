@@ -33,7 +33,8 @@ describe.each(BACKENDS)('HTTP robustness (%s)', (backend) => {
         const errors = call.json.errors as Array<{ status: string; title: string; detail: string }>;
         expect(errors).toHaveLength(1);
         expect(errors[0]).toMatchObject({ status: '404', title: 'Not found' });
-        expect(errors[0]?.detail).toBe('no user with that id');
+        // Management's not-found wording, naming the id as it was written.
+        expect(errors[0]?.detail).toBe(`no backoffice user "${id}"`);
         expect(find).not.toHaveBeenCalled();
       } finally {
         find.mockRestore();
