@@ -39,7 +39,8 @@ describe('grantry config output', () => {
       expect(r.stdout).not.toContain('[object Object]');
     }
     expect(configured.stdout).toMatch(/^scopes\s+GRANTRY_SCOPES\s+\{"api":"Use the API","read":"Read your data"\}\s+environment$/m);
-    expect(byDefault.stdout).toMatch(/^scopes\s+GRANTRY_SCOPES\s+\{"api":"Use the API on your behalf"\}\s+default$/m);
+    // No scopes of its own by default: Grantry's API scopes are always known without them.
+    expect(byDefault.stdout).toMatch(/^scopes\s+GRANTRY_SCOPES\s+\{\}\s+default$/m);
   });
 
   it.each([
