@@ -225,6 +225,7 @@ export interface GrantRepository {
 
 /** The user an access token acts for: a back-office user's admin right and username, a customer's email. */
 export interface TokenUser {
+  /** The admin right as the token may use it: the user's, and only when the client has no owner or an admin owner. */
   isAdmin: boolean;
   label: string;
 }

@@ -106,6 +106,31 @@ describe.each(BACKENDS)('scopes follow the user role (%s)', (backend) => {
     });
   });
 
+  describe('an application acts within its owner\'s role', () => {
+    it('an admin\'s token from an application a staff user registered has no admin right', async () => {
+      const asStaff = { principal: { kind: 'user' as const, side: 'backoffice' as const, userId: staff.id, isAdmin: false, label: staff.login } };
+      const { client, clientSecret } = await server.grantry.clients.create(asStaff, {
+        side: 'backoffice', name: `staff-app-${backend}`, type: 'confidential', grants: ['authorization_code'], redirectUris: ['https://staff-app.example/cb'], scopes: ['api'],
+      });
+      expect(client.ownerUserId).toBe(staff.id);
+      const app = { clientId: client.clientId, clientSecret, redirectUri: 'https://staff-app.example/cb' };
+      const token = expectTokenSuccess(await exchangeCode(admin, app, server, { scope: 'api' }));
+      const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/vnd.api+json' };
+      const create = await fetch(`${server.url}/admin/api/users`, {
+        method: 'POST', headers, body: JSON.stringify({ data: { type: 'users', attributes: { username: `planted-${backend}`, email: `planted-${backend}@example.com`, password: 'a long and unusual passphrase', admin: true } } }),
+      });
+      expect(create.status).toBe(403);
+      const list = await rawGet(server.url, '/admin/api/users', { authorization: `Bearer ${token}` });
+      expect(list.status).toBe(200);
+      expect(list.json).toMatchObject({ data: [{ id: String(admin.id) }], meta: { totalCount: 1 } });
+
+      // The same admin through an application an admin registered keeps the right.
+      const full = expectTokenSuccess(await exchangeCode(admin, backofficeClient, server, { scope: 'api' }));
+      const all = await rawGet(server.url, '/admin/api/users', { authorization: `Bearer ${full}` });
+      expect((all.json.meta as { totalCount: number }).totalCount).toBeGreaterThan(1);
+    });
+  });
+
   describe('the API checks the scope of each route', () => {
     it('answers 403 insufficient_scope naming the scope, with a JSON:API error', async () => {
       const call = await exchangeCode(admin, backofficeClient, server, { scope: 'applications:read' });

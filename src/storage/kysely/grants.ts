@@ -201,16 +201,20 @@ export class KyselyGrantRepository implements GrantRepository {
       side === 'backoffice'
         ? await base
             .leftJoin('backoffice_users as u', 'u.id', 'g.user_id')
-            .select(['u.enabled', 'u.locked', 'u.is_admin', 'u.username as label'])
+            .leftJoin('backoffice_users as o', 'o.id', 'c.owner_user_id')
+            .select(['u.enabled', 'u.locked', 'u.is_admin', 'u.username as label', 'c.owner_user_id', 'o.is_admin as owner_admin'])
             .executeTakeFirst()
         : await base
             .leftJoin('customer_users as u', 'u.id', 'g.user_id')
-            .select(['u.enabled', (eb) => eb.lit(0).as('locked'), (eb) => eb.lit(0).as('is_admin'), 'u.email as label'])
+            .select(['u.enabled', (eb) => eb.lit(0).as('locked'), (eb) => eb.lit(0).as('is_admin'), 'u.email as label', 'c.owner_user_id', (eb) => eb.lit(0).as('owner_admin')])
             .executeTakeFirst();
     if (!row) return undefined;
     const userOk = row.user_id === null || (row.enabled === 1 && Number(row.locked) === 0);
     const usable = row.token_revoked === null && row.grant_revoked === null && row.client_active === 1 && userOk;
-    const user = row.user_id !== null && row.label !== null ? { isAdmin: Number(row.is_admin) === 1, label: row.label } : null;
+    // An application never acts beyond its owner's role: an admin's token from an application a
+    // non-admin owns has no admin right (the owner could not have done it, so neither may it).
+    const isAdmin = Number(row.is_admin) === 1 && (row.owner_user_id === null || Number(row.owner_admin) === 1);
+    const user = row.user_id !== null && row.label !== null ? { isAdmin, label: row.label } : null;
     return { usable, userId: row.user_id, user };
   }
 }
