@@ -137,7 +137,8 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
     expectFailure(noOwner, 1, 'grantry: the client_credentials grant needs an owner user (--owner)');
     expect(onlyJson(noOwner)).toEqual({ error: 'invalid_input', message: 'the client_credentials grant needs an owner user (--owner)' });
     expectFailure(guestsBackoffice, 1, 'grantry: only storefront clients can allow guests');
-    expectFailure(unknownScope, 1, 'grantry: unknown scope admin; known: api, read, write');
+    // Grantry's API scopes are always known, before the configured ones.
+    expectFailure(unknownScope, 1, 'grantry: unknown scope admin; known: api, users:read, users:write, applications:read, applications:write, read, write');
     expectFailure(unknownOwner, 1, 'grantry: no backoffice user "ghost"');
     expectFailure(noRedirect, 1, 'grantry: the authorization_code grant needs at least one redirect URI');
     for (const r of [guestsBackoffice, unknownScope, unknownOwner, noRedirect]) expect(r.stdout).toBe('');
@@ -146,12 +147,13 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
 
   it('client update changes the options given, replaces repeatable lists whole and keeps the rest', async () => {
     const [renamed, app2] = await Promise.all([
-      cli(['client', 'update', machine.client_id, '--name', 'Importer v2', '--scope', 'write', '--owner', 'auditor@example.com', '--json']),
+      // api stays among the scopes: the machine's tokens are used at the API by the later tests.
+      cli(['client', 'update', machine.client_id, '--name', 'Importer v2', '--scope', 'write', '--scope', 'api', '--owner', 'auditor@example.com', '--json']),
       cli(['client', 'update', app.clientId, '--redirect-uri', 'https://app.example/new', '--redirect-uri', 'com.example.app:/cb', '--skip-consent', '--no-allow-guests', '--json']),
     ]);
     const updated = okJson(renamed);
     const { client_secret: _secret, ...before } = machine;
-    expect(updated).toEqual({ ...before, name: 'Importer v2', scopes: ['write'], owner_user_id: auditor.id, updated_at: expect.stringMatching(ISO) });
+    expect(updated).toEqual({ ...before, name: 'Importer v2', scopes: ['write', 'api'], owner_user_id: auditor.id, updated_at: expect.stringMatching(ISO) });
     expect(okJson(app2)).toMatchObject({
       name: 'App',
       grants: ['authorization_code', 'refresh_token'],
@@ -183,7 +185,7 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
     expectFailure(codeWithoutRedirect, 1, 'grantry: the authorization_code grant needs at least one redirect URI');
     // The refused updates changed nothing.
     const stored = await server.grantry.clients.get(CLI, machine.client_id);
-    expect(stored).toMatchObject({ name: 'Importer v2', grants: ['client_credentials'], allowGuests: false, scopes: ['write'], ownerUserId: auditor.id });
+    expect(stored).toMatchObject({ name: 'Importer v2', grants: ['client_credentials'], allowGuests: false, scopes: ['write', 'api'], ownerUserId: auditor.id });
   });
 
   it('client rotate-secret prints a new secret once; the old one stops working at the token endpoint at once', async () => {
@@ -191,7 +193,7 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
     const rotated = await cli(['client', 'rotate-secret', machine.client_id, '--json']);
     const json = okJson(rotated);
     expect(Object.keys(json).slice(0, 2)).toEqual(['client_id', 'client_secret']);
-    expect(json).toMatchObject({ client_id: machine.client_id, name: 'Importer v2', type: 'confidential', scopes: ['write'] });
+    expect(json).toMatchObject({ client_id: machine.client_id, name: 'Importer v2', type: 'confidential', scopes: ['write', 'api'] });
     expect(json.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(json.client_secret).not.toBe(machine.client_secret);
     expect(rotated.stderr).toContain('the client secret is shown only this once');
