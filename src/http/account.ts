@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentPasswordRefused, TooManyPasswordAttempts } from '../management/account.js';
 import { ManagementError } from '../management/errors.js';
 import type { ActionContext } from '../management/principal.js';
+import { type Role, roleOf } from '../oauth/api-scopes.js';
 import type { Side } from '../oauth/sides.js';
 import type { HttpContext } from './context.js';
 import { pathParam, queryParam, sentence } from './console/shared.js';
@@ -19,6 +20,8 @@ import { type AccountFrame, accountErrorPage, accountOverviewPage, applicationsP
 interface Visitor {
   /** What the management layer is told about who acts, and from where. */
   action: ActionContext;
+  /** What the user may do (admin, staff, customer): the scopes are described in its words. */
+  role: Role;
   email: string;
   frame: AccountFrame;
 }
@@ -53,8 +56,10 @@ export function accountRoutes(ctx: HttpContext, side: Side) {
       return undefined;
     }
     const label = 'username' in user ? user.username : user.email;
+    const isAdmin = 'isAdmin' in user && user.isAdmin;
     return {
-      action: { principal: { kind: 'user', side: side.name, userId: user.id, isAdmin: 'isAdmin' in user && user.isAdmin, label }, address: request.ip },
+      action: { principal: { kind: 'user', side: side.name, userId: user.id, isAdmin, label }, address: request.ip },
+      role: roleOf(side.name, isAdmin),
       email: user.email,
       frame: { brand: ctx.branding.of(side.name), base, userName: label, logoutAction: side.logoutPath, csrfToken: browser.csrfToken(request, reply) },
     };
@@ -88,7 +93,8 @@ export function accountRoutes(ctx: HttpContext, side: Side) {
       if (!found) return reply;
       const applications = (await grantry.account.authorizedApplications(found.action)).map((application) => ({
         ...application,
-        scopes: application.scopes.map((name) => ({ name, description: grantry.scopes.describe(name) })),
+        // In the words of what the scope lets this user's role do, as the consent page said it.
+        scopes: application.scopes.map((name) => ({ name, description: grantry.scopes.describe(name, found.role) })),
       }));
       return sendPage(reply, 200, applicationsPage(found.frame, { applications, notice: NOTICES[queryParam(request, 'done') ?? ''] }));
     });

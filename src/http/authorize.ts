@@ -125,7 +125,8 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
     if (authz.prompt.has('none')) {
       return redirect(request, reply, errorResponseUrl(new AuthorizeRedirectError(OAuthError.consentRequired(), authz.redirectUri, authz.state), side.issuer));
     }
-    const describe = (names: string[]) => names.map((name) => ({ name, description: grantry.scopes.describe(name) }));
+    // In the words of what the scope lets this user's role do (an admin's api manages everyone).
+    const describe = (names: string[]) => names.map((name) => ({ name, description: grantry.scopes.describe(name, role) }));
 
     return sendPage(
       reply,

@@ -14,8 +14,14 @@ export type Role = 'admin' | 'staff' | 'customer';
 export const ROLES: readonly Role[] = ['admin', 'staff', 'customer'];
 
 export interface ApiScope {
-  /** Shown on the consent page. */
+  /** Shown on the consent page when the user's role is not known, or has no wording of its own. */
   description: string;
+  /**
+   * What the scope means for a user of each role, shown on the consent page and the account
+   * page: the same scope lets an admin manage everyone, a customer only their own account, and
+   * the user allowing it must read which. Roles that may not hold the scope have none.
+   */
+  byRole: Readonly<Partial<Record<Role, string>>>;
   /** The roles whose users may be granted it (and whose clients may be registered with it). */
   roles: readonly Role[];
   /** What it allows, per side, for the README's catalogue. */
@@ -28,26 +34,35 @@ export const API_SCOPE = 'api';
 export const API_SCOPES: Readonly<Record<string, ApiScope>> = {
   [API_SCOPE]: {
     description: 'Use the API on your behalf',
+    byRole: {
+      admin: 'Manage all users and applications on your behalf',
+      staff: 'See your account and manage your applications on your behalf',
+      customer: 'See and change your account details on your behalf',
+    },
     roles: ROLES,
     allows: 'everything the four scopes below allow, within the user\'s role (the default scope, kept for existing clients)',
   },
   'users:read': {
     description: 'See your account details',
+    byRole: { admin: 'See all users', staff: 'See your account details', customer: 'See your account details' },
     roles: ROLES,
     allows: 'read users: admins every back-office and storefront user, other back-office users themselves, customers themselves (`/api/customerusers/mine`)',
   },
   'users:write': {
     description: 'Change your account details',
+    byRole: { admin: 'Create, change and delete users', customer: 'Change your account details' },
     roles: ['admin', 'customer'],
     allows: 'create, change, disable and delete users (admins); customers change their own profile (`PATCH /api/customerusers/mine`)',
   },
   'applications:read': {
     description: 'See the applications you manage',
+    byRole: { admin: 'See all applications', staff: 'See your applications' },
     roles: ['admin', 'staff'],
     allows: 'read OAuth applications: admins all of them, other back-office users their own',
   },
   'applications:write': {
     description: 'Register and change applications you manage',
+    byRole: { admin: 'Register, change and delete any application', staff: 'Register, change and delete your applications' },
     roles: ['admin', 'staff'],
     allows: 'register, change, deactivate and delete OAuth applications and regenerate their secrets, within the same limits',
   },

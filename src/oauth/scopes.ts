@@ -20,10 +20,14 @@ export function parseScope(scope: string | undefined): string[] {
 
 export class ScopePolicy {
   private readonly defaults: string[];
-  /** Every known scope with its consent-page description: Grantry's API catalogue, then the configured ones. */
+  /** Every known scope with its generic description: Grantry's API catalogue, then the configured ones. */
   readonly known: Readonly<Record<string, string>>;
 
-  constructor(configured: Readonly<Record<string, string>>, defaultScope: string) {
+  constructor(
+    /** The `scopes` setting: the deployment's own scopes, and its own wording of catalogue scopes. */
+    private readonly configured: Readonly<Record<string, string>>,
+    defaultScope: string,
+  ) {
     const catalogue = Object.fromEntries(Object.entries(API_SCOPES).map(([name, entry]) => [name, entry.description]));
     this.known = { ...catalogue, ...configured };
     this.defaults = parseScope(defaultScope);
@@ -33,8 +37,20 @@ export class ScopePolicy {
     return Object.hasOwn(this.known, name);
   }
 
-  describe(name: string): string {
-    return this.isKnown(name) ? (this.known[name] as string) : name;
+  /**
+   * What a scope means, for the consent and account pages: the deployment's own description when
+   * the `scopes` setting words the scope (its wording wins, even over the catalogue's), else the
+   * catalogue's wording for the user's `role` (an admin's `api` manages everyone, a customer's
+   * only their account), else the generic description; an unknown scope is its own name.
+   */
+  describe(name: string, role?: Role): string {
+    // A scope listed by name only (GRANTRY_SCOPES="api,orders:read") is described by its name:
+    // that words nothing, and the catalogue's wording is better.
+    const own = Object.hasOwn(this.configured, name) ? this.configured[name] : undefined;
+    if (own !== undefined && own !== '' && own !== name) return own;
+    const entry = Object.hasOwn(API_SCOPES, name) ? API_SCOPES[name] : undefined;
+    const forRole = entry && role !== undefined ? entry.byRole[role] : undefined;
+    return forRole ?? entry?.description ?? (own || name);
   }
 
   /** Scopes a new client gets when none are named: the default scope. */
