@@ -93,6 +93,9 @@ export function registerJsonParser(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   // JSON:API documents are JSON, read the same way (the API checks which media type it takes).
   app.addContentTypeParser(['application/json', 'application/vnd.api+json'], { parseAs: 'string', bodyLimit: 64 * 1024 }, (request, body, done) => {
+    // JSON:API clients name their media type on every request, a DELETE or a body-less action
+    // too: an empty body there is no body, not malformed JSON (the API says what it needed).
+    if (body === '' && request.headers['content-type']?.toLowerCase().startsWith('application/vnd.api+json')) return done(null, undefined);
     parseSafely(request, body as string, (error, value) => {
       if (error) return done(error, undefined);
       try {

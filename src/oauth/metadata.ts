@@ -18,6 +18,12 @@ export const authorizationServerMetadataPath = (side: Side) => `/.well-known/oau
 /** RFC 9728 §3: likewise for the resource identifier's path. */
 export const protectedResourceMetadataPath = (side: Side) => `/.well-known/oauth-protected-resource${side.apiPath}`;
 
+/** Of `names`, those a user of the side may hold: the catalogue's scopes by role, the deployment's own all. */
+function heldOnSide(side: Side, names: string[]): string[] {
+  const roles: Role[] = side.name === 'storefront' ? ['customer'] : ['admin', 'staff'];
+  return names.filter((scope) => roles.some((role) => roleMayHold(role, scope)));
+}
+
 export function authorizationServerMetadata(side: Side, publicUrl: string, grantTypes: string[], scopes: ScopePolicy) {
   const authMethods = ['client_secret_basic', 'client_secret_post', 'none'];
   return {
@@ -25,7 +31,7 @@ export function authorizationServerMetadata(side: Side, publicUrl: string, grant
     authorization_endpoint: publicUrl + side.authorizePath,
     token_endpoint: publicUrl + TOKEN_PATH,
     jwks_uri: publicUrl + JWKS_PATH,
-    scopes_supported: Object.keys(scopes.known),
+    scopes_supported: heldOnSide(side, Object.keys(scopes.known)),
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
     grant_types_supported: grantTypes,
@@ -41,12 +47,11 @@ export function authorizationServerMetadata(side: Side, publicUrl: string, grant
 
 /** RFC 9728 metadata of a side's API: it understands only the catalogue's scopes a user of that side may hold. */
 export function protectedResourceMetadata(side: Side, publicUrl: string) {
-  const roles: Role[] = side.name === 'storefront' ? ['customer'] : ['admin', 'staff'];
   return {
     resource: side.audience,
     authorization_servers: [side.issuer],
     jwks_uri: publicUrl + JWKS_PATH,
-    scopes_supported: Object.keys(API_SCOPES).filter((scope) => roles.some((role) => roleMayHold(role, scope))),
+    scopes_supported: heldOnSide(side, Object.keys(API_SCOPES)),
     bearer_methods_supported: ['header'],
   };
 }

@@ -341,6 +341,14 @@ describe.each(BACKENDS)('JSON:API users (%s)', (backend) => {
       expectApiError(await call('POST', USERS, 'admin', document, { accept: `${JSON_API}; foo=bar` }), 406, { header: 'Accept' });
       expectApiError(await call('GET', USERS, 'admin', undefined, { accept: `${JSON_API}; version=2` }), 406, { header: 'Accept' });
       expectApiError(await call('GET', USERS, 'admin', undefined, { accept: 'text/html' }), 406, { header: 'Accept' });
+      // This server supports no extension: a body or an Accept naming one cannot be honoured
+      // (JSON:API 1.1 §5.2); profile is fine, and a range of weight 0 admits nothing.
+      expectApiError(await call('POST', USERS, 'admin', document, { 'content-type': `${JSON_API}; ext="https://jsonapi.org/ext/atomic"` }), 415, { header: 'Content-Type' });
+      expectApiError(await call('GET', USERS, 'admin', undefined, { accept: `${JSON_API}; ext="https://jsonapi.org/ext/atomic"` }), 406, { header: 'Accept' });
+      expectApiError(await call('GET', USERS, 'admin', undefined, { accept: `${JSON_API}; q=0` }), 406, { header: 'Accept' });
+      expectApiError(await call('GET', USERS, 'admin', undefined, { accept: 'application/json; q=0, text/html' }), 406, { header: 'Accept' });
+      expectApiDocument(await call('GET', USERS, 'admin', undefined, { accept: `${JSON_API}; profile="https://example.com/p"` }), 200);
+      expectApiDocument(await call('GET', USERS, 'admin', undefined, { accept: `text/html, ${JSON_API}; q=0.5` }), 200);
       // None of these created anyone; with the right media types it works.
       expect(await server.grantry.repos.users.findBackofficeUserByLogin(username)).toBeUndefined();
       expectApiDocument(await call('POST', USERS, 'admin', document, { accept: `${JSON_API}; foo=bar, ${JSON_API}` }), 201);
@@ -414,6 +422,14 @@ describe.each(BACKENDS)('JSON:API users (%s)', (backend) => {
       expect(error.detail).toMatch(/owns 1 client/);
       const self = expectApiError(await call('DELETE', `${USERS}/${admin.id}`, 'admin'), 422);
       expect(self.detail).toMatch(/yourself/);
+    });
+
+    it('a JSON:API client that names its media type on every request, a DELETE with no body too, is served', async () => {
+      const target = await server.createBackofficeUser(unique('deleted'));
+      expectApiDocument(await call('DELETE', `${USERS}/${target.id}`, 'admin', undefined, { 'content-type': JSON_API }), 204);
+      expectApiError(await call('GET', `${USERS}/${target.id}`, 'admin'), 404);
+      // An empty POST is not a document: 400 pointing at it, not "could not be read".
+      expectApiError(await call('POST', USERS, 'admin', '', { 'content-type': JSON_API }), 400, { pointer: '' });
     });
   });
 

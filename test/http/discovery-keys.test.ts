@@ -167,7 +167,9 @@ describe.each(BACKENDS)('discovery metadata (%s)', (backend) => {
       expect(metadata.grant_types_supported).not.toContain('password');
       expect(metadata.grant_types_supported).not.toContain('implicit');
       expect([...(metadata.token_endpoint_auth_methods_supported as string[])].sort()).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
-      expect([...(metadata.scopes_supported as string[])].sort()).toEqual([...new Set([...Object.keys(TEST_SCOPES), ...Object.keys(API_SCOPES)])].sort());
+      // The API's scopes a user of this side may hold (no customer manages applications), and the server's own.
+      const apiScopes = Object.keys(API_SCOPES).filter((s) => side === 'backoffice' || !s.startsWith('applications:'));
+      expect([...(metadata.scopes_supported as string[])].sort()).toEqual([...new Set([...Object.keys(TEST_SCOPES), ...apiScopes])].sort());
       if ('introspection_endpoint_auth_methods_supported' in metadata) {
         // Public clients cannot introspect, so "none" must not be advertised there.
         expect(metadata.introspection_endpoint_auth_methods_supported).not.toContain('none');
@@ -211,6 +213,8 @@ describe.each(BACKENDS)('discovery metadata (%s)', (backend) => {
       // RFC 9728 §3.1: the resource is the metadata URL with the well-known segment taken out.
       expect(issuerFromMetadataUrl(PUBLIC_URL + PR_METADATA_PATH[side], PR_WELL_KNOWN)).toBe(result.json.resource);
       if ('bearer_methods_supported' in result.json) expect(result.json.bearer_methods_supported).toEqual(['header']);
+      // Only the API's own scopes, and of those only what a user of this side may hold.
+      expect(result.json.scopes_supported).toEqual(side === 'backoffice' ? ['api', 'users:read', 'users:write', 'applications:read', 'applications:write'] : ['api', 'users:read', 'users:write']);
       const { accessToken } = await issueToken(server, side, { user: users[side] });
       expect(decodeJwt(accessToken).payload.aud).toBe(result.json.resource);
     });

@@ -14,11 +14,11 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ClientListQuery, ClientUpdate, NewClientInput } from '../../management/clients.js';
 import { ManagementError } from '../../management/errors.js';
 import { checkedSearch } from '../../management/listing.js';
-import type { Side, SideName } from '../../oauth/sides.js';
+import { type Side, SIDE_NAMES, type SideName } from '../../oauth/sides.js';
 import { parseId } from '../../security/input.js';
 import { type Client, type ClientType, GRANT_TYPES, type GrantType } from '../../storage/repositories.js';
 import type { HttpContext } from '../context.js';
-import { actionOf, ApiRequestError, attribute, pageLinks, pickFields, readQuery, readResource, type ResourceInput, sendDocument } from './json-api.js';
+import { actionOf, ApiRequestError, attribute, isoTime, pageLinks, pickFields, readQuery, readResource, type ResourceInput, sendDocument, sendNoContent } from './json-api.js';
 
 const TYPE = 'oauthapplications';
 const ATTRIBUTES = ['side', 'name', 'clientType', 'grants', 'redirectUris', 'scopes', 'skipConsent', 'allowGuests', 'active', 'createdAt', 'updatedAt', 'lastUsedAt'] as const;
@@ -27,12 +27,9 @@ const FIELDS = [...ATTRIBUTES, 'owner'];
 /** The settings a create or update document may carry; side and clientType are fixed once created. */
 const SETTINGS = ['name', 'grants', 'redirectUris', 'scopes', 'skipConsent', 'allowGuests', 'active'] as const;
 const FILTERS = ['side', 'type', 'grant', 'active', 'search', 'owner'] as const;
-const SIDE_NAMES: readonly SideName[] = ['backoffice', 'storefront'];
 const CLIENT_TYPES: readonly ClientType[] = ['confidential', 'public'];
 /** An owner is a user of the application's side: `users` in the back office, `customerusers` in the storefront. */
 const OWNER_TYPE: Record<SideName, string> = { backoffice: 'users', storefront: 'customerusers' };
-
-const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 
 /** A filter value that must be one of `choices`; anything else is 400 naming the parameter. */
 function oneOf<T extends string>(value: string | undefined, name: string, choices: readonly T[]): T | undefined {
@@ -133,9 +130,9 @@ export function applicationRoutes(app: FastifyInstance, ctx: HttpContext, side: 
         skipConsent: c.skipConsent,
         allowGuests: c.allowGuests,
         active: c.active,
-        createdAt: iso(c.createdAt),
-        updatedAt: iso(c.updatedAt),
-        lastUsedAt: c.lastUsedAt === null ? null : iso(c.lastUsedAt),
+        createdAt: isoTime(c.createdAt),
+        updatedAt: isoTime(c.updatedAt),
+        lastUsedAt: c.lastUsedAt === null ? null : isoTime(c.lastUsedAt),
       },
       fields,
     );
@@ -210,7 +207,7 @@ export function applicationRoutes(app: FastifyInstance, ctx: HttpContext, side: 
   app.delete(`/${TYPE}/:id`, { config: { scope: 'applications:write' } }, async (request, reply) => {
     readQuery(request, TYPE, FIELDS);
     await clients.delete(actionOf(request), idOf(request));
-    return reply.code(204).header('Cache-Control', 'no-store').send();
+    return sendNoContent(reply);
   });
 
   app.post(`/${TYPE}/:id/secret`, { config: { scope: 'applications:write' } }, async (request, reply) => {

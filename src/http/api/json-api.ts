@@ -42,6 +42,14 @@ export function sendDocument(reply: FastifyReply, status: number, document: unkn
   return reply.code(status).header('Content-Type', JSON_API).header('Cache-Control', 'no-store').send(Buffer.from(JSON.stringify(document)));
 }
 
+/** 204 No Content: a deletion done (JSON:API 1.1 §7.4). */
+export function sendNoContent(reply: FastifyReply): FastifyReply {
+  return reply.code(204).header('Cache-Control', 'no-store').send();
+}
+
+/** A stored time (seconds since the epoch) as an attribute: ISO 8601 in UTC. */
+export const isoTime = (seconds: number): string => new Date(seconds * 1000).toISOString();
+
 export function sendApiError(reply: FastifyReply, status: number, title: string, detail: string, code?: string, source?: ApiErrorObject['source']): FastifyReply {
   return sendDocument(reply, status, { errors: [{ status: String(status), ...(code ? { code } : {}), title, detail, ...(source ? { source } : {}) }] });
 }
@@ -89,47 +97,54 @@ function sendManagementError(reply: FastifyReply, e: ManagementError): FastifyRe
   return sendApiError(reply, status, title, e.message, undefined, source);
 }
 
-/**
- * Whether a JSON:API media type carries parameters other than ext and profile (JSON:API 1.1
- * §5.2). In an Accept range, "q" and what follows it are the range's, not the media type's.
- */
-function hasForeignParameters(mediaType: string): boolean {
-  for (const parameter of mediaType.split(';').slice(1)) {
+/** A media type or Accept range: its type, its media type parameters, and (in Accept) its weight. */
+function parseMediaType(text: string, inAccept: boolean): { type: string; parameters: string[]; weight: number } {
+  const [type = '', ...rest] = text.split(';').map((part) => part.trim());
+  const parameters: string[] = [];
+  let weight = 1;
+  for (const parameter of rest) {
     const name = parameter.split('=', 1)[0]?.trim().toLowerCase() ?? '';
-    if (name === 'q') return false;
-    if (name !== '' && name !== 'ext' && name !== 'profile') return true;
+    // In an Accept range, "q" ends the media type's parameters (RFC 9110 §12.5.1).
+    if (inAccept && name === 'q') {
+      weight = Number(parameter.slice(parameter.indexOf('=') + 1).trim());
+      break;
+    }
+    if (name !== '') parameters.push(name);
   }
-  return false;
+  return { type: type.toLowerCase(), parameters, weight: Number.isFinite(weight) ? weight : 0 };
 }
 
-const typeOf = (mediaType: string) => mediaType.split(';', 1)[0]?.trim().toLowerCase() ?? '';
+/**
+ * The JSON:API media type as this server takes it (JSON:API 1.1 §5): with no parameter but
+ * `profile`. It supports no extension, so one named by `ext` cannot be honoured either.
+ */
+const isServedJsonApi = (m: { type: string; parameters: string[] }) => m.type === JSON_API && m.parameters.every((p) => p === 'profile');
 
 /** Whether a request carries a body, or says it does (RFC 9110 §8.6, RFC 9112 §6.1). */
 function hasBody(request: FastifyRequest): boolean {
   const { headers } = request;
-  return headers['content-type'] !== undefined || headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
 }
 
 /**
- * JSON:API 1.1 §5.2: a body must be sent as application/vnd.api+json without other parameters
- * (415 otherwise), and an Accept header whose JSON:API instances all carry other parameters
- * cannot be served (406). An Accept that admits neither JSON:API nor JSON cannot be served
- * either; plain JSON is admitted, since the document is JSON, for clients that ask for that.
+ * JSON:API 1.1 §5.2: a body must be sent as application/vnd.api+json with no parameter but
+ * profile (415 otherwise: ext names an extension this server does not support), and an Accept
+ * header whose JSON:API ranges all carry other parameters cannot be served (406). An Accept that
+ * admits neither JSON:API nor JSON cannot be served either; plain JSON is admitted, since the
+ * document is JSON, for clients that ask for that. A range of weight 0 admits nothing.
  */
 function mediaTypeProblem(request: FastifyRequest): ApiRequestError | undefined {
-  // A POST that sends nothing (an action such as regenerating a secret) has no media type to check.
-  if ((request.method === 'POST' || request.method === 'PATCH') && hasBody(request)) {
-    const contentType = request.headers['content-type'] ?? '';
-    if (typeOf(contentType) !== JSON_API || hasForeignParameters(contentType)) {
-      return new ApiRequestError(415, 'Unsupported media type', `a request body must be sent as ${JSON_API} (without media type parameters other than ext and profile)`, { header: 'Content-Type' });
-    }
+  // A request that sends nothing (a DELETE, an action such as regenerating a secret) has no
+  // media type to check, whatever Content-Type a client library adds to every request.
+  if (hasBody(request) && !isServedJsonApi(parseMediaType(request.headers['content-type'] ?? '', false))) {
+    return new ApiRequestError(415, 'Unsupported media type', `a request body must be sent as ${JSON_API}, with no media type parameter but profile (this server supports no extension)`, { header: 'Content-Type' });
   }
   const accept = request.headers.accept?.trim();
   if (accept) {
-    const ranges = accept.split(',');
-    const jsonApi = ranges.filter((r) => typeOf(r) === JSON_API);
-    const refused = jsonApi.length > 0 ? jsonApi.every(hasForeignParameters) : !ranges.some((r) => ['application/json', 'application/*', '*/*'].includes(typeOf(r)));
-    if (refused) return new ApiRequestError(406, 'Not acceptable', `responses are ${JSON_API} without media type parameters; the Accept header admits none`, { header: 'Accept' });
+    const ranges = accept.split(',').map((range) => parseMediaType(range, true)).filter((range) => range.weight > 0);
+    const jsonApi = ranges.filter((range) => range.type === JSON_API);
+    const servable = jsonApi.length > 0 ? jsonApi.some(isServedJsonApi) : ranges.some((range) => ['application/json', 'application/*', '*/*'].includes(range.type));
+    if (!servable) return new ApiRequestError(406, 'Not acceptable', `responses are ${JSON_API} with no extension; the Accept header admits none`, { header: 'Accept' });
   }
   return undefined;
 }

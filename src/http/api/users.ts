@@ -10,12 +10,10 @@ import type { UserChanges } from '../../management/users.js';
 import type { Side } from '../../oauth/sides.js';
 import type { BackofficeUser, CustomerUser } from '../../storage/repositories.js';
 import type { HttpContext } from '../context.js';
-import { actionOf, ApiRequestError, attribute, pageLinks, pickFields, readQuery, readResource, sendDocument } from './json-api.js';
+import { actionOf, ApiRequestError, attribute, isoTime, pageLinks, pickFields, readQuery, readResource, sendDocument, sendNoContent } from './json-api.js';
 
 export const USER_ATTRIBUTES = ['username', 'email', 'enabled', 'locked', 'admin', 'createdAt', 'updatedAt'] as const;
 export const CUSTOMER_USER_ATTRIBUTES = ['email', 'firstName', 'lastName', 'enabled', 'createdAt', 'updatedAt'] as const;
-
-const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
 
 /** A back-office user as a `users` resource object. */
 function userResource(u: BackofficeUser, self: string, fields: readonly string[] | undefined) {
@@ -23,7 +21,7 @@ function userResource(u: BackofficeUser, self: string, fields: readonly string[]
     type: 'users',
     id: String(u.id),
     attributes: pickFields(
-      { username: u.username, email: u.email, enabled: u.enabled, locked: u.locked, admin: u.isAdmin, createdAt: iso(u.createdAt), updatedAt: iso(u.updatedAt) },
+      { username: u.username, email: u.email, enabled: u.enabled, locked: u.locked, admin: u.isAdmin, createdAt: isoTime(u.createdAt), updatedAt: isoTime(u.updatedAt) },
       fields,
     ),
     links: { self },
@@ -36,7 +34,7 @@ export function customerUserResource(u: CustomerUser, self: string, fields: read
     type: 'customerusers',
     id: String(u.id),
     attributes: pickFields(
-      { email: u.email, firstName: u.firstName, lastName: u.lastName, enabled: u.enabled, createdAt: iso(u.createdAt), updatedAt: iso(u.updatedAt) },
+      { email: u.email, firstName: u.firstName, lastName: u.lastName, enabled: u.enabled, createdAt: isoTime(u.createdAt), updatedAt: isoTime(u.updatedAt) },
       fields,
     ),
     links: { self },
@@ -69,8 +67,6 @@ function idParam(request: FastifyRequest): string {
   if (!/^\d{1,19}$/.test(id)) throw new ApiRequestError(404, 'Not found', 'no such resource');
   return id;
 }
-
-const noContent = (reply: FastifyReply) => reply.code(204).header('Cache-Control', 'no-store').send();
 
 export function userRoutes(app: FastifyInstance, ctx: HttpContext, side: Side): void {
   const { grantry } = ctx;
@@ -117,7 +113,7 @@ export function userRoutes(app: FastifyInstance, ctx: HttpContext, side: Side): 
   app.delete('/users/:id', write, async (request, reply) => {
     readQuery(request, 'users', []);
     await grantry.users.delete(actionOf(request), 'backoffice', idParam(request));
-    return noContent(reply);
+    return sendNoContent(reply);
   });
 
   // --- customerusers: storefront users, for admins ----------------------------------------------
@@ -156,6 +152,6 @@ export function userRoutes(app: FastifyInstance, ctx: HttpContext, side: Side): 
   app.delete('/customerusers/:id', write, async (request, reply) => {
     readQuery(request, 'customerusers', []);
     await grantry.users.delete(actionOf(request), 'storefront', idParam(request));
-    return noContent(reply);
+    return sendNoContent(reply);
   });
 }
