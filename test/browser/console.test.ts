@@ -196,7 +196,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
   async function createApplication(
     page: Page,
     root: string,
-    input: { side?: 'backoffice' | 'storefront'; type: 'confidential' | 'public'; name: string; skipConsent?: boolean; scope?: string },
+    input: { side?: 'backoffice' | 'storefront'; type: 'confidential' | 'public'; name: string; skipConsent?: boolean; scopes?: string[] },
   ): Promise<{ clientId: string; secret: string | undefined }> {
     await page.goto(`${server.url}${root}/new`);
     if (input.side) await page.check(`#side-${input.side}`);
@@ -204,7 +204,8 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     await page.fill('#name', input.name);
     await page.check('#grant-authorization_code');
     await page.fill('#redirect_uris', callback);
-    await page.check(`#scope-${input.scope ?? 'api'}`);
+    // The form's ids spell a scope's other characters (users:read) as _.
+    for (const scope of input.scopes ?? ['api']) await page.check(`#scope-${scope.replace(/[^A-Za-z0-9_-]/g, '_')}`);
     if (input.skipConsent) await page.check('#skip_consent');
     await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Create application' }).click()]);
     if (input.type === 'public') {
@@ -245,7 +246,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     expect(password.length).toBeGreaterThanOrEqual(12);
     failures.push(...(await inspect(admin, 'customer-created')));
 
-    const app = await createApplication(admin, `${BASE}/applications`, { side: 'storefront', type: 'public', name: 'Shop mobile app', scope: 'profile' });
+    const app = await createApplication(admin, `${BASE}/applications`, { side: 'storefront', type: 'public', name: 'Shop mobile app', scopes: ['profile', 'users:read'] });
     done.publicClientId = app.clientId;
     expect(app.secret).toBeUndefined();
     expect(await admin.locator('main').innerText()).toContain('Storefront');
@@ -257,7 +258,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     customer.setDefaultTimeout(10_000);
     const { verifier, challenge } = pkcePair();
     secrets.push(verifier);
-    await customer.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: app.clientId, state: 'st-shop', scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256' }));
+    await customer.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: app.clientId, state: 'st-shop', scope: 'profile users:read', code_challenge: challenge, code_challenge_method: 'S256' }));
     expect(new URL(customer.url()).pathname).toBe('/oauth2-token/login');
     await customer.fill('#login', 'robin@example.com');
     await customer.fill('#password', password);
@@ -273,14 +274,15 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     const withoutVerifier = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: app.clientId, code });
     expect(withoutVerifier.status).toBe(400);
     // prompt=consent: the consent given above is remembered, which would skip the page.
-    const again = await customer.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: app.clientId, state: 'st-2', scope: 'profile', code_challenge: challenge, code_challenge_method: 'S256', prompt: 'consent' }));
+    const again = await customer.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: app.clientId, state: 'st-2', scope: 'profile users:read', code_challenge: challenge, code_challenge_method: 'S256', prompt: 'consent' }));
     expect(again?.status()).toBe(200);
     await Promise.all([customer.waitForURL((url) => url.href.startsWith(callback)), customer.click('button[value=allow]')]);
     const code2 = new URL(customer.url()).searchParams.get('code') as string;
     secrets.push(code2);
     const token = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: app.clientId, code: code2, code_verifier: verifier });
     expect(token.status).toBe(200);
-    expect(token.json.scope).toBe('profile');
+    // users:read, which the storefront API needs for /customerusers/mine.
+    expect(token.json.scope).toBe('profile users:read');
     secrets.push(token.json.access_token as string);
     const mine = await apiGet(server.url, '/api/customerusers/mine', token.json.access_token as string);
     expect(mine.status).toBe(200);
