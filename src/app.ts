@@ -146,7 +146,7 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
   ];
   // Legacy and off by default (RFC 9700 §2.4): without the setting, grant_type=password is unsupported.
   if (config.passwordGrantEnabled) grants.push(new PasswordGrant(repos.grants, repos.users, issuer, scopes, throttle));
-  const users = new UserManager(repos.users, repos.sessions, repos.grants, audit, config.passwordMinLength);
+  const users = new UserManager(repos.users, repos.sessions, repos.grants, throttle, audit, config.passwordMinLength);
   return {
     config,
     database,

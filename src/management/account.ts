@@ -19,7 +19,7 @@ import { hashPassword, verifyPassword } from '../security/passwords.js';
 import { Throttle } from '../security/throttle.js';
 import type { ClientRepository, ConsentRepository, GrantRepository, SessionRepository, UserRepository } from '../storage/repositories.js';
 import type { AuditTrail } from './audit.js';
-import { ManagementError } from './errors.js';
+import { ManagementError, TooManyAttempts } from './errors.js';
 import type { ActionContext } from './principal.js';
 import { checkPassword } from './users.js';
 
@@ -39,9 +39,9 @@ export interface AuthorizedApplication {
  * The current password was refused too often from this address: like the login form, the
  * password is not even checked until `retryAfter` seconds have passed.
  */
-export class TooManyPasswordAttempts extends ManagementError {
-  constructor(readonly retryAfter: number) {
-    super('too many wrong passwords; try again later', 'forbidden');
+export class TooManyPasswordAttempts extends TooManyAttempts {
+  constructor(retryAfter: number) {
+    super('too many wrong passwords; try again later', retryAfter);
     this.name = 'TooManyPasswordAttempts';
   }
 }

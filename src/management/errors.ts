@@ -15,6 +15,23 @@ export class ManagementError extends Error {
   }
 }
 
+/**
+ * An action refused because the principal tried too often (a brute-force limit, throttle.ts):
+ * nothing is checked or changed until `retryAfter` seconds have passed. Its code stays
+ * 'forbidden' so that an entry point that does not know it still refuses (403, exit code 1);
+ * the ones that do answer "too many requests" with the delay (429 and Retry-After over HTTP).
+ */
+export class TooManyAttempts extends ManagementError {
+  constructor(
+    message: string,
+    /** Seconds until the principal may try again. */
+    readonly retryAfter: number,
+  ) {
+    super(message, 'forbidden');
+    this.name = 'TooManyAttempts';
+  }
+}
+
 /** True for a unique-constraint violation on SQLite or PostgreSQL. */
 export function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };

@@ -6,7 +6,10 @@
  * Rules: managing users is for admins and the CLI ('forbidden' to others). Other users know
  * only themselves: they may read themselves (and a non-admin back-office user's list holds only
  * them), and anyone else is 'not_found', as if they did not exist, so that ids, usernames and
- * emails are never confirmed. A customer may change their own email and names (update). There
+ * emails are never confirmed. A customer may change their own email and names (update). A
+ * non-admin told that an email address is taken learns that it is registered: each such refusal
+ * is counted by the brute-force throttle (Throttle.profileKeys), and past its limit every email
+ * change of theirs is refused with TooManyAttempts until the window ends. There
  * is always at least one active admin (admin, enabled, not locked): the last one cannot lose the
  * admin right, be disabled, locked or deleted. A user acting through the console or the API
  * cannot remove their own admin right, disable, lock or delete themselves.
@@ -24,11 +27,12 @@ import { normalizeLogin } from '../security/logins.js';
 import { MAX_PASSWORD_LENGTH, parseId, textProblem } from '../security/input.js';
 import { DEFAULT_MIN_PASSWORD_LENGTH, passwordPolicyProblem } from '../security/password-policy.js';
 import { hashPassword } from '../security/passwords.js';
+import { Throttle } from '../security/throttle.js';
 import type { SideName } from '../oauth/sides.js';
 import type { BackofficeUser, CustomerUser, GrantRepository, ProfileChanges, SessionRepository, UserRepository } from '../storage/repositories.js';
 import type { AuditTrail } from './audit.js';
 import { checkedPage, checkedSearch } from './listing.js';
-import { isUniqueViolation, ManagementError } from './errors.js';
+import { isUniqueViolation, ManagementError, TooManyAttempts } from './errors.js';
 import { type ActionContext, isAdmin, isSelf, requireAdmin } from './principal.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -111,11 +115,16 @@ const notFound = (side: SideName, ref: string) => new ManagementError(`no ${side
 
 const now = () => Math.floor(Date.now() / 1000);
 
+const tooManyTakenEmails = (retryAfter: number) =>
+  new TooManyAttempts(`too many attempts to use an email address another user has; try again in ${retryAfter} seconds`, retryAfter);
+
 export class UserManager {
   constructor(
     private readonly users: UserRepository,
     private readonly sessions: SessionRepository,
     private readonly grants: GrantRepository,
+    /** Counts a non-admin's attempts at email addresses other users have (emailTaken). */
+    private readonly throttle: Throttle,
     private readonly audit: AuditTrail,
     /** The setting password_min_length. */
     private readonly passwordMinLength: number = DEFAULT_MIN_PASSWORD_LENGTH,
@@ -316,9 +325,16 @@ export class UserManager {
         throw lastAdmin(backoffice, deactivation.cannot, deactivation.field);
       }
     }
+    // A non-admin changes only their own email (visible() saw to that); while they are over the
+    // limit of taken addresses, any new address waits, taken or not, or the answers would differ.
+    const counted = profile.email !== undefined && !isAdmin(ctx) ? Throttle.profileKeys(side, user.id) : undefined;
+    if (counted) {
+      const { retryAfter } = await this.throttle.check(counted, now());
+      if (retryAfter > 0) throw tooManyTakenEmails(retryAfter);
+    }
     if (profile.email !== undefined) {
       const holder = backoffice ? await this.users.findBackofficeUserByLogin(profile.email) : await this.users.findCustomerUserByEmail(profile.email);
-      if (holder && holder.id !== user.id) throw this.emailTaken(side);
+      if (holder && holder.id !== user.id) throw await this.emailTaken(side, counted);
     }
 
     const id = String(user.id);
@@ -326,7 +342,7 @@ export class UserManager {
       try {
         await this.users.updateProfile(side, user.id, profile);
       } catch (e) {
-        if (isUniqueViolation(e)) throw this.emailTaken(side);
+        if (isUniqueViolation(e)) throw await this.emailTaken(side, counted);
         throw e;
       }
       // Which fields changed, not their values: names and addresses stay out of the audit trail.
@@ -338,7 +354,14 @@ export class UserManager {
     return this.find(side, id);
   }
 
-  private emailTaken(side: SideName): ManagementError {
+  /**
+   * The refusal of an email address another user has: a conflict, told to admins as is. To a
+   * non-admin (`counted`: their keys) it tells that the address is registered, so it is counted
+   * first, and past the limit they are told to wait instead.
+   */
+  private async emailTaken(side: SideName, counted: string[] | undefined): Promise<ManagementError> {
+    const retryAfter = counted ? await this.throttle.reserve(counted, now()) : 0;
+    if (retryAfter > 0) return tooManyTakenEmails(retryAfter);
     return new ManagementError(`another ${side} user has that email address`, 'conflict', 'email');
   }
 

@@ -12,6 +12,10 @@
  * - `client:<client_id>:<ip>`: one client's secret from one address, 2 × `maxFailures`.
  * - `ip:<ip>`: everything failed from one address, 20 × `maxFailures`; never reset by a
  *   success, or one good account would let an address guess at all the others.
+ * - `profile:<side>:<user id>`: a signed-in user's (or their token's) attempts to take an email
+ *   address another user has, `maxFailures`. Each such refusal tells that the address is
+ *   registered, so a customer must not be able to list a shop's customers by trying addresses.
+ *   Per user, whatever the address: the user is known, and only they are slowed down.
  * - `visitor:<ip>`: storefront guest authorizations from one address, `guestAuthorizations`.
  *   Not failures: every guest code stores a grant without anyone signing in, so the count
  *   bounds what an anonymous address can write. Apart from `ip:`, so guests never block a
@@ -85,6 +89,11 @@ export class Throttle {
   /** The key of a storefront guest authorization from `ip`: counted by reserve(), never released. */
   static visitorKeys(ip: string): string[] {
     return [`visitor:${addressKey(ip)}`];
+  }
+
+  /** The key of user `userId`'s email changes to addresses another user has: counted by reserve(), never released. */
+  static profileKeys(side: string, userId: number): string[] {
+    return [`profile:${side}:${userId}`];
   }
 
   /** Keys of a client-secret attempt for `clientId` from `ip`. */

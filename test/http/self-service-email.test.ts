@@ -1,0 +1,108 @@
+/**
+ * A user changing their own email through the JSON:API, on every backend. An address another
+ * user has is refused with 409, which tells that it is registered: for a non-admin (a customer on
+ * /api/customerusers/mine) each such refusal is counted by the brute-force throttle like a failed
+ * sign-in (brute_force_max_failures per brute_force_window, per user), and past the limit every
+ * email change of theirs is refused as too many attempts, taken address or not, so a shop's
+ * customers cannot be listed by trying addresses. Admins keep the plain 409.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TooManyAttempts } from '../../src/management/errors.js';
+import type { ActionContext } from '../../src/management/principal.js';
+import { BACKENDS } from '../helpers/backends.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { apiCall, expectApiDocument, expectApiError } from '../helpers/json-api-calls.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { createSideUser, exchangeCode, expectTokenSuccess, type SideUser, type TestClient } from '../helpers/tokens.js';
+
+const MINE = '/api/customerusers/mine';
+const CUSTOMERS = '/admin/api/customerusers';
+/**
+ * What the API answers once the limit is reached: management refuses with TooManyAttempts, a
+ * 'forbidden' refusal, until src/http/api/json-api.ts maps it to 429 with Retry-After.
+ */
+const TOO_MANY = 403;
+const MAX_FAILURES = 2;
+
+let serial = 0;
+const freshEmail = (what: string) => `${what}-${process.pid}-${Date.now().toString(36)}-${++serial}@example.com`;
+const customerDoc = (id: number, attributes: Record<string, unknown>) => ({ data: { type: 'customerusers', id: String(id), attributes } });
+
+describe.each(BACKENDS)('self-service email changes and the brute-force throttle (%s)', (backend) => {
+  let server: TestServer;
+  let admin: SideUser;
+  let storefrontClient: TestClient;
+  let adminToken: string;
+
+  /** A customer with a token for their own account (users:read users:write). */
+  async function customerWithToken(): Promise<{ user: SideUser; token: string }> {
+    const user = await createSideUser(server, 'storefront');
+    return { user, token: expectTokenSuccess(await exchangeCode(user, storefrontClient, server, { scope: 'users:read users:write' })) };
+  }
+  const emailOf = async (user: SideUser) => (await server.grantry.repos.users.findCustomerUser(user.id))?.email;
+
+  beforeAll(async () => {
+    server = await startTestServer(backend, { bruteForceMaxFailures: MAX_FAILURES });
+    const boss = await server.createBackofficeUser(`boss-${backend}`, 'correct-horse-1', { isAdmin: true });
+    admin = { side: 'backoffice', id: boss.id, login: boss.username, password: boss.password, browser: new TestBrowser(server.url) };
+    storefrontClient = await server.createClient({ side: 'storefront', scopes: ['users:read', 'users:write'] });
+    const backofficeClient = await server.createClient({ side: 'backoffice', scopes: ['users:read', 'users:write'] });
+    adminToken = expectTokenSuccess(await exchangeCode(admin, backofficeClient, server, { scope: 'users:read users:write' }));
+  });
+  afterAll(() => server?.close());
+
+  it('a customer gets 409 for a taken address until the limit, then every email change of theirs is refused, a free address too', async () => {
+    const { user, token } = await customerWithToken();
+    const { user: holder } = await customerWithToken();
+    const patch = (email: string) => apiCall(server.url, 'PATCH', MINE, token, customerDoc(user.id, { email }));
+    const own = await emailOf(user);
+
+    // Under the limit the answer is the truth; a free address is not counted.
+    expectApiError(await patch(holder.login), 409);
+    const free = freshEmail('moved');
+    const moved = await patch(free);
+    expectApiDocument(moved, 200);
+    expect(moved.json).toMatchObject({ data: { attributes: { email: free } } });
+    // In another spelling, the same address.
+    expectApiError(await patch(holder.login.toUpperCase()), 409);
+
+    // Over the limit: taken or free, the answer is the same and nothing changes.
+    for (const email of [holder.login, freshEmail('free'), own as string]) {
+      const refused = await patch(email);
+      const error = expectApiError(refused, TOO_MANY);
+      expect(error.detail).toMatch(/^too many attempts to use an email address another user has; try again in \d+ seconds$/);
+      expect(refused.text).not.toContain(holder.login);
+    }
+    expect(await emailOf(user)).toBe(free);
+    // Names still change: only email changes wait.
+    expectApiDocument(await apiCall(server.url, 'PATCH', MINE, token, customerDoc(user.id, { lastName: 'Still here' })), 200);
+
+    // Counted per user: another customer is told the truth, and the holder is untouched.
+    const { user: neighbour, token: neighbourToken } = await customerWithToken();
+    expectApiError(await apiCall(server.url, 'PATCH', MINE, neighbourToken, customerDoc(neighbour.id, { email: holder.login })), 409);
+    expect(await emailOf(holder)).toBe(holder.login);
+  });
+
+  it('management refuses with TooManyAttempts and the seconds to wait, within the window', async () => {
+    const { user } = await customerWithToken();
+    const { user: holder } = await customerWithToken();
+    const ctx: ActionContext = { principal: { kind: 'user', side: 'storefront', userId: user.id, isAdmin: false, label: user.login } };
+    const change = () => server.grantry.users.update(ctx, 'storefront', String(user.id), { email: holder.login });
+    for (let i = 0; i < MAX_FAILURES; i += 1) await expect(change()).rejects.toMatchObject({ code: 'conflict', field: 'email' });
+    const refusal = await change().catch((e: unknown) => e);
+    expect(refusal).toBeInstanceOf(TooManyAttempts);
+    expect((refusal as TooManyAttempts).retryAfter).toBeGreaterThan(0);
+    expect((refusal as TooManyAttempts).retryAfter).toBeLessThanOrEqual(server.config.bruteForceWindow);
+  });
+
+  it('an admin is told 409 each time, never throttled', async () => {
+    const { user } = await customerWithToken();
+    const { user: holder } = await customerWithToken();
+    for (let i = 0; i < MAX_FAILURES + 3; i += 1) {
+      expectApiError(await apiCall(server.url, 'PATCH', `${CUSTOMERS}/${user.id}`, adminToken, customerDoc(user.id, { email: holder.login })), 409);
+    }
+    const free = freshEmail('by-admin');
+    expectApiDocument(await apiCall(server.url, 'PATCH', `${CUSTOMERS}/${user.id}`, adminToken, customerDoc(user.id, { email: free })), 200);
+    expect(await emailOf(user)).toBe(free);
+  });
+});
