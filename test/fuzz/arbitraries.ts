@@ -603,8 +603,9 @@ export function apiRequests(fx: FuzzFixture): fc.Arbitrary<FuzzRequest> {
             { weight: 1, arbitrary: fc.tuple(idSegment(realIds), query).map(([id, q]) => `${base}/customerusers/${id}${q}`) },
             { weight: 1, arbitrary: charFrom([`${base}/`, `${base}/users`, `${base}/nothing`, `${base}/customerusers/mine/`, `${base}/CUSTOMERUSERS/mine`]) },
           );
-    const authorization: fc.Arbitrary<{ header: string | undefined; refusal: string | undefined }> = fc.oneof(
+    const authorization: fc.Arbitrary<{ header: string | undefined; refusal: string | undefined; lacksApiScope?: boolean }> = fc.oneof(
       { weight: 3, arbitrary: charFrom(s.accessTokens.flatMap(MAY_ACCEPT)).map((header) => ({ header, refusal: undefined })) },
+      { weight: 1, arbitrary: charFrom(MAY_ACCEPT(s.tokenWithoutApiScope)).map((header) => ({ header, refusal: 'a token without an API scope', lacksApiScope: true })) },
       { weight: 5, arbitrary: respelledFrom(s.accessTokens).map((t) => ({ header: headerSafe(`Bearer ${t}`), refusal: 'a re-spelled bearer token' })) },
       { weight: 1, arbitrary: charFrom(s.accessTokens.flatMap(MALFORMED)).map((header) => ({ header, refusal: 'a malformed Authorization header' })) },
       { weight: 1, arbitrary: charFrom(other.accessTokens).map((t) => ({ header: `Bearer ${t}`, refusal: "the other side's token" })) },
@@ -620,6 +621,9 @@ export function apiRequests(fx: FuzzFixture): fc.Arbitrary<FuzzRequest> {
         kind: 'api',
         side: sideName,
         mustRefuse: auth.refusal ?? (/[?&]access_token=/.test(p) ? 'an access token in the query string' : undefined),
+        lacksApiScope: auth.lacksApiScope,
+        // Both sides' users are non-admins (staff, a customer): whatever the path, they see only themselves.
+        seesOnly: { type: sideName === 'backoffice' ? 'users' : 'customerusers', id: String(s.user.id) },
       }),
     );
   });

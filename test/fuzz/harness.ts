@@ -60,6 +60,10 @@ export interface FuzzRequest {
   mustRefuse?: string;
   /** Introspection of a token that is not a real one (re-spelled): the answer must be inactive. */
   foreignToken?: string;
+  /** An API request with a valid token that carries no scope of the API: a 403 must be insufficient_scope (RFC 6750 §3.1). */
+  lacksApiScope?: boolean;
+  /** The API resource of the token's user, a non-admin who may see only their own account: a 2xx document holds it alone. */
+  seesOnly?: { type: string; id: string };
 }
 
 export interface FuzzResponse {
@@ -144,6 +148,8 @@ export interface SideFixture {
   guest?: TestClient;
   /** The user's access token (confidential client) and a client-credentials one. */
   accessTokens: string[];
+  /** The user's access token with only a deployment scope (read), none of the API's: the API refuses it. */
+  tokenWithoutApiScope: string;
   /** Never sent as is (a reuse would legitimately revoke its family): only re-spelled. */
   refreshToken: string;
   /**
@@ -194,6 +200,7 @@ export async function startFuzzServer(backend: Backend): Promise<FuzzFixture> {
       const guest = name === 'storefront' ? await server.createClient({ side: name, allowGuests: true }) : undefined;
       const issued = await issueRefreshable(server, name, { user, client: confidential, scope: 'api read' });
       const revocable = await issueRefreshable(server, name, { user, client: confidential });
+      const withoutApiScope = await issueRefreshable(server, name, { user, client: confidential, scope: 'read' });
       const code = await codeFor(user, confidential);
       const cc = await tokenRequest(server.url, { grant_type: 'client_credentials', client_id: confidential.clientId, client_secret: confidential.clientSecret });
       const page = await user.browser.get(side.loginPath);
@@ -215,6 +222,7 @@ export async function startFuzzServer(backend: Backend): Promise<FuzzFixture> {
         skipConsent,
         guest,
         accessTokens: [issued.accessToken, expectTokenSuccess(cc)],
+        tokenWithoutApiScope: withoutApiScope.accessToken,
         refreshToken: issued.refreshToken,
         revocable: [revocable.accessToken, revocable.refreshToken],
         code,
@@ -320,11 +328,25 @@ function checkApi(r: FuzzRequest, res: FuzzResponse): boolean {
   if (res.status >= 200 && res.status < 300) {
     if (r.mustRefuse) fail(`the API accepted ${r.mustRefuse}`, r, res);
     if (!('data' in json)) fail('a 2xx JSON:API document without data', r, res);
+    const only = r.seesOnly;
+    if (only) {
+      const resources = (Array.isArray(json.data) ? json.data : [json.data]) as Array<{ type?: unknown; id?: unknown } | null>;
+      if (resources.some((d) => d?.type !== only.type || d?.id !== only.id)) fail(`the API showed a non-admin more than their own ${only.type} ${only.id}`, r, res);
+    }
     return false;
   }
   const errors = json.errors;
   if (!Array.isArray(errors) || errors.length === 0) fail('an error without errors[]', r, res);
   if ((errors[0] as { status?: unknown }).status !== String(res.status)) fail('errors[0].status differs from the HTTP status', r, res);
+  if (res.status === 403) {
+    // The scope check comes before any rule of the user's role: a token without an API scope gets no further.
+    const code = (errors[0] as { code?: unknown }).code;
+    if (r.lacksApiScope && code !== 'insufficient_scope') fail('a token without an API scope refused with another code than insufficient_scope', r, res);
+    if (code === 'insufficient_scope') {
+      if (!r.lacksApiScope) fail('insufficient_scope for a token that carries api', r, res);
+      if (!/^Bearer .*error="insufficient_scope".*scope="[^"]+"/.test(header(res, 'www-authenticate') ?? '')) fail('403 insufficient_scope without a Bearer challenge naming the scope it needs', r, res);
+    }
+  }
   if (res.status === 401) {
     const challenge = header(res, 'www-authenticate') ?? '';
     if (!/^Bearer /.test(challenge)) fail('401 without a Bearer challenge', r, res);
@@ -384,8 +406,11 @@ function checkPage(fx: FuzzFixture, r: FuzzRequest, res: FuzzResponse): boolean 
   return false;
 }
 
-/** The endpoints that answer CORS preflights (README "CORS"), with the methods they allow; never the pages. */
-const CORS_METHODS: Partial<Record<Kind, string>> = { token: 'POST', revoke: 'POST', introspect: 'POST', api: 'GET', discovery: 'GET' };
+/**
+ * The endpoints that answer CORS preflights (README "CORS"), with the methods they allow; never
+ * the pages. The JSON:API writes too (create, update, delete), so its preflight allows them.
+ */
+const CORS_METHODS: Partial<Record<Kind, string>> = { token: 'POST', revoke: 'POST', introspect: 'POST', api: 'GET, POST, PATCH, DELETE', discovery: 'GET' };
 
 /**
  * An answer no route gave (HEAD, which no route takes, so that a HEAD can never run a handler
