@@ -6,13 +6,14 @@
  * Rules: managing users is for admins and the CLI ('forbidden' to others). Other users know
  * only themselves: they may read themselves (and a non-admin back-office user's list holds only
  * them), and anyone else is 'not_found', as if they did not exist, so that ids, usernames and
- * emails are never confirmed. A customer may change their own email and names (update). A
- * non-admin told that an email address is taken learns that it is registered: each such refusal
- * is counted by the brute-force throttle (Throttle.profileKeys), and past its limit every email
- * change of theirs is refused with TooManyAttempts until the window ends. There
- * is always at least one active admin (admin, enabled, not locked): the last one cannot lose the
- * admin right, be disabled, locked or deleted. A user acting through the console or the API
- * cannot remove their own admin right, disable, lock or delete themselves.
+ * emails are never confirmed. A customer may change their own email and names, a non-admin
+ * back-office user their own email (update). A non-admin told that an email address is taken
+ * learns that it is registered: each such refusal is counted by the brute-force throttle
+ * (Throttle.profileKeys), and past its limit every email change of theirs is refused with
+ * TooManyAttempts until the window ends. There is always at least one active admin (admin,
+ * enabled, not locked): the last one cannot lose the admin right, be disabled, locked or deleted.
+ * A user acting through the console or the API cannot remove their own admin right, disable,
+ * lock or delete themselves.
  *
  * Refusals about one input name it (ManagementError.field, by its JSON:API attribute name), so
  * the API can point at it.
@@ -90,8 +91,14 @@ export interface UserChanges {
   password?: string;
 }
 
-/** What a customer may change of their own account (the rest is for admins). */
-const SELF_SERVICE: ReadonlySet<keyof UserChanges> = new Set(['email', 'firstName', 'lastName']);
+/**
+ * What a non-admin may change of their own account, per side (the rest is for admins): a
+ * customer their email and names; a back-office user, who manages only themselves, their email.
+ */
+const SELF_SERVICE: Readonly<Record<SideName, ReadonlySet<keyof UserChanges>>> = {
+  storefront: new Set(['email', 'firstName', 'lastName']),
+  backoffice: new Set(['email']),
+};
 
 /** The flag changes that make a back-office user stop being an active admin, and the refusal to make them oneself. */
 const DEACTIVATIONS = [
@@ -282,18 +289,21 @@ export class UserManager {
    * the method the console and the CLI use, with its own audit event, the password last (it ends
    * the user's sessions and grants). Values equal to the current ones are left alone.
    *
-   * Admins change anything; a customer changes their own email and names. A customer's password
-   * is not changed here: that needs the current one (AccountManager.changePassword).
+   * Admins change anything; a customer changes their own email and names, a non-admin
+   * back-office user their own email. Their password is not changed here: that needs the current
+   * one (AccountManager.changePassword).
    */
   async update(ctx: ActionContext, side: SideName, ref: string, changes: UserChanges): Promise<AnyUser> {
     const user = await this.visible(ctx, side, ref);
     const given = (Object.keys(changes) as (keyof UserChanges)[]).filter((name) => changes[name] !== undefined);
+    // visible() let a non-admin reach only themselves. A back-office user's other attributes
+    // (enabled, locked, admin, password) are an admin's to change: forbidden, as they always were.
     if (!isAdmin(ctx)) {
-      if (side !== 'storefront') requireAdmin(ctx, 'manage users');
+      if (side === 'backoffice' && given.some((name) => !SELF_SERVICE.backoffice.has(name))) requireAdmin(ctx, 'change more of a back-office user than your own email address');
       if (changes.password !== undefined) {
         throw new ManagementError('your password can be changed only with your current password, on your account page', 'invalid_input', 'password');
       }
-      if (given.some((name) => !SELF_SERVICE.has(name))) requireAdmin(ctx, 'enable, disable, lock or give the admin right to users');
+      if (given.some((name) => !SELF_SERVICE[side].has(name))) requireAdmin(ctx, 'enable, disable, lock or give the admin right to users');
     }
     const backoffice = side === 'backoffice' ? (user as BackofficeUser) : undefined;
     for (const field of ['locked', 'admin'] as const) {

@@ -98,7 +98,8 @@ describe.each(BACKENDS)('management permissions (%s)', (backend) => {
     await expectRefused(server.grantry.users.setAdmin(ctx, bob.username, true), 'not_found');
     // On themselves, managing is still for admins: forbidden, not not_found.
     await expectRefused(server.grantry.users.setAdmin(ctx, alice.username, true), 'forbidden');
-    await expectRefused(server.grantry.users.update(ctx, 'backoffice', String(alice.id), { email: 'alice-new@example.com' }), 'forbidden');
+    // Their own email is theirs to change, but not with anything else.
+    await expectRefused(server.grantry.users.update(ctx, 'backoffice', String(alice.id), { email: 'alice-new@example.com', enabled: false }), 'forbidden');
     await expectRefused(server.grantry.users.setFlag(ctx, 'backoffice', String(alice.id), 'enabled', false), 'forbidden');
     await expectRefused(server.grantry.users.delete(ctx, 'backoffice', String(alice.id)), 'forbidden');
     // Nothing changed.
