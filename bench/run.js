@@ -86,7 +86,8 @@ const base = `http://127.0.0.1:${port}`;
 
 try {
   // One fresh code, and one fresh refresh token, per request: both are single-use.
-  const request = { side, client, redirectUri: 'https://bench.example/cb', state: undefined, scope: '', codeChallenge: undefined };
+  // The API serves only tokens with one of its scopes: api, the default, as a real client gets.
+  const request = { side, client, redirectUri: 'https://bench.example/cb', state: undefined, scope: 'api', codeChallenge: undefined };
   const codes = [];
   for (let i = 0; i < requests; i++) codes.push(await grantry.codes.issue(request, user.id));
   const codeBody = (code) =>
