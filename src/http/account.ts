@@ -28,7 +28,9 @@ interface Visitor {
 
 /** The confirmations a redirect after a change asks for (?done=…): fixed texts, never taken from the URL. */
 const NOTICES: Record<string, string> = {
-  removed: 'Access removed. The application can no longer use your account.',
+  removed: 'Access removed. Its tokens were revoked; it needs your permission again to get new ones.',
+  // A skip-consent application never asks: saying it must would be untrue.
+  removed_skip_consent: 'Access removed. Its tokens were revoked. It is allowed to sign you in without asking, so it gets new ones the next time you use it.',
   password: 'Your password was changed. You were signed out everywhere else.',
 };
 
@@ -104,13 +106,14 @@ export function accountRoutes(ctx: HttpContext, side: Side) {
       if (!found) return reply;
       const clientId = pathParam(request, 'clientId');
       if (clientId === undefined) return notFound(reply, found);
+      let removed;
       try {
-        await grantry.account.removeAccess(found.action, clientId);
+        removed = await grantry.account.removeAccess(found.action, clientId);
       } catch (e) {
         if (e instanceof ManagementError && e.code === 'not_found') return notFound(reply, found);
         throw e;
       }
-      return redirectAfterPost(reply, `${base}/applications?done=removed`);
+      return redirectAfterPost(reply, `${base}/applications?done=${removed.skipConsent ? 'removed_skip_consent' : 'removed'}`);
     });
 
     app.get(`${base}/password`, async (request, reply) => {

@@ -4,10 +4,11 @@
  * taken from the request, so no request can reach another user's applications or password.
  *
  * - authorizedApplications: the applications that can act for the user, because the user allowed
- *   them (a remembered consent) or because they hold a usable token for the user.
+ *   them (a remembered consent) or because they hold a usable token for the user; not the
+ *   user's own client-credentials clients, whose tokens act for them without any permission.
  * - removeAccess: revokes every grant of the user for one application (its access and refresh
  *   tokens stop working at once) and forgets the remembered consent, so the next authorization
- *   asks again.
+ *   asks again (a skip-consent application never asks: it gets new tokens at the next sign-in).
  * - changePassword: the current password is required (and counted by the brute-force throttle
  *   like a sign-in, so this cannot be used to guess it); the new one passes the password policy;
  *   every other session of the user ends and every grant is revoked.
@@ -17,7 +18,7 @@ import { presentedPasswordProblem, textProblem } from '../security/input.js';
 import { DEFAULT_MIN_PASSWORD_LENGTH } from '../security/password-policy.js';
 import { hashPassword, verifyPassword } from '../security/passwords.js';
 import { Throttle } from '../security/throttle.js';
-import type { ClientRepository, ConsentRepository, GrantRepository, SessionRepository, UserRepository } from '../storage/repositories.js';
+import type { Client, ClientRepository, ConsentRepository, GrantRepository, SessionRepository, UserRepository } from '../storage/repositories.js';
 import type { AuditTrail } from './audit.js';
 import { ManagementError, TooManyAttempts } from './errors.js';
 import type { ActionContext } from './principal.js';
@@ -33,6 +34,8 @@ export interface AuthorizedApplication {
   allowedAt: number;
   /** When a token was last issued to it for the user; null when none is on record any more. */
   lastUsedAt: number | null;
+  /** Whether it is let through without the consent page: removing its access does not make it ask. */
+  skipConsent: boolean;
 }
 
 /**
@@ -61,6 +64,10 @@ function self(ctx: ActionContext): { side: SideName; userId: number } {
 }
 
 const now = () => Math.floor(Date.now() / 1000);
+
+/** Whether `client` is a client-credentials client that user `userId` of `side` owns: its tokens act as them. */
+const ownClientCredentials = (client: Client, side: SideName, userId: number) =>
+  client.side === side && client.ownerUserId === userId && client.grants.includes('client_credentials');
 
 export class AccountManager {
   constructor(
@@ -102,7 +109,17 @@ export class AccountManager {
       const client = await this.repos.clients.findByPk(clientPk);
       // Deleted meanwhile: its consents and grants went with it.
       if (!client) continue;
-      applications.push({ clientId: client.clientId, name: client.name, scopes: [...entry.scopes], allowedAt: entry.allowedAt, lastUsedAt: lastUse.get(clientPk) ?? null });
+      // The user's own client-credentials client (a CI pipeline) holds tokens for them that no
+      // one allowed, and gets a new one at once: "Remove access" could not remove anything.
+      if (!entry.remembered && ownClientCredentials(client, side, userId)) continue;
+      applications.push({
+        clientId: client.clientId,
+        name: client.name,
+        scopes: [...entry.scopes],
+        allowedAt: entry.allowedAt,
+        lastUsedAt: lastUse.get(clientPk) ?? null,
+        skipConsent: client.skipConsent,
+      });
     }
     // Newest use first; never used (or no longer on record) last, the newest allowed first.
     return applications.sort((a, b) => (b.lastUsedAt ?? -1) - (a.lastUsedAt ?? -1) || b.allowedAt - a.allowedAt);
@@ -111,9 +128,10 @@ export class AccountManager {
   /**
    * Revokes every grant of the user for the application and forgets the remembered consent.
    * An application the user has not authorized (another side's, another user's only, unknown) is
-   * not_found, so the answer confirms nothing about it. Returns the application's name.
+   * not_found, so the answer confirms nothing about it. Returns the application's name, and
+   * whether it skips the consent page (then it gets new tokens without asking).
    */
-  async removeAccess(ctx: ActionContext, clientId: string): Promise<{ name: string }> {
+  async removeAccess(ctx: ActionContext, clientId: string): Promise<{ name: string; skipConsent: boolean }> {
     const { side, userId } = self(ctx);
     const client = textProblem(clientId, 255) ? undefined : await this.repos.clients.findByClientId(clientId);
     const notAuthorized = new ManagementError(`"${clientId}" is not an application you have authorized`, 'not_found');
@@ -124,7 +142,7 @@ export class AccountManager {
     const consentForgotten = await this.repos.consents.delete(side, userId, client.pk);
     if (grantsRevoked === 0 && !consentForgotten) throw notAuthorized;
     this.audit.action(ctx, { kind: 'consent.revoked', side, userId, clientId: client.clientId, details: { grants_revoked: grantsRevoked, consent_forgotten: consentForgotten } });
-    return { name: client.name };
+    return { name: client.name, skipConsent: client.skipConsent };
   }
 
   /**

@@ -25,6 +25,8 @@ export interface ApplicationView {
   scopes: Array<{ name: string; description: string }>;
   allowedAt: number;
   lastUsedAt: number | null;
+  /** Let through without the consent page: removing its access does not make it ask. */
+  skipConsent: boolean;
 }
 
 type AccountSection = 'overview' | 'applications' | 'password';
@@ -75,7 +77,7 @@ export function accountOverviewPage(frame: AccountFrame, input: { email: string;
 
 export function applicationsPage(frame: AccountFrame, input: { applications: ApplicationView[]; notice?: string }): string {
   const body = input.applications.length
-    ? html`<p class="muted">These applications can use your account. Removing an application's access signs it out at once; it has to ask you again next time.</p>
+    ? html`<p class="muted">These applications can use your account. Removing an application's access revokes its tokens at once; it then needs your permission again to get new ones, unless it is allowed to sign you in without asking.</p>
 <ul class="apps">${input.applications.map(
         (app) => html`<li>
 <h2>${app.name}</h2>
@@ -83,6 +85,7 @@ ${app.scopes.length
   ? html`<p class="muted">It may:</p><ul class="scopes">${app.scopes.map((s) => html`<li>${s.description} <code>${s.name}</code></li>`)}</ul>`
   : html`<p class="muted">It may use the API on your behalf.</p>`}
 <p class="dates">Allowed on ${date(app.allowedAt)}<br>${app.lastUsedAt === null ? 'Not used recently' : html`Last used ${date(app.lastUsedAt)}`}</p>
+${app.skipConsent ? html`<p class="muted">It is allowed to sign you in without asking: after you remove its access, it gets new tokens the next time you use it.</p>` : ''}
 <form method="post" action="${frame.base}/applications/${encodeURIComponent(app.clientId)}/remove">
 <input type="hidden" name="csrf_token" value="${frame.csrfToken}">
 <button class="secondary" type="submit" aria-label="Remove access for ${app.name}">Remove access</button>
