@@ -5,9 +5,11 @@
  *
  * Permissions (principal.ts): the CLI and admins may do everything. A non-admin back-office user
  * manages only the back-office clients they own: a client they create is theirs, and its
- * client-credentials tokens act as themselves. Anyone else's client is "not found" to them (an
- * id is never confirmed); creating a storefront client is 'forbidden'. The API scopes a client
- * may hold are those of the role its tokens act for (scopeRole below), whoever registers it.
+ * client-credentials tokens act as themselves; naming another owner is 'forbidden', never
+ * silently ignored (which would answer "done" for what was not). Anyone else's client is "not
+ * found" to them (an id is never confirmed); creating a storefront client is 'forbidden'. The
+ * API scopes a client may hold are those of the role its tokens act for (scopeRole below),
+ * whoever registers it.
  *
  * A refusal of a setting names it (ManagementError.field, by its JSON:API attribute name), so
  * each entry point can show the message at that setting.
@@ -103,7 +105,7 @@ export class ClientManager {
       ...input,
       scopes: input.scopes ?? this.scopes.defaultClientScopes,
       // A non-admin's client is theirs, and acts as themselves.
-      owner: self !== undefined ? String(self) : input.owner,
+      owner: self !== undefined ? await this.ownedBy(self, input.owner) : input.owner,
     });
     // 256 bits of randomness: a keyed SHA-256 of it is as safe as a slow hash, and fast.
     const clientSecret = input.type === 'confidential' ? randomToken(32) : undefined;
@@ -142,7 +144,7 @@ export class ClientManager {
       redirectUris: changes.redirectUris ?? current.redirectUris,
       skipConsent: changes.skipConsent ?? current.skipConsent,
       scopes: changes.scopes ?? current.scopes,
-      owner: self !== undefined ? String(self) : (changes.owner ?? (current.ownerUserId !== null ? String(current.ownerUserId) : undefined)),
+      owner: self !== undefined ? await this.ownedBy(self, changes.owner) : (changes.owner ?? (current.ownerUserId !== null ? String(current.ownerUserId) : undefined)),
       allowGuests: changes.allowGuests ?? current.allowGuests,
     };
     const settings = await this.validate(ctx, current.side, current.type, current, merged);
@@ -216,6 +218,22 @@ export class ClientManager {
     const count = await this.grants.revokeAllGrants({ clientPk: client.pk }, Math.floor(Date.now() / 1000));
     this.audit.action(ctx, { kind: 'tokens.revoked', side: client.side, clientId, details: { grants: count } });
     return count;
+  }
+
+  /**
+   * The owner of a client a non-admin (`self`) creates or changes: themselves, whom they may
+   * name (by id, username or email) or leave out. Anyone else is refused, and the same way
+   * whether or not that user exists, so the refusal confirms no one.
+   */
+  private async ownedBy(self: number, named: string | undefined): Promise<string> {
+    if (named !== undefined) {
+      const user = await this.users.find('backoffice', named).catch((e: unknown) => {
+        if (e instanceof ManagementError && e.code === 'not_found') return undefined;
+        throw e;
+      });
+      if (user?.id !== self) throw new ManagementError('only administrators may give an application another owner; yours are owned by you', 'forbidden', 'owner');
+    }
+    return String(self);
   }
 
   private visible(ctx: ActionContext, client: Client): boolean {

@@ -35,10 +35,15 @@ describe.each(BACKENDS)('management permissions (%s)', (backend) => {
   });
   afterAll(() => server?.close());
 
-  it('a non-admin creates a back-office client that is theirs and acts as themselves, whatever owner they name', async () => {
-    const { client } = await server.grantry.clients.create(asUser(alice, false), { ...newClient('Alice app'), owner: String(bob.id) });
+  it('a non-admin creates a back-office client that is theirs and acts as themselves; naming another owner is forbidden', async () => {
+    const other = await refusal(server.grantry.clients.create(asUser(alice, false), { ...newClient('Alice app'), owner: String(bob.id) }));
+    expect(other).toMatchObject({ code: 'forbidden', field: 'owner' });
+    // Someone who does not exist gets the same answer: the refusal confirms no one.
+    expect(await refusal(server.grantry.clients.create(asUser(alice, false), { ...newClient('Alice app'), owner: 'nobody-at-all' }))).toMatchObject({ code: 'forbidden', message: other.message });
+    const { client } = await server.grantry.clients.create(asUser(alice, false), { ...newClient('Alice app'), owner: alice.username });
     expect(client.ownerUserId).toBe(alice.id);
-    const updated = await server.grantry.clients.update(asUser(alice, false), client.clientId, { owner: String(bob.id), name: 'Alice app 2' });
+    await expectRefused(server.grantry.clients.update(asUser(alice, false), client.clientId, { owner: String(bob.id), name: 'Alice app 2' }), 'forbidden');
+    const updated = await server.grantry.clients.update(asUser(alice, false), client.clientId, { owner: String(alice.id), name: 'Alice app 2' });
     expect(updated).toMatchObject({ ownerUserId: alice.id, name: 'Alice app 2' });
     const mine = await server.grantry.clients.list(asUser(alice, false), { page: 1, size: 50 });
     expect(mine.items.map((c) => c.clientId)).toEqual([client.clientId]);
