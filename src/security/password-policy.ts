@@ -1,8 +1,8 @@
 /**
  * The password policy, applied wherever a password is set (never at sign-in, so existing
  * passwords keep working): a minimum length (setting password_min_length), no password from the
- * list of common and breached passwords shipped with Grantry, and not the user's own username or
- * the local part of their email.
+ * list of common and breached passwords shipped with Grantry, and not the user's own username,
+ * email address or the local part of their email.
  *
  * The list is `passwords-common` of @zxcvbn-ts/language-common (MIT): the most common passwords
  * of the xato corpus of breached passwords, stored compressed in the package. It is loaded on the
@@ -37,7 +37,8 @@ export function isCommonPassword(password: string): boolean {
 
 /**
  * What the policy refuses in a new password, as a message, or undefined. `names` are the user's
- * username and email: the password may equal neither the username nor the email's local part.
+ * username and email: the password may equal neither the username, nor the email address, nor
+ * its local part (whoever knows the address would try both).
  */
 export function passwordPolicyProblem(password: string, options: { minLength: number; names?: readonly (string | undefined)[] }): string | undefined {
   // Counted in code points, as a user counts characters.
@@ -45,8 +46,8 @@ export function passwordPolicyProblem(password: string, options: { minLength: nu
   const candidate = folded(password);
   for (const name of options.names ?? []) {
     if (!name) continue;
-    const own = folded(name.includes('@') ? name.slice(0, name.lastIndexOf('@')) : name);
-    if (own !== '' && candidate === own) return 'the password must not be the username or the email address';
+    const own = name.includes('@') ? [name, name.slice(0, name.lastIndexOf('@'))] : [name];
+    if (own.some((text) => text !== '' && candidate === folded(text))) return 'the password must not be the username or the email address';
   }
   if (commonPasswords().has(candidate)) return COMMON_PASSWORD_MESSAGE;
   return undefined;

@@ -43,6 +43,16 @@ describe('password policy', () => {
     expect(policy('rosalind.franklin-1953', ['rosalind.franklin', 'rosalind.franklin@example.com'])).toBeUndefined();
   });
 
+  it('refuses the whole email address too, in any case and compatibility form', () => {
+    expect(policy('rf@example.com', ['rosalind.franklin', 'rf@example.com'])).toMatch(/must not be the username or the email/);
+    expect(policy('RF@Example.COM', ['rosalind.franklin', 'rf@example.com'])).toMatch(/must not be the username or the email/);
+    expect(policy('ｒｆ＠ｅｘａｍｐｌｅ.ｃｏｍ', ['rosalind.franklin', 'rf@example.com'])).toMatch(/must not be the username or the email/);
+    expect(() => checkPassword('rosalind.franklin@example.com', 12, ['rosalind.franklin', 'rosalind.franklin@example.com'])).toThrow(/must not be the username or the email address/);
+    // Another address, or the address with more to it, is not the user's.
+    expect(policy('rf@example.org', ['rosalind.franklin', 'rf@example.com'])).toBeUndefined();
+    expect(policy('rf@example.com-1953', ['rosalind.franklin', 'rf@example.com'])).toBeUndefined();
+  });
+
   it('accepts passwords like the generated ones', () => {
     for (let i = 0; i < 200; i++) expect(policy(randomToken(18), [], 24)).toBeUndefined();
   });
