@@ -62,6 +62,23 @@ function changedSettings(current: Client, next: ClientChanges): string[] {
 
 const notFound = (clientId: string) => new ManagementError(`no client with client_id "${clientId}"`, 'not_found');
 
+/** The most of one refused value a refusal repeats: enough to see which it was, never the whole of a huge input. */
+const SHOWN_VALUE_LENGTH = 60;
+/** The most refused values a refusal names. */
+const SHOWN_VALUES = 10;
+
+/** `value` as a refusal repeats it: cut to SHOWN_VALUE_LENGTH characters (code points) with an ellipsis. */
+function shown(value: string): string {
+  const characters = [...value];
+  return characters.length > SHOWN_VALUE_LENGTH ? `${characters.slice(0, SHOWN_VALUE_LENGTH).join('')}…` : value;
+}
+
+/** Refused values, each shown(), the first SHOWN_VALUES of them and how many more. */
+function shownList(values: readonly string[]): string {
+  const more = values.length - SHOWN_VALUES;
+  return values.slice(0, SHOWN_VALUES).map(shown).join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+
 /**
  * 192 random bits, URL-safe; never starting with "-", so that `grantry client show ID` cannot
  * mistake an id for an option.
@@ -252,7 +269,7 @@ export class ClientManager {
     const grants = [...new Set(input.grants)];
     if (grants.length === 0) throw new ManagementError('give at least one grant type', 'invalid_input', 'grants');
     for (const g of grants) {
-      if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ManagementError(`unknown grant type "${g}"; known: ${GRANT_TYPES.join(', ')}`, 'invalid_input', 'grants');
+      if (!(GRANT_TYPES as readonly string[]).includes(g)) throw new ManagementError(`unknown grant type "${shown(g)}"; known: ${GRANT_TYPES.join(', ')}`, 'invalid_input', 'grants');
     }
     if (grants.includes('client_credentials') && type === 'public') throw new ManagementError('public clients cannot use the client_credentials grant', 'invalid_input', 'grants');
     // Skipping consent gives the application a token for whoever is signed in, admins included,
@@ -269,12 +286,12 @@ export class ClientManager {
     const redirectUris = [...new Set(input.redirectUris)];
     for (const uri of redirectUris) {
       const problem = redirectUriProblem(uri);
-      if (problem) throw new ManagementError(`redirect URI ${uri} ${problem}`, 'invalid_input', 'redirectUris');
+      if (problem) throw new ManagementError(`redirect URI ${shown(uri)} ${problem}`, 'invalid_input', 'redirectUris');
     }
     if (grants.includes('authorization_code') && redirectUris.length === 0) throw new ManagementError('the authorization_code grant needs at least one redirect URI', 'invalid_input', 'redirectUris');
     const scopes = [...new Set(input.scopes ?? [])];
     const unknown = scopes.filter((s) => !this.scopes.isKnown(s));
-    if (unknown.length) throw new ManagementError(`unknown scope ${unknown.join(', ')}; known: ${Object.keys(this.scopes.known).join(', ')}`, 'invalid_input', 'scopes');
+    if (unknown.length) throw new ManagementError(`unknown scope ${shownList(unknown)}; known: ${Object.keys(this.scopes.known).join(', ')}`, 'invalid_input', 'scopes');
     const owner = input.owner !== undefined ? await this.users.find(side, input.owner) : undefined;
     if (owner === undefined && grants.includes('client_credentials')) {
       throw new ManagementError('the client_credentials grant needs an owner user (--owner)', 'invalid_input', 'owner');
