@@ -24,7 +24,7 @@ const USERS = '/admin/api/users';
  * What the API answers once the limit is reached: management refuses with TooManyAttempts, a
  * 'forbidden' refusal, until src/http/api/json-api.ts maps it to 429 with Retry-After.
  */
-const TOO_MANY = 403;
+const TOO_MANY = 429;
 const MAX_FAILURES = 2;
 
 let serial = 0;
@@ -75,6 +75,7 @@ describe.each(BACKENDS)('self-service email changes and the brute-force throttle
     for (const email of [holder.login, freshEmail('free'), own as string]) {
       const refused = await patch(email);
       const error = expectApiError(refused, TOO_MANY);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
       expect(error.detail).toMatch(/^too many attempts to use an email address another user has; try again in \d+ seconds$/);
       expect(refused.text).not.toContain(holder.login);
     }

@@ -50,12 +50,12 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: {}, configFile: '/nonexistent/grantry.json' })).toThrow(/cannot read config file/);
   });
 
-  it('every setting is documented in the README with its environment variable and file key', () => {
+  it('the README\'s settings table is SETTINGS, row for row: file key, environment variable, default and meaning', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    for (const s of SETTINGS) {
-      expect(readme, `README lacks ${s.env}`).toContain(`\`${s.env}\``);
-      expect(readme, `README lacks ${s.file}`).toContain(`\`${s.file}\``);
-    }
+    const rows = readme.split('\n').filter((line) => /^\| `[a-z_]+` \| /.test(line) && line.split(' | ').length >= 4);
+    const table = rows.filter((line) => SETTINGS.some((s) => line.startsWith(`| \`${s.file}\` |`)));
+    const expected = SETTINGS.map((s) => `| \`${s.file}\` | \`${s.env}\` | ${s.defaultText === '(none)' ? '(none)' : `\`${s.defaultText}\``} | ${s.description} |`);
+    expect(table).toEqual(expected);
   });
 });
 

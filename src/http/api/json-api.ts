@@ -10,7 +10,7 @@ import { API_SCOPES, scopeAllows } from '../../oauth/api-scopes.js';
 import { OAuthError } from '../../oauth/errors.js';
 import { protectedResourceMetadataPath } from '../../oauth/metadata.js';
 import type { Side } from '../../oauth/sides.js';
-import { ManagementError } from '../../management/errors.js';
+import { ManagementError, TooManyAttempts } from '../../management/errors.js';
 import type { ActionContext } from '../../management/principal.js';
 import { textProblem } from '../../security/input.js';
 import type { HttpContext } from '../context.js';
@@ -220,6 +220,8 @@ export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): 
   // handler, which answers paths of an API in JSON:API too.
   app.setErrorHandler((error, request, reply) => {
     if (error instanceof ApiRequestError) return sendApiError(reply, error.status, error.title, error.message, undefined, error.source);
+    // Self-service tried too often (an email another user has): as for sign-in, 429 and when to retry.
+    if (error instanceof TooManyAttempts) return sendApiError(reply.header('Retry-After', String(error.retryAfter)), 429, 'Too many requests', error.message);
     if (error instanceof ManagementError) return sendManagementError(reply, error);
     throw error;
   });
