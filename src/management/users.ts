@@ -249,6 +249,9 @@ export class UserManager {
     } else {
       await this.users.setFlag(side, user.id, flag, value);
     }
+    // Their tokens already fail (the API checks the user); their sign-in sessions end too, so
+    // that nothing is done in their name from a browser left signed in (account pages, consent).
+    if (deactivates) await this.sessions.deleteForUser(side, user.id);
     this.audit.action(ctx, { kind: 'user.updated', side, userId: user.id, details: { [flag]: value } });
     return this.find(side, String(user.id));
   }

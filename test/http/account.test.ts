@@ -82,6 +82,16 @@ describe.each(BACKENDS)('account pages (%s)', (backend) => {
       expectPage(await browser.get(`${base}/applications`), 200);
     });
 
+    it('disabling a user ends their sign-in sessions: the account pages send them to the login page', async () => {
+      const { browser, user } = await signedInBrowser(server, side);
+      expectPage(await browser.get(base), 200);
+      await server.grantry.users.setFlag(CLI, side, user.ref, 'enabled', false);
+      expect(expectLoginRedirect(await browser.get(base), side)).toBe(base);
+      await server.grantry.users.setFlag(CLI, side, user.ref, 'enabled', true);
+      // Enabling again does not bring the session back: they sign in anew.
+      expect(expectLoginRedirect(await browser.get(base), side)).toBe(base);
+    });
+
     it('the overview names the user, links to both pages and signs out with a CSRF-protected form', async () => {
       const { browser, user } = await signedInBrowser(server, side);
       const { page: overview, csrf } = await page(browser, base);

@@ -501,7 +501,7 @@ describe.each(BACKENDS)('login, consent and logout pages (%s)', (backend) => {
       const page = await browser.get(authorizeUrl(side, { response_type: 'code', client_id: client.clientId }));
       expectConsentPage(page);
       expect(page.body).not.toContain('<ul class="scopes">');
-      expect(page.body).toContain('access to the API on your behalf');
+      expect(page.body).toContain('It asks only to know that it is you: no access to your data.');
     });
   });
 

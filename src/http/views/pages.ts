@@ -52,7 +52,7 @@ export function consentPage(input: {
     html`<p><strong>${input.clientName}</strong> wants to access your account <strong>${input.userName}</strong>.</p>
 ${input.scopes.length
   ? html`<p>It asks to:</p><ul class="scopes">${input.scopes.map((s) => html`<li>${s.description} <code>${s.name}</code></li>`)}</ul>`
-  : html`<p class="muted">It asks for access to the API on your behalf.</p>`}
+  : html`<p class="muted">It asks only to know that it is you: no access to your data.</p>`}
 ${already.length
   ? html`<p class="muted already-allowed">You already allowed it to: ${already.map((s, i) => html`${i > 0 ? ', ' : ''}${s.description} <code>${s.name}</code>`)}.</p>`
   : ''}
