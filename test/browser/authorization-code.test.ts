@@ -4,44 +4,29 @@
  * CSRF tokens, cookies work, and the browser lands on the client's redirect URI with a code.
  * Runs when Chromium is installed; CI installs it and sets GRANTRY_REQUIRE_BROWSER=1.
  */
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumAvailable, useChromiumAndClientApplication } from '../helpers/chromium.js';
 import { apiGet, authorizeUrl, pkcePair, tokenRequest } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-const CHROMIUM = process.env.GRANTRY_CHROMIUM ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.GRANTRY_REQUIRE_BROWSER === '1') throw new Error(`GRANTRY_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM}`);
-if (!available) process.stderr.write(`\nBrowser tests not run: no Chromium at ${CHROMIUM} (apt-get install -y chromium).\n`);
-
-describe.runIf(available)('the authorization code flow in Chromium', () => {
+describe.runIf(chromiumAvailable)('the authorization code flow in Chromium', () => {
   let server: TestServer;
-  let browser: Browser;
-  let app: Server;
-  let callback: string;
 
   beforeAll(async () => {
     server = await startTestServer('sqlite');
-    // The client application: a loopback page that shows what it received.
-    app = createServer((request, response) => response.end(`received ${request.url}`));
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    callback = `http://127.0.0.1:${(app.address() as AddressInfo).port}/callback`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   });
   afterAll(async () => {
-    await browser?.close();
-    await new Promise((resolve) => app?.close(resolve));
     await server?.close();
   });
+  // Chromium, and the client application the flows end at (a loopback page that shows what it
+  // received); registered after the server's hooks, so that the server outlives the browser.
+  const chromium = useChromiumAndClientApplication();
 
   it('signs in, approves on the consent page, and lands on the redirect URI with a working code', async () => {
     const customer = await server.createCustomerUser('shopper@example.com');
-    const client = await server.createClient({ side: 'storefront', type: 'public', name: 'Acme Shop App', redirectUris: [callback] });
+    const client = await server.createClient({ side: 'storefront', type: 'public', name: 'Acme Shop App', redirectUris: [chromium.callback] });
     const { verifier, challenge } = pkcePair();
-    const page = await (await browser.newContext()).newPage();
+    const page = await (await chromium.browser.newContext()).newPage();
 
     await page.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: client.clientId, state: 'st-1', scope: 'profile api', code_challenge: challenge, code_challenge_method: 'S256' }));
     expect(await page.title()).toBe('Sign in · Store');
@@ -55,12 +40,12 @@ describe.runIf(available)('the authorization code flow in Chromium', () => {
     expect(await page.title()).toBe('Authorize access · Store');
     await expect.poll(() => page.locator('main').innerText()).toContain('Acme Shop App');
     expect(await page.locator('ul.scopes').innerText()).toContain('See your profile');
-    await Promise.all([page.waitForURL((url) => url.href.startsWith(callback)), page.click('button[value=allow]')]);
+    await Promise.all([page.waitForURL((url) => url.href.startsWith(chromium.callback)), page.click('button[value=allow]')]);
 
     const landed = new URL(page.url());
     expect(landed.searchParams.get('state')).toBe('st-1');
     expect(landed.searchParams.get('iss')).toBe('http://grantry.test');
-    const token = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: client.clientId, redirect_uri: callback, code: landed.searchParams.get('code') ?? '', code_verifier: verifier });
+    const token = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: client.clientId, redirect_uri: chromium.callback, code: landed.searchParams.get('code') ?? '', code_verifier: verifier });
     expect(token.status).toBe(200);
     const mine = await apiGet(server.url, '/api/customerusers/mine', token.json.access_token as string);
     expect(mine.status).toBe(200);
@@ -69,13 +54,13 @@ describe.runIf(available)('the authorization code flow in Chromium', () => {
 
   it('Deny sends the browser back with access_denied and the state', async () => {
     const user = await server.createBackofficeUser('browser-staff');
-    const client = await server.createClient({ side: 'backoffice', name: 'Reporting', redirectUris: [callback] });
-    const page = await (await browser.newContext()).newPage();
+    const client = await server.createClient({ side: 'backoffice', name: 'Reporting', redirectUris: [chromium.callback] });
+    const page = await (await chromium.browser.newContext()).newPage();
     await page.goto(server.url + authorizeUrl('backoffice', { response_type: 'code', client_id: client.clientId, state: 'st-2' }));
     await page.fill('#login', user.username);
     await page.fill('#password', user.password);
     await Promise.all([page.waitForURL(/\/admin\/oauth2-token\/authorize\?/), page.click('button[type=submit]')]);
-    await Promise.all([page.waitForURL((url) => url.href.startsWith(callback)), page.click('button[value=deny]')]);
+    await Promise.all([page.waitForURL((url) => url.href.startsWith(chromium.callback)), page.click('button[value=deny]')]);
     const landed = new URL(page.url());
     expect(landed.searchParams.get('error')).toBe('access_denied');
     expect(landed.searchParams.get('state')).toBe('st-2');

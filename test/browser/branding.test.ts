@@ -7,23 +7,15 @@
  * the accent colour are checked in a context that enforces the pages' CSP. Runs when Chromium
  * is installed.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SideName } from '../../src/oauth/sides.js';
 import { BACKENDS } from '../helpers/backends.js';
+import { artifactsFolder, chromiumAvailable, launchChromium, screenshotAtDesktopAndPhoneWidths, seriousAccessibilityViolations } from '../helpers/chromium.js';
 import { authorizeUrl } from '../helpers/oauth.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
-const CHROMIUM = process.env.GRANTRY_CHROMIUM ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.GRANTRY_REQUIRE_BROWSER === '1') throw new Error(`GRANTRY_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM}`);
-if (!available) process.stderr.write(`\nBrowser tests not run: no Chromium at ${CHROMIUM} (apt-get install -y chromium).\n`);
-
-const ARTIFACTS = path.resolve('test-artifacts/branding');
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const ARTIFACTS = artifactsFolder('branding');
 
 const NAMES: Record<SideName, string> = { storefront: 'Acme Store', backoffice: 'Acme Back Office' };
 const LOGO_URL = 'https://cdn.acme.example/brand/logo.svg';
@@ -58,14 +50,7 @@ const PAGES: Array<{ name: string; side: SideName; as: Visitor; url: (f: Fixture
   { name: 'backoffice-account-password', side: 'backoffice', as: 'admin', url: () => '/admin/account/password', shows: 'Current password' },
 ];
 
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: string[] }>;
-}
-
-describe.runIf(available).each(BACKENDS)('branding in Chromium (%s)', { timeout: 120_000 }, (backend) => {
+describe.runIf(chromiumAvailable).each(BACKENDS)('branding in Chromium (%s)', { timeout: 120_000 }, (backend) => {
   let server: TestServer;
   let browser: Browser;
   const fixtures: Fixtures = { clientId: '' };
@@ -94,28 +79,15 @@ describe.runIf(available).each(BACKENDS)('branding in Chromium (%s)', { timeout:
     server = await startTestServer(backend, { storefrontName: NAMES.storefront, backofficeName: NAMES.backoffice, logoUrl: LOGO_URL, accentColor: ACCENT });
     const customer = await server.createCustomerUser('shopper@example.com');
     fixtures.clientId = (await server.createClient({ side: 'storefront', name: 'Reporting app' })).clientId;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await launchChromium();
     for (const visitor of ['anonymous', 'customer', 'admin'] as const) contexts.set(visitor, await newContext({ bypassCSP: true }));
     await signIn(contexts.get('customer') as BrowserContext, '/oauth2-token/login', customer.email, customer.password);
     await signIn(contexts.get('admin') as BrowserContext, '/admin/oauth2-token/login', 'admin', ADMIN_PASSWORD);
-    mkdirSync(ARTIFACTS, { recursive: true });
   });
   afterAll(async () => {
     await browser?.close();
     await server?.close();
   });
-
-  /** axe-core's serious and critical violations on the page, as lines naming the page. */
-  async function accessibilityFailures(page: Page, name: string): Promise<string[]> {
-    await page.addScriptTag({ content: AXE_SOURCE });
-    const violations = (await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: unknown[] }> } }).axe;
-      return (await axe.run()).violations;
-    })) as AxeViolation[];
-    return violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  }
 
   it('every page shows its side\'s name and never the server\'s own, passes axe-core, and is photographed at 1280 and 390 px', async () => {
     const failures: string[] = [];
@@ -138,11 +110,8 @@ describe.runIf(available).each(BACKENDS)('branding in Chromium (%s)', { timeout:
       else expect(await logo.getAttribute('alt'), entry.name).toBe(name);
       if (entry.shows) expect(await page.locator('main').innerText(), entry.name).toContain(entry.shows);
       expect(await page.locator('h1').count(), entry.name).toBe(1);
-      failures.push(...(await accessibilityFailures(page, entry.name)));
-      for (const width of [1280, 390]) {
-        await page.setViewportSize({ width, height: width === 1280 ? 800 : 844 });
-        await page.screenshot({ path: path.join(ARTIFACTS, `${entry.name}-${width}.png`), fullPage: true });
-      }
+      failures.push(...(await seriousAccessibilityViolations(page, entry.name)));
+      await screenshotAtDesktopAndPhoneWidths(page, ARTIFACTS, entry.name);
       await page.close();
     }
     expect(failures).toEqual([]);

@@ -7,26 +7,17 @@
  * axe-core with no serious or critical violation and is photographed at desktop and phone width
  * under test-artifacts/console/ (not committed). Runs when Chromium is installed.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { CLI } from '../../src/management/principal.js';
 import { apiGet, authorizeUrl, pkcePair, tokenRequest } from '../helpers/oauth.js';
 import { BACKENDS } from '../helpers/backends.js';
+import { artifactsFolder, chromiumAvailable, newPageForAxe, screenshotAtDesktopAndPhoneWidths, seriousAccessibilityViolations, useChromiumAndClientApplication } from '../helpers/chromium.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
-const CHROMIUM = process.env.GRANTRY_CHROMIUM ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env.GRANTRY_REQUIRE_BROWSER === '1') throw new Error(`GRANTRY_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM}`);
-if (!available) process.stderr.write(`\nBrowser tests not run: no Chromium at ${CHROMIUM} (apt-get install -y chromium).\n`);
-
-const ARTIFACTS = path.resolve('test-artifacts/console');
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const ARTIFACTS = artifactsFolder('console');
 const BASE = '/admin/console';
 
 /** The few DOM calls the tests make in the page (tsconfig has no DOM library; functions run in the page, so no helper). */
@@ -38,18 +29,8 @@ interface PageElement {
   remove(): void;
 }
 
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: string[] }>;
-}
-
-describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeout: 120_000 }, (backend) => {
+describe.runIf(chromiumAvailable).each(BACKENDS)('the console in Chromium (%s)', { timeout: 120_000 }, (backend) => {
   let server: TestServer;
-  let browser: Browser;
-  let app: Server;
-  let callback: string;
   /** Every secret, password, code and token the flows below use: none may reach the audit trail. */
   const secrets: string[] = [ADMIN_PASSWORD];
   /** What the flows did, for the audit trail test at the end (the tests of this file run in order). */
@@ -57,17 +38,13 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
 
   beforeAll(async () => {
     server = await startTestServer(backend);
-    app = createServer((request, response) => response.end(`received ${request.url}`));
-    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-    callback = `http://127.0.0.1:${(app.address() as AddressInfo).port}/callback`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-    mkdirSync(ARTIFACTS, { recursive: true });
   });
   afterAll(async () => {
-    await browser?.close();
-    await new Promise((resolve) => app?.close(resolve));
     await server?.close();
   });
+  // Chromium, and the client application the flows end at (a loopback page that shows what it
+  // received); registered after the server's hooks, so that the server outlives the browser.
+  const chromium = useChromiumAndClientApplication();
 
   async function signInAt(page: Page, target: string, login: string, password: string) {
     page.setDefaultTimeout(10_000);
@@ -82,38 +59,25 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
   /**
    * A console page as a user sees it: one h1 and a title saying where they are, axe-core's
    * serious and critical violations (returned, so a test reports every page at once), and a
-   * full-page screenshot at 1280 and 390 px. The page's context must bypass the CSP to inject axe.
+   * full-page screenshot at 1280 and 390 px. The page must come from newPageForAxe.
    */
   async function inspect(page: Page, name: string): Promise<string[]> {
-    const failures: string[] = [];
     expect(await page.locator('h1').count(), name).toBe(1);
     expect(await page.title(), name).toMatch(/ · Console · Back office$/);
-    await page.addScriptTag({ content: AXE_SOURCE });
-    const violations = (await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: unknown[] }> } }).axe;
-      return (await axe.run()).violations;
-    })) as AxeViolation[];
-    for (const v of violations.filter((x) => x.impact === 'serious' || x.impact === 'critical')) {
-      failures.push(`${name}: ${v.id} (${v.impact}) ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    }
-    const size = page.viewportSize();
-    for (const width of [1280, 390]) {
-      await page.setViewportSize({ width, height: width === 1280 ? 800 : 844 });
-      await page.screenshot({ path: path.join(ARTIFACTS, `${name}-${width}.png`), fullPage: true });
-    }
-    if (size) await page.setViewportSize(size);
+    const failures = await seriousAccessibilityViolations(page, name);
+    await screenshotAtDesktopAndPhoneWidths(page, ARTIFACTS, name);
     return failures;
   }
 
   it('an admin creates a confidential application with skip consent; its secret, read from the page, completes the code flow', async () => {
-    const page = await (await browser.newContext()).newPage();
+    const page = await (await chromium.browser.newContext()).newPage();
     await signInAt(page, `${BASE}/applications/new`, 'admin', ADMIN_PASSWORD);
     expect(await page.title()).toBe('New application · Console · Back office');
     await page.check('#side-backoffice');
     await page.check('#type-confidential');
     await page.fill('#name', 'Reporting app');
     await page.check('#grant-authorization_code');
-    await page.fill('#redirect_uris', callback);
+    await page.fill('#redirect_uris', chromium.callback);
     await page.check('#scope-api');
     await page.check('#skip_consent');
     await page.getByRole('button', { name: 'Create application' }).click();
@@ -128,7 +92,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
 
     // Already signed in on the back office, and consent skipped: straight back to the app.
     await page.goto(server.url + authorizeUrl('backoffice', { response_type: 'code', client_id: clientId, state: 'st-c', scope: 'api' }));
-    await page.waitForURL((url) => url.href.startsWith(callback));
+    await page.waitForURL((url) => url.href.startsWith(chromium.callback));
     const code = new URL(page.url()).searchParams.get('code') as string;
     const token = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: clientId, client_secret: secret, code });
     expect(token.status).toBe(200);
@@ -143,10 +107,8 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
   it('every console page passes axe-core (no serious or critical violation) and is photographed at 1280 and 390 px', async () => {
     const user = await server.createBackofficeUser('pat');
     const customer = await server.createCustomerUser('walker@example.com');
-    const { clientId } = await server.createClient({ side: 'storefront', name: 'Shop app', redirectUris: [callback] });
-    // bypassCSP lets the test inject axe; the pages themselves still carry their CSP.
-    const context = await browser.newContext({ bypassCSP: true });
-    const page = await context.newPage();
+    const { clientId } = await server.createClient({ side: 'storefront', name: 'Shop app', redirectUris: [chromium.callback] });
+    const page = await newPageForAxe(chromium.browser);
     await signInAt(page, `${BASE}/applications`, 'admin', ADMIN_PASSWORD);
     const pages: Array<[string, string]> = [
       ['applications', `${BASE}/applications`],
@@ -183,7 +145,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     await page.waitForSelector('.field-error');
     failures.push(...(await inspect(page, 'application-new-error')));
     // A non-admin's 403 page.
-    const other = await (await browser.newContext({ bypassCSP: true })).newPage();
+    const other = await newPageForAxe(chromium.browser);
     await other.goto(`${server.url}/admin/oauth2-token/login`);
     await other.fill('#login', user.username);
     await other.fill('#password', user.password);
@@ -203,7 +165,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     await page.check(`#type-${input.type}`);
     await page.fill('#name', input.name);
     await page.check('#grant-authorization_code');
-    await page.fill('#redirect_uris', callback);
+    await page.fill('#redirect_uris', chromium.callback);
     // The form's ids spell a scope's other characters (users:read) as _.
     for (const scope of input.scopes ?? ['api']) await page.check(`#scope-${scope.replace(/[^A-Za-z0-9_-]/g, '_')}`);
     if (input.skipConsent) await page.check('#skip_consent');
@@ -223,14 +185,14 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
   /** A code for `clientId` in a browser already signed in on the back office, for a skip-consent client. */
   async function backofficeCode(page: Page, clientId: string): Promise<string> {
     await page.goto(server.url + authorizeUrl('backoffice', { response_type: 'code', client_id: clientId, state: 'st', scope: 'api' }));
-    await page.waitForURL((url) => url.href.startsWith(callback));
+    await page.waitForURL((url) => url.href.startsWith(chromium.callback));
     const code = new URL(page.url()).searchParams.get('code') as string;
     secrets.push(code);
     return code;
   }
 
   it('an admin creates a public storefront application with PKCE and a customer in the console; the customer completes the code flow and the app calls the storefront API', async () => {
-    const admin = await (await browser.newContext({ bypassCSP: true })).newPage();
+    const admin = await newPageForAxe(chromium.browser);
     await signInAt(admin, `${BASE}/users/new?side=storefront`, 'admin', ADMIN_PASSWORD);
     const failures: string[] = [];
     // The customer, with a password generated by the console and shown once.
@@ -254,7 +216,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     failures.push(...(await inspect(admin, 'application-public-created')));
 
     // The customer, in a browser of their own: storefront login, consent, back to the app.
-    const customer = await (await browser.newContext()).newPage();
+    const customer = await (await chromium.browser.newContext()).newPage();
     customer.setDefaultTimeout(10_000);
     const { verifier, challenge } = pkcePair();
     secrets.push(verifier);
@@ -264,7 +226,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     await customer.fill('#password', password);
     await Promise.all([customer.waitForURL(/\/oauth2-token\/authorize\?/), customer.click('button[type=submit]')]);
     expect(await customer.content()).toContain('Shop mobile app');
-    await Promise.all([customer.waitForURL((url) => url.href.startsWith(callback)), customer.click('button[value=allow]')]);
+    await Promise.all([customer.waitForURL((url) => url.href.startsWith(chromium.callback)), customer.click('button[value=allow]')]);
     const back = new URL(customer.url());
     expect(back.searchParams.get('state')).toBe('st-shop');
     const code = back.searchParams.get('code') as string;
@@ -276,7 +238,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     // prompt=consent: the consent given above is remembered, which would skip the page.
     const again = await customer.goto(server.url + authorizeUrl('storefront', { response_type: 'code', client_id: app.clientId, state: 'st-2', scope: 'profile users:read', code_challenge: challenge, code_challenge_method: 'S256', prompt: 'consent' }));
     expect(again?.status()).toBe(200);
-    await Promise.all([customer.waitForURL((url) => url.href.startsWith(callback)), customer.click('button[value=allow]')]);
+    await Promise.all([customer.waitForURL((url) => url.href.startsWith(chromium.callback)), customer.click('button[value=allow]')]);
     const code2 = new URL(customer.url()).searchParams.get('code') as string;
     secrets.push(code2);
     const token = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: app.clientId, code: code2, code_verifier: verifier });
@@ -293,7 +255,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
   });
 
   it('deactivating an application in the console stops its token at once; regenerating its secret makes the old one fail and the new one work', async () => {
-    const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+    const page = await newPageForAxe(chromium.browser);
     await signInAt(page, `${BASE}/applications`, 'admin', ADMIN_PASSWORD);
     const failures: string[] = [];
     const app = await createApplication(page, `${BASE}/applications`, { side: 'backoffice', type: 'confidential', name: 'Warehouse sync', skipConsent: true });
@@ -342,7 +304,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
   });
 
   it("a non-admin back-office user creates an application under My applications, gets 403 on admin pages and 404 on another user's application, also by editing URLs and forms", async () => {
-    const admin = await (await browser.newContext()).newPage();
+    const admin = await (await chromium.browser.newContext()).newPage();
     await signInAt(admin, `${BASE}/users/new?side=backoffice`, 'admin', ADMIN_PASSWORD);
     const password = 'casey-typed-password-7';
     secrets.push(password);
@@ -358,9 +320,9 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
     const dana = await server.createBackofficeUser('dana');
     secrets.push(dana.password);
     const danaCtx = { principal: { kind: 'user' as const, side: 'backoffice' as const, userId: dana.id, isAdmin: false, label: 'dana' } };
-    const { client: danas } = await server.grantry.clients.create(danaCtx, { side: 'backoffice', name: 'Dana private app', type: 'public', grants: ['authorization_code'], redirectUris: [callback] });
+    const { client: danas } = await server.grantry.clients.create(danaCtx, { side: 'backoffice', name: 'Dana private app', type: 'public', grants: ['authorization_code'], redirectUris: [chromium.callback] });
 
-    const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+    const page = await newPageForAxe(chromium.browser);
     await signInAt(page, BASE, 'casey', password);
     // The console's start page of a non-admin is their own applications; the navigation has nothing else.
     expect(new URL(page.url()).pathname).toBe(`${BASE}/my/applications`);
@@ -438,7 +400,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
       await p.check('#type-confidential');
       await p.fill('#name', name);
       await p.check('#grant-authorization_code');
-      await p.fill('#redirect_uris', callback);
+      await p.fill('#redirect_uris', chromium.callback);
       await Promise.all([p.waitForSelector('#client-secret'), p.getByRole('button', { name: 'Create application' }).click()]);
       const secret = (await p.locator('#client-secret').innerText()).trim();
       secrets.push(secret);
@@ -448,7 +410,7 @@ describe.runIf(available).each(BACKENDS)('the console in Chromium (%s)', { timeo
 
   it('the audit trail page shows the events of these flows, and neither the page nor the audit_events rows hold a secret or password', async () => {
     expect(done.publicClientId && done.regeneratedClientId && done.caseyClientId, 'the flows above ran').toBeTruthy();
-    const page = await (await browser.newContext({ bypassCSP: true })).newPage();
+    const page = await newPageForAxe(chromium.browser);
     await signInAt(page, `${BASE}/audit`, 'admin', ADMIN_PASSWORD);
     const failures: string[] = [];
     failures.push(...(await inspect(page, 'audit-after-flows')));
