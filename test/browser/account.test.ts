@@ -9,7 +9,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
-import { artifactsFolder, chromiumAvailable, newPageForAxe, screenshotAtDesktopAndPhoneWidths, seriousAccessibilityViolations, tabTo, useChromiumAndClientApplication } from '../helpers/chromium.js';
+import { artifactsFolder, auditAndPhotograph, chromiumAvailable, newPageForAxe, tabTo, useChromiumAndClientApplication } from '../helpers/chromium.js';
 import { authorizeUrl } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -39,9 +39,7 @@ describe.runIf(chromiumAvailable).each(BACKENDS)('the account pages in Chromium 
     expect(await page.locator('h1').count(), name).toBe(1);
     expect(await page.title(), name).toMatch(new RegExp(` · ${NAMES[side]}$`));
     expect(await page.content(), name).not.toMatch(/grantry/i);
-    const failures = await seriousAccessibilityViolations(page, name);
-    await screenshotAtDesktopAndPhoneWidths(page, ARTIFACTS, name);
-    return failures;
+    return auditAndPhotograph(page, ARTIFACTS, name, backend);
   }
 
   /** Goes to `target` unsigned, signs in on the login page it is sent to, and comes back. */

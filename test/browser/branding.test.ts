@@ -11,7 +11,7 @@ import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SideName } from '../../src/oauth/sides.js';
 import { BACKENDS } from '../helpers/backends.js';
-import { artifactsFolder, chromiumAvailable, launchChromium, screenshotAtDesktopAndPhoneWidths, seriousAccessibilityViolations } from '../helpers/chromium.js';
+import { artifactsFolder, auditAndPhotograph, chromiumAvailable, launchChromium } from '../helpers/chromium.js';
 import { authorizeUrl } from '../helpers/oauth.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -110,8 +110,7 @@ describe.runIf(chromiumAvailable).each(BACKENDS)('branding in Chromium (%s)', { 
       else expect(await logo.getAttribute('alt'), entry.name).toBe(name);
       if (entry.shows) expect(await page.locator('main').innerText(), entry.name).toContain(entry.shows);
       expect(await page.locator('h1').count(), entry.name).toBe(1);
-      failures.push(...(await seriousAccessibilityViolations(page, entry.name)));
-      await screenshotAtDesktopAndPhoneWidths(page, ARTIFACTS, entry.name);
+      failures.push(...(await auditAndPhotograph(page, ARTIFACTS, entry.name, backend)));
       await page.close();
     }
     expect(failures).toEqual([]);

@@ -14,7 +14,7 @@ import { sql } from 'kysely';
 import { CLI } from '../../src/management/principal.js';
 import { apiGet, authorizeUrl, pkcePair, tokenRequest } from '../helpers/oauth.js';
 import { BACKENDS } from '../helpers/backends.js';
-import { artifactsFolder, chromiumAvailable, newPageForAxe, screenshotAtDesktopAndPhoneWidths, seriousAccessibilityViolations, useChromiumAndClientApplication } from '../helpers/chromium.js';
+import { artifactsFolder, auditAndPhotograph, chromiumAvailable, newPageForAxe, useChromiumAndClientApplication } from '../helpers/chromium.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
 const ARTIFACTS = artifactsFolder('console');
@@ -64,9 +64,7 @@ describe.runIf(chromiumAvailable).each(BACKENDS)('the console in Chromium (%s)',
   async function inspect(page: Page, name: string): Promise<string[]> {
     expect(await page.locator('h1').count(), name).toBe(1);
     expect(await page.title(), name).toMatch(/ · Console · Back office$/);
-    const failures = await seriousAccessibilityViolations(page, name);
-    await screenshotAtDesktopAndPhoneWidths(page, ARTIFACTS, name);
-    return failures;
+    return auditAndPhotograph(page, ARTIFACTS, name, backend);
   }
 
   it('an admin creates a confidential application with skip consent; its secret, read from the page, completes the code flow', async () => {

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
+import { type Backend, BACKENDS } from './backends.js';
 
 /** Where the browser is: GRANTRY_CHROMIUM, else where Debian's chromium package puts it. */
 export const CHROMIUM_PATH = process.env.GRANTRY_CHROMIUM ?? '/usr/bin/chromium';
@@ -91,6 +92,19 @@ export async function screenshotAtDesktopAndPhoneWidths(page: Page, folder: stri
     await page.screenshot({ path: path.join(folder, `${pageName}-${width}.png`), fullPage: true });
   }
   if (size) await page.setViewportSize(size);
+}
+
+/**
+ * axe-core's serious violations and the two screenshots of a page, on the first backend only:
+ * the HTML is the same on SQLite and PostgreSQL, so a second pass would only overwrite the same
+ * files and double the slowest tests of the suite. The flows and the page's own assertions still
+ * run on every backend.
+ */
+export async function auditAndPhotograph(page: Page, folder: string, pageName: string, backend: Backend): Promise<string[]> {
+  if (backend !== BACKENDS[0]) return [];
+  const failures = await seriousAccessibilityViolations(page, pageName);
+  await screenshotAtDesktopAndPhoneWidths(page, folder, pageName);
+  return failures;
 }
 
 /**
