@@ -3,7 +3,8 @@
  * its signature and claims hold and, in storage, it and its grant are unrevoked, its client is
  * active and its user may still sign in: one indexed query per API request.
  */
-import type { AccessTokenRecord, GrantRepository, TokenUser } from '../storage/repositories.js';
+import type { AccessTokenRecord, GrantRepository } from '../storage/repositories.js';
+import { tokenMayActAsAdmin } from './api-scopes.js';
 import { OAuthError } from './errors.js';
 import type { KeyRing } from './key-ring.js';
 import type { Side } from './sides.js';
@@ -22,8 +23,8 @@ export interface ValidatedAccessToken {
   scope: string;
   /** The user the token acts for; null for guests. */
   userId: number | null;
-  /** That user's admin right and name, read with the token's state. */
-  user: TokenUser | null;
+  /** That user's name and the admin right the token may use (tokenMayActAsAdmin), read with the token's state. */
+  user: { isAdmin: boolean; label: string } | null;
   jti: string;
   claims: Record<string, unknown>;
 }
@@ -91,6 +92,7 @@ export class AccessTokenService {
     if (typeof jti !== 'string' || typeof sub !== 'string' || typeof clientId !== 'string') throw OAuthError.invalidToken('the access token lacks required claims');
     const state = await this.grants.checkAccessToken(jti, side.name);
     if (!state?.usable) throw OAuthError.invalidToken('the access token has been revoked');
-    return { sub, clientId, scope: typeof scope === 'string' ? scope : '', userId: state.userId, user: state.user, jti, claims };
+    const user = state.user && { isAdmin: tokenMayActAsAdmin(state.user.isAdmin, state.user.clientOwnerIsAdmin), label: state.user.label };
+    return { sub, clientId, scope: typeof scope === 'string' ? scope : '', userId: state.userId, user, jti, claims };
   }
 }

@@ -74,6 +74,18 @@ export function roleOf(side: 'backoffice' | 'storefront', isAdmin: boolean): Rol
   return isAdmin ? 'admin' : 'staff';
 }
 
+/** The roles of each side's users. */
+export const SIDE_ROLES: Readonly<Record<'backoffice' | 'storefront', readonly Role[]>> = { backoffice: ['admin', 'staff'], storefront: ['customer'] };
+
+/**
+ * Whether a token may use its user's admin right: an application never acts beyond its owner's
+ * role, so an admin's token from an application a non-admin owns has none (the owner could not
+ * have done it, so neither may their application). `clientOwnerIsAdmin` is null for an unowned client.
+ */
+export function tokenMayActAsAdmin(userIsAdmin: boolean, clientOwnerIsAdmin: boolean | null): boolean {
+  return userIsAdmin && clientOwnerIsAdmin !== false;
+}
+
 /** Whether a user of `role` may hold `scope`; scopes outside the catalogue are the deployment's own, and not ours to limit. */
 export function roleMayHold(role: Role, scope: string): boolean {
   const entry = Object.hasOwn(API_SCOPES, scope) ? API_SCOPES[scope] : undefined;

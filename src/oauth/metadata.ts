@@ -3,7 +3,7 @@
  * resource metadata per API, and the JWKS. They describe the configuration as it is.
  */
 import type { KeyRing } from './key-ring.js';
-import { API_SCOPES, type Role, roleMayHold } from './api-scopes.js';
+import { API_SCOPES, roleMayHold, SIDE_ROLES } from './api-scopes.js';
 import type { ScopePolicy } from './scopes.js';
 import type { Side } from './sides.js';
 
@@ -20,8 +20,7 @@ export const protectedResourceMetadataPath = (side: Side) => `/.well-known/oauth
 
 /** Of `names`, those a user of the side may hold: the catalogue's scopes by role, the deployment's own all. */
 function heldOnSide(side: Side, names: string[]): string[] {
-  const roles: Role[] = side.name === 'storefront' ? ['customer'] : ['admin', 'staff'];
-  return names.filter((scope) => roles.some((role) => roleMayHold(role, scope)));
+  return names.filter((scope) => SIDE_ROLES[side.name].some((role) => roleMayHold(role, scope)));
 }
 
 export function authorizationServerMetadata(side: Side, publicUrl: string, grantTypes: string[], scopes: ScopePolicy) {

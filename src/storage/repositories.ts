@@ -93,6 +93,8 @@ export interface LoginAccount {
   passwordHash: string;
   /** Why the account may not sign in, or undefined when it may. */
   refusal: 'disabled' | 'locked' | undefined;
+  /** The back-office admin right (customers have none): the role the password grant's token gets. */
+  isAdmin: boolean;
 }
 
 export interface Page<T> {
@@ -225,9 +227,10 @@ export interface GrantRepository {
 
 /** The user an access token acts for: a back-office user's admin right and username, a customer's email. */
 export interface TokenUser {
-  /** The admin right as the token may use it: the user's, and only when the client has no owner or an admin owner. */
   isAdmin: boolean;
   label: string;
+  /** Whether the owner of the token's client is an admin; null when the client has no owner. */
+  clientOwnerIsAdmin: boolean | null;
 }
 
 export interface AccessTokenRecord {

@@ -8,7 +8,7 @@ import { randomToken } from '../../security/tokens.js';
 import type { GrantRepository, UserRepository } from '../../storage/repositories.js';
 import { OAuthError } from '../errors.js';
 import { ScopePolicy } from '../scopes.js';
-import { activeUserRole } from '../user-role.js';
+import { roleOf } from '../api-scopes.js';
 import type { TokenIssuer } from '../token-issuer.js';
 import type { GrantContext, GrantHandler, Issued } from './grant.js';
 
@@ -50,9 +50,9 @@ export class PasswordGrant implements GrantHandler {
     }
     events?.emit({ kind: 'signin.succeeded', ...about, details: { via: 'password_grant' } });
     await this.throttle.release(keys);
-    const role = await activeUserRole(this.users, client.side, account.id);
-    if (!role) throw OAuthError.invalidGrant(INVALID_CREDENTIALS);
-    const grant = { id: randomToken(16), clientPk: client.pk, side: client.side, userId: account.id, subject: null, scope: ScopePolicy.forRole(scope, role), createdAt: now, expiresAt: now };
+    // The account was read whole above (and is active): its role needs no second query.
+    const held = ScopePolicy.forRole(scope, roleOf(client.side, account.isAdmin));
+    const grant = { id: randomToken(16), clientPk: client.pk, side: client.side, userId: account.id, subject: null, scope: held, createdAt: now, expiresAt: now };
     await this.grants.create(grant);
     return this.issuer.issue(client, grant, now);
   }

@@ -211,10 +211,8 @@ export class KyselyGrantRepository implements GrantRepository {
     if (!row) return undefined;
     const userOk = row.user_id === null || (row.enabled === 1 && Number(row.locked) === 0);
     const usable = row.token_revoked === null && row.grant_revoked === null && row.client_active === 1 && userOk;
-    // An application never acts beyond its owner's role: an admin's token from an application a
-    // non-admin owns has no admin right (the owner could not have done it, so neither may it).
-    const isAdmin = Number(row.is_admin) === 1 && (row.owner_user_id === null || Number(row.owner_admin) === 1);
-    const user = row.user_id !== null && row.label !== null ? { isAdmin, label: row.label } : null;
+    const clientOwnerIsAdmin = row.owner_user_id === null ? null : Number(row.owner_admin) === 1;
+    const user = row.user_id !== null && row.label !== null ? { isAdmin: Number(row.is_admin) === 1, label: row.label, clientOwnerIsAdmin } : null;
     return { usable, userId: row.user_id, user };
   }
 }

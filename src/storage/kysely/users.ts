@@ -92,17 +92,17 @@ export class KyselyUserRepository implements UserRepository {
     if (side === 'backoffice') {
       const row = await this.db
         .selectFrom('backoffice_users')
-        .select(['id', 'password_hash', 'enabled', 'locked'])
+        .select(['id', 'password_hash', 'enabled', 'locked', 'is_admin'])
         .where((eb) => eb.or([eb('username_key', '=', key), eb('email_key', '=', key)]))
         .executeTakeFirst();
-      return row && { id: row.id, passwordHash: row.password_hash, refusal: row.enabled !== 1 ? 'disabled' : row.locked === 1 ? 'locked' : undefined };
+      return row && { id: row.id, passwordHash: row.password_hash, refusal: row.enabled !== 1 ? 'disabled' : row.locked === 1 ? 'locked' : undefined, isAdmin: row.is_admin === 1 };
     }
     const row = await this.db
       .selectFrom('customer_users')
       .select(['id', 'password_hash', 'enabled'])
       .where('email_key', '=', key)
       .executeTakeFirst();
-    return row && { id: row.id, passwordHash: row.password_hash, refusal: row.enabled !== 1 ? 'disabled' : undefined };
+    return row && { id: row.id, passwordHash: row.password_hash, refusal: row.enabled !== 1 ? 'disabled' : undefined, isAdmin: false };
   }
 
   async findBackofficeUser(id: number): Promise<BackofficeUser | undefined> {
