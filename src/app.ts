@@ -142,10 +142,10 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
   const grants: GrantHandler[] = [
     new AuthorizationCodeGrant(repos.grants, repos.users, hasher, issuer),
     new RefreshTokenGrant(repos.refreshTokens, repos.grants, repos.users, issuer, new Sealer(secret, 'refresh-replacement'), config.refreshGracePeriod),
-    new ClientCredentialsGrant(repos.grants, repos.users, issuer, scopes),
+    new ClientCredentialsGrant(repos.users, issuer, scopes),
   ];
   // Legacy and off by default (RFC 9700 §2.4): without the setting, grant_type=password is unsupported.
-  if (config.passwordGrantEnabled) grants.push(new PasswordGrant(repos.grants, repos.users, issuer, scopes, throttle));
+  if (config.passwordGrantEnabled) grants.push(new PasswordGrant(repos.users, issuer, scopes, throttle));
   const users = new UserManager(repos.users, repos.sessions, repos.grants, throttle, audit, config.passwordMinLength);
   return {
     config,

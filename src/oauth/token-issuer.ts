@@ -66,12 +66,14 @@ export class TokenIssuer {
 
   /**
    * Issues and stores the tokens of a fresh grant: an access token, and a refresh token when the
-   * client may refresh (never for client credentials, which can simply ask again).
+   * client may refresh (never for client credentials, which can simply ask again). A grant
+   * `isNew` (not stored yet: no code came before) is stored with them.
    */
-  async issue(client: Client, grant: Grant, now: number, withRefresh = client.grants.includes('refresh_token')): Promise<Issued> {
+  async issue(client: Client, grant: Grant, now: number, options: { withRefresh?: boolean; isNew?: boolean } = {}): Promise<Issued> {
+    const withRefresh = options.withRefresh ?? client.grants.includes('refresh_token');
     const access = this.mintAccess(client, grant, grant.scope, now);
     const refresh = withRefresh ? this.mintRefresh(client, grant, grant.scope, access.record.jti, now) : undefined;
-    await this.grants.recordIssued(access.record, refresh?.row);
+    await this.grants.recordIssued(access.record, refresh?.row, options.isNew ? grant : undefined);
     return { response: TokenIssuer.response(access, grant.scope, refresh?.token), userId: grant.userId };
   }
 }

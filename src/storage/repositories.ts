@@ -184,8 +184,6 @@ export interface AuthorizationCode {
 export interface GrantRepository {
   /** Stores a grant and its first authorization code together. */
   createWithCode(grant: Grant, code: Omit<AuthorizationCode, 'grantId' | 'usedAt'>): Promise<void>;
-  /** Stores a grant that starts without a code (client credentials, password). */
-  create(grant: Grant): Promise<void>;
   findGrant(id: string): Promise<(Grant & { revokedAt: number | null }) | undefined>;
   /**
    * Marks the client's code used if it was unused, in one conditional UPDATE: of any number
@@ -211,9 +209,11 @@ export interface GrantRepository {
   lastIssuedOfUser(side: SideName, userId: number): Promise<Array<{ clientPk: number; at: number }>>;
   /**
    * Records an issued access token (and the refresh token issued with it) in one transaction,
-   * and extends the grant's lifetime to cover them.
+   * and extends the grant's lifetime to cover them. `newGrant` is a grant that starts without a
+   * code (client credentials, password): stored in the same transaction, so a token costs one
+   * commit.
    */
-  recordIssued(access: AccessTokenRecord, refresh?: NewRefreshToken): Promise<void>;
+  recordIssued(access: AccessTokenRecord, refresh?: NewRefreshToken, newGrant?: Grant): Promise<void>;
   /** Revokes one access token of the client (any client when null); false when there is no such token. */
   revokeAccessToken(jti: string, clientPk: number | null, now: number): Promise<boolean>;
   /**

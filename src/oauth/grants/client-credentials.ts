@@ -4,7 +4,7 @@
  * refresh token (the client can always ask again).
  */
 import { randomToken } from '../../security/tokens.js';
-import type { GrantRepository, UserRepository } from '../../storage/repositories.js';
+import type { UserRepository } from '../../storage/repositories.js';
 import { OAuthError } from '../errors.js';
 import { ScopePolicy } from '../scopes.js';
 import { activeUserRole } from '../user-role.js';
@@ -15,7 +15,6 @@ export class ClientCredentialsGrant implements GrantHandler {
   readonly type = 'client_credentials' as const;
 
   constructor(
-    private readonly grants: GrantRepository,
     private readonly users: UserRepository,
     private readonly issuer: TokenIssuer,
     private readonly scopes: ScopePolicy,
@@ -39,7 +38,6 @@ export class ClientCredentialsGrant implements GrantHandler {
       createdAt: now,
       expiresAt: now,
     };
-    await this.grants.create(grant);
-    return this.issuer.issue(client, grant, now, false);
+    return this.issuer.issue(client, grant, now, { withRefresh: false, isNew: true });
   }
 }

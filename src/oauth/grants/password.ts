@@ -5,7 +5,7 @@
 import { verifyPassword } from '../../security/passwords.js';
 import { Throttle } from '../../security/throttle.js';
 import { randomToken } from '../../security/tokens.js';
-import type { GrantRepository, UserRepository } from '../../storage/repositories.js';
+import type { UserRepository } from '../../storage/repositories.js';
 import { OAuthError } from '../errors.js';
 import { ScopePolicy } from '../scopes.js';
 import { roleOf } from '../api-scopes.js';
@@ -19,7 +19,6 @@ export class PasswordGrant implements GrantHandler {
   readonly type = 'password' as const;
 
   constructor(
-    private readonly grants: GrantRepository,
     private readonly users: UserRepository,
     private readonly issuer: TokenIssuer,
     private readonly scopes: ScopePolicy,
@@ -53,7 +52,6 @@ export class PasswordGrant implements GrantHandler {
     // The account was read whole above (and is active): its role needs no second query.
     const held = ScopePolicy.forRole(scope, roleOf(client.side, account.isAdmin));
     const grant = { id: randomToken(16), clientPk: client.pk, side: client.side, userId: account.id, subject: null, scope: held, createdAt: now, expiresAt: now };
-    await this.grants.create(grant);
-    return this.issuer.issue(client, grant, now);
+    return this.issuer.issue(client, grant, now, { isNew: true });
   }
 }

@@ -2,6 +2,7 @@ import { type Kysely, type Selectable, sql, type Updateable } from 'kysely';
 import type { SideName } from '../../oauth/sides.js';
 import type { Client, ClientChanges, ClientFilter, ClientRepository, NewClient, Page } from '../repositories.js';
 import { likePattern } from './like.js';
+import { PreparedQuery } from './prepared.js';
 import type { ClientTable, Database } from '../schema.js';
 
 const toClient = (row: Selectable<ClientTable>): Client => ({
@@ -24,7 +25,12 @@ const toClient = (row: Selectable<ClientTable>): Client => ({
 });
 
 export class KyselyClientRepository implements ClientRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  // Every token request authenticates its client: compiled once (prepared.ts).
+  private readonly byClientId: PreparedQuery<{ clientId: string }, Selectable<ClientTable>>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.byClientId = new PreparedQuery(db, (d, arg) => d.selectFrom('clients').selectAll().where('client_id', '=', arg('clientId')));
+  }
 
   async create(client: NewClient): Promise<Client> {
     const now = Math.floor(Date.now() / 1000);
@@ -52,7 +58,7 @@ export class KyselyClientRepository implements ClientRepository {
   }
 
   async findByClientId(clientId: string): Promise<Client | undefined> {
-    const row = await this.db.selectFrom('clients').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+    const row = await this.byClientId.first(this.db, { clientId });
     return row && toClient(row);
   }
 

@@ -2,6 +2,7 @@ import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import type { SideName } from '../../oauth/sides.js';
 import type { AccessTokenRecord, AuthorizationCode, Grant, GrantRepository, NewRefreshToken } from '../repositories.js';
 import type { AuthorizationCodeTable, Database, GrantTable } from '../schema.js';
+import { PreparedQuery } from './prepared.js';
 
 const toCode = (row: Selectable<AuthorizationCodeTable>): AuthorizationCode => ({
   codeHash: row.code_hash,
@@ -38,31 +39,59 @@ const toGrantRow = (grant: Grant) => ({
 });
 
 /**
- * Inserts an issued access token and the refresh token issued with it, and stretches their
- * grant's lifetime over both; the caller runs it inside a transaction.
+ * The statements that record issued tokens, compiled once (prepared.ts): every token response
+ * runs them. Shared by the grants (first tokens of a grant) and the refresh tokens (rotation).
  */
-export async function insertIssued(trx: Transaction<Database>, access: AccessTokenRecord, refresh?: NewRefreshToken): Promise<void> {
-  await trx
-    .insertInto('access_tokens')
-    .values({ jti: access.jti, grant_id: access.grantId, client_pk: access.clientPk, issued_at: access.issuedAt, expires_at: access.expiresAt })
-    .execute();
-  if (refresh) {
-    await trx
-      .insertInto('refresh_tokens')
-      .values({
-        token_hash: refresh.tokenHash,
-        grant_id: refresh.grantId,
-        client_pk: refresh.clientPk,
-        scope: refresh.scope,
-        access_jti: refresh.accessJti,
-        created_at: refresh.createdAt,
-        expires_at: refresh.expiresAt,
-      })
-      .execute();
+export class IssuedTokenStatements {
+  private readonly insertGrant;
+  private readonly insertAccess;
+  private readonly insertRefresh;
+  private readonly extendGrant;
+
+  constructor(db: Kysely<Database>) {
+    this.insertGrant = new PreparedQuery<Grant, never>(db, (d, arg) =>
+      d.insertInto('grants').values({
+        id: arg('id'),
+        client_pk: arg('clientPk'),
+        side: arg('side'),
+        user_id: arg('userId'),
+        subject: arg('subject'),
+        scope: arg('scope'),
+        created_at: arg('createdAt'),
+        expires_at: arg('expiresAt'),
+      }),
+    );
+    this.insertAccess = new PreparedQuery<AccessTokenRecord, never>(db, (d, arg) =>
+      d.insertInto('access_tokens').values({ jti: arg('jti'), grant_id: arg('grantId'), client_pk: arg('clientPk'), issued_at: arg('issuedAt'), expires_at: arg('expiresAt') }),
+    );
+    this.insertRefresh = new PreparedQuery<NewRefreshToken, never>(db, (d, arg) =>
+      d.insertInto('refresh_tokens').values({
+        token_hash: arg('tokenHash'),
+        grant_id: arg('grantId'),
+        client_pk: arg('clientPk'),
+        scope: arg('scope'),
+        access_jti: arg('accessJti'),
+        created_at: arg('createdAt'),
+        expires_at: arg('expiresAt'),
+      }),
+    );
+    this.extendGrant = new PreparedQuery<{ id: string; expiresAt: number }, never>(db, (d, arg) =>
+      d.updateTable('grants').set({ expires_at: arg('expiresAt') }).where('id', '=', arg('id')).where('expires_at', '<', arg('expiresAt')),
+    );
   }
-  // Grants live as long as the longest-lived thing issued from them; cleanup deletes them after.
-  const expiresAt = Math.max(access.expiresAt, refresh?.expiresAt ?? 0);
-  await trx.updateTable('grants').set({ expires_at: expiresAt }).where('id', '=', access.grantId).where('expires_at', '<', expiresAt).execute();
+
+  /**
+   * Inserts an issued access token and the refresh token issued with it (and their grant, when
+   * new), and stretches the grant's lifetime over both; the caller runs it inside a transaction.
+   */
+  async insert(trx: Transaction<Database>, access: AccessTokenRecord, refresh?: NewRefreshToken, newGrant?: Grant): Promise<void> {
+    // Grants live as long as the longest-lived thing issued from them; cleanup deletes them after.
+    const expiresAt = Math.max(access.expiresAt, refresh?.expiresAt ?? 0);
+    if (newGrant) await this.insertGrant.execute(trx, { ...newGrant, expiresAt: Math.max(newGrant.expiresAt, expiresAt) });
+    await this.insertAccess.execute(trx, access);
+    if (refresh) await this.insertRefresh.execute(trx, refresh);
+    if (!newGrant) await this.extendGrant.execute(trx, { id: access.grantId, expiresAt });
+  }
 }
 
 /**
@@ -73,7 +102,26 @@ export const liveGrant = (table: 'authorization_codes' | 'refresh_tokens') =>
   sql<boolean>`exists (select 1 from grants where grants.id = ${sql.ref(`${table}.grant_id`)} and grants.revoked_at is null)`;
 
 export class KyselyGrantRepository implements GrantRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly issued: IssuedTokenStatements;
+  // Every code exchange and every API request: compiled once (prepared.ts).
+  private readonly consumeCodeQuery;
+  private readonly checkQueries;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.issued = new IssuedTokenStatements(db);
+    this.consumeCodeQuery = new PreparedQuery<{ codeHash: string; clientPk: number; now: number }, Selectable<AuthorizationCodeTable>>(db, (d, arg) =>
+      d
+        .updateTable('authorization_codes')
+        .set({ used_at: arg('now') })
+        .where('code_hash', '=', arg('codeHash'))
+        .where('client_pk', '=', arg('clientPk'))
+        .where('used_at', 'is', null)
+        // A revoked grant's codes cannot be consumed; checked here, atomically with the consumption.
+        .where(liveGrant('authorization_codes'))
+        .returningAll(),
+    );
+    this.checkQueries = { backoffice: checkAccessTokenQuery(db, 'backoffice'), storefront: checkAccessTokenQuery(db, 'storefront') };
+  }
 
   async createWithCode(grant: Grant, code: Omit<AuthorizationCode, 'grantId' | 'usedAt'>): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
@@ -94,26 +142,13 @@ export class KyselyGrantRepository implements GrantRepository {
     });
   }
 
-  async create(grant: Grant): Promise<void> {
-    await this.db.insertInto('grants').values(toGrantRow(grant)).execute();
-  }
-
   async findGrant(id: string) {
     const row = await this.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
     return row && toGrant(row);
   }
 
   async consumeCode(codeHash: string, clientPk: number, now: number): Promise<AuthorizationCode | undefined> {
-    const row = await this.db
-      .updateTable('authorization_codes')
-      .set({ used_at: now })
-      .where('code_hash', '=', codeHash)
-      .where('client_pk', '=', clientPk)
-      .where('used_at', 'is', null)
-      // A revoked grant's codes cannot be consumed; checked here, atomically with the consumption.
-      .where(liveGrant('authorization_codes'))
-      .returningAll()
-      .executeTakeFirst();
+    const row = await this.consumeCodeQuery.first(this.db, { codeHash, clientPk, now });
     return row && toCode(row);
   }
 
@@ -177,9 +212,9 @@ export class KyselyGrantRepository implements GrantRepository {
     return [...latest].map(([clientPk, at]) => ({ clientPk, at }));
   }
 
-  async recordIssued(access: AccessTokenRecord, refresh?: NewRefreshToken): Promise<void> {
+  async recordIssued(access: AccessTokenRecord, refresh?: NewRefreshToken, newGrant?: Grant): Promise<void> {
     // One transaction: one commit (one WAL write on SQLite, one fsync on PostgreSQL) per token response.
-    await this.db.transaction().execute((trx) => insertIssued(trx, access, refresh));
+    await this.db.transaction().execute((trx) => this.issued.insert(trx, access, refresh, newGrant));
   }
 
   async revokeAccessToken(jti: string, clientPk: number | null, now: number): Promise<boolean> {
@@ -190,24 +225,7 @@ export class KyselyGrantRepository implements GrantRepository {
   }
 
   async checkAccessToken(jti: string, side: SideName) {
-    const base = this.db
-      .selectFrom('access_tokens as t')
-      .innerJoin('grants as g', 'g.id', 't.grant_id')
-      .innerJoin('clients as c', 'c.id', 't.client_pk')
-      .where('t.jti', '=', jti)
-      .where('g.side', '=', side)
-      .select(['t.revoked_at as token_revoked', 'g.revoked_at as grant_revoked', 'c.active as client_active', 'g.user_id']);
-    const row =
-      side === 'backoffice'
-        ? await base
-            .leftJoin('backoffice_users as u', 'u.id', 'g.user_id')
-            .leftJoin('backoffice_users as o', 'o.id', 'c.owner_user_id')
-            .select(['u.enabled', 'u.locked', 'u.is_admin', 'u.username as label', 'c.owner_user_id', 'o.is_admin as owner_admin'])
-            .executeTakeFirst()
-        : await base
-            .leftJoin('customer_users as u', 'u.id', 'g.user_id')
-            .select(['u.enabled', (eb) => eb.lit(0).as('locked'), (eb) => eb.lit(0).as('is_admin'), 'u.email as label', 'c.owner_user_id', (eb) => eb.lit(0).as('owner_admin')])
-            .executeTakeFirst();
+    const row = await this.checkQueries[side].first(this.db, { jti });
     if (!row) return undefined;
     const userOk = row.user_id === null || (row.enabled === 1 && Number(row.locked) === 0);
     const usable = row.token_revoked === null && row.grant_revoked === null && row.client_active === 1 && userOk;
@@ -215,4 +233,41 @@ export class KyselyGrantRepository implements GrantRepository {
     const user = row.user_id !== null && row.label !== null ? { isAdmin: Number(row.is_admin) === 1, label: row.label, clientOwnerIsAdmin } : null;
     return { usable, userId: row.user_id, user };
   }
+}
+
+/**
+ * The state of one access token as the API needs it, for one side: the token, its grant, its
+ * client, its user, and (back office) the client's owner, in one indexed query.
+ */
+function checkAccessTokenQuery(db: Kysely<Database>, side: SideName) {
+  return new PreparedQuery<{ jti: string }, CheckedTokenRow>(db, (d, arg) => {
+    const base = d
+      .selectFrom('access_tokens as t')
+      .innerJoin('grants as g', 'g.id', 't.grant_id')
+      .innerJoin('clients as c', 'c.id', 't.client_pk')
+      .where('t.jti', '=', arg('jti'))
+      .where('g.side', '=', side)
+      .select(['t.revoked_at as token_revoked', 'g.revoked_at as grant_revoked', 'c.active as client_active', 'g.user_id']);
+    return side === 'backoffice'
+      ? base
+          .leftJoin('backoffice_users as u', 'u.id', 'g.user_id')
+          .leftJoin('backoffice_users as o', 'o.id', 'c.owner_user_id')
+          .select(['u.enabled', 'u.locked', 'u.is_admin', 'u.username as label', 'c.owner_user_id', 'o.is_admin as owner_admin'])
+      : base
+          .leftJoin('customer_users as u', 'u.id', 'g.user_id')
+          .select(['u.enabled', (eb) => eb.lit(0).as('locked'), (eb) => eb.lit(0).as('is_admin'), 'u.email as label', 'c.owner_user_id', (eb) => eb.lit(0).as('owner_admin')]);
+  });
+}
+
+interface CheckedTokenRow {
+  token_revoked: number | null;
+  grant_revoked: number | null;
+  client_active: number;
+  user_id: number | null;
+  enabled: number | null;
+  locked: number | null;
+  is_admin: number | null;
+  label: string | null;
+  owner_user_id: number | null;
+  owner_admin: number | null;
 }

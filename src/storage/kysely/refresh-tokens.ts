@@ -1,7 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { RefreshToken, RefreshTokenRepository } from '../repositories.js';
 import type { Database, RefreshTokenTable } from '../schema.js';
-import { insertIssued, liveGrant, toGrant } from './grants.js';
+import { IssuedTokenStatements, liveGrant, toGrant } from './grants.js';
 
 const toRefreshToken = (row: Selectable<RefreshTokenTable>): RefreshToken => ({
   tokenHash: row.token_hash,
@@ -16,7 +16,11 @@ const toRefreshToken = (row: Selectable<RefreshTokenTable>): RefreshToken => ({
 });
 
 export class KyselyRefreshTokenRepository implements RefreshTokenRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly issued: IssuedTokenStatements;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.issued = new IssuedTokenStatements(db);
+  }
 
   async find(tokenHash: string) {
     const token = await this.db.selectFrom('refresh_tokens').selectAll().where('token_hash', '=', tokenHash).executeTakeFirst();
@@ -39,7 +43,7 @@ export class KyselyRefreshTokenRepository implements RefreshTokenRepository {
         .executeTakeFirst();
       if (!old) return false;
       await trx.updateTable('access_tokens').set({ revoked_at: input.now }).where('jti', '=', old.access_jti).where('revoked_at', 'is', null).execute();
-      await insertIssued(trx, input.nextAccess, input.next);
+      await this.issued.insert(trx, input.nextAccess, input.next);
       return true;
     });
   }

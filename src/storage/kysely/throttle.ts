@@ -1,18 +1,31 @@
 import type { Kysely } from 'kysely';
+import { PreparedQuery } from './prepared.js';
 import type { FailureWindow, ThrottleRepository } from '../repositories.js';
 import type { Database } from '../schema.js';
 
+type FailuresQuery = PreparedQuery<Record<string, string | number>, { key: string; failures: number; window_start: number }>;
+
 export class KyselyThrottleRepository implements ThrottleRepository {
+  // Every client authentication and sign-in asks: compiled once per number of keys (prepared.ts).
+  private readonly failuresQueries = new Map<number, FailuresQuery>();
+
   constructor(private readonly db: Kysely<Database>) {}
 
   async failures(keys: string[], since: number): Promise<FailureWindow[]> {
     if (keys.length === 0) return [];
-    const rows = await this.db
-      .selectFrom('failed_attempts')
-      .select(['key', 'failures', 'window_start'])
-      .where('key', 'in', keys)
-      .where('window_start', '>', since)
-      .execute();
+    let query = this.failuresQueries.get(keys.length);
+    if (!query) {
+      query = new PreparedQuery(this.db, (d, arg) =>
+        d
+          .selectFrom('failed_attempts')
+          .select(['key', 'failures', 'window_start'])
+          .where('key', 'in', keys.map((_, i) => arg(`key${i}`) as string))
+          .where('window_start', '>', arg('since') as number),
+      );
+      // Callers pass a few keys (a name and an address): the map stays small.
+      this.failuresQueries.set(keys.length, query);
+    }
+    const { rows } = await query.execute(this.db, { since, ...Object.fromEntries(keys.map((key, i) => [`key${i}`, key])) });
     return rows.map((r) => ({ key: r.key, failures: Number(r.failures), windowStart: Number(r.window_start) }));
   }
 

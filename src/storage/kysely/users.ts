@@ -14,6 +14,7 @@ import type {
 } from '../repositories.js';
 import type { BackofficeUserTable, CustomerUserTable, Database } from '../schema.js';
 import { likePattern } from './like.js';
+import { PreparedQuery } from './prepared.js';
 
 const toBackofficeUser = (row: Selectable<BackofficeUserTable>): BackofficeUser => ({
   id: row.id,
@@ -42,7 +43,14 @@ const now = () => Math.floor(Date.now() / 1000);
 const ACTIVE_ADMINS_LOCK = 0x47524164;
 
 export class KyselyUserRepository implements UserRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  // Read at every issuance (the user's role) and by the API's users/{id}: compiled once (prepared.ts).
+  private readonly backofficeById: PreparedQuery<{ id: number }, Selectable<BackofficeUserTable>>;
+  private readonly customerById: PreparedQuery<{ id: number }, Selectable<CustomerUserTable>>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.backofficeById = new PreparedQuery(db, (d, arg) => d.selectFrom('backoffice_users').selectAll().where('id', '=', arg('id')));
+    this.customerById = new PreparedQuery(db, (d, arg) => d.selectFrom('customer_users').selectAll().where('id', '=', arg('id')));
+  }
 
   async createBackofficeUser(user: NewBackofficeUser): Promise<BackofficeUser> {
     const at = now();
@@ -106,7 +114,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async findBackofficeUser(id: number): Promise<BackofficeUser | undefined> {
-    const row = await this.db.selectFrom('backoffice_users').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.backofficeById.first(this.db, { id });
     return row && toBackofficeUser(row);
   }
 
@@ -121,7 +129,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async findCustomerUser(id: number): Promise<CustomerUser | undefined> {
-    const row = await this.db.selectFrom('customer_users').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.customerById.first(this.db, { id });
     return row && toCustomerUser(row);
   }
 
@@ -271,11 +279,8 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async isActive(side: SideName, id: number): Promise<boolean> {
-    const row =
-      side === 'backoffice'
-        ? await this.db.selectFrom('backoffice_users').select(['enabled', 'locked']).where('id', '=', id).executeTakeFirst()
-        : await this.db.selectFrom('customer_users').select(['enabled', (eb) => eb.lit(0).as('locked')]).where('id', '=', id).executeTakeFirst();
-    return row !== undefined && row.enabled === 1 && Number(row.locked) === 0;
+    const row = side === 'backoffice' ? await this.backofficeById.first(this.db, { id }) : await this.customerById.first(this.db, { id });
+    return row !== undefined && row.enabled === 1 && !('locked' in row && row.locked === 1);
   }
 
   async setFlag(side: SideName, id: number, flag: 'enabled' | 'locked', value: boolean): Promise<boolean> {
