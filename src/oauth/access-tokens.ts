@@ -42,8 +42,31 @@ export interface MintInput {
 /** Leeway for clocks of other processes that issued a token a moment "in the future". */
 const CLOCK_SKEW = 5;
 
+/**
+ * Tokens whose signature this process has verified, with their claims. A client sends the same
+ * token on every API call until it expires, and the signature check is the largest part of
+ * such a request (ES256 verification costs more than signing). Only the signature is
+ * remembered: the key must still be published, and expiry and revocation are checked on every
+ * request as before. Bounded; the oldest entry goes first.
+ */
+class VerifiedTokens {
+  private readonly entries = new Map<string, { kid: string; claims: Readonly<Record<string, unknown>> }>();
+
+  constructor(private readonly limit: number) {}
+
+  get(token: string) {
+    return this.entries.get(token);
+  }
+
+  add(token: string, kid: string, claims: Record<string, unknown>): void {
+    if (this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(token, { kid, claims: Object.freeze(claims) });
+  }
+}
+
 export class AccessTokenService {
   readonly codec: AccessTokenCodec;
+  private readonly verified = new VerifiedTokens(10_000);
 
   constructor(
     private readonly keys: KeyRing,
@@ -72,13 +95,18 @@ export class AccessTokenService {
   }
 
   /** Verifies signature and header; a token signed by a key this process has not loaded yet triggers one reload. */
-  async verifySignature(token: string, now: number): Promise<Record<string, unknown> | undefined> {
-    const claims = this.codec.verify(token, now);
-    if (claims) return claims;
+  async verifySignature(token: string, now: number): Promise<Readonly<Record<string, unknown>> | undefined> {
+    const known = this.verified.get(token);
+    if (known && this.keys.verificationKey(known.kid, now)) return known.claims;
+    let claims = this.codec.verify(token, now);
     const kid = AccessTokenCodec.keyIdOf(token);
-    if (kid === undefined || this.keys.verificationKey(kid, now)) return undefined;
-    await this.keys.refreshIfOlderThan(5);
-    return this.codec.verify(token, now);
+    if (!claims) {
+      if (kid === undefined || this.keys.verificationKey(kid, now)) return undefined;
+      await this.keys.refreshIfOlderThan(5);
+      claims = this.codec.verify(token, now);
+    }
+    if (claims && kid !== undefined) this.verified.add(token, kid, claims);
+    return claims;
   }
 
   /** Validates a bearer token for `side`'s API; invalid_token for any failure. */
