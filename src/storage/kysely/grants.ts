@@ -105,6 +105,7 @@ export class KyselyGrantRepository implements GrantRepository {
   private readonly issued: IssuedTokenStatements;
   // Every code exchange and every API request: compiled once (prepared.ts).
   private readonly consumeCodeQuery;
+  private readonly grantById;
   private readonly checkQueries;
 
   constructor(private readonly db: Kysely<Database>) {
@@ -120,6 +121,7 @@ export class KyselyGrantRepository implements GrantRepository {
         .where(liveGrant('authorization_codes'))
         .returningAll(),
     );
+    this.grantById = new PreparedQuery<{ id: string }, Selectable<GrantTable>>(db, (d, arg) => d.selectFrom('grants').selectAll().where('id', '=', arg('id')));
     this.checkQueries = { backoffice: checkAccessTokenQuery(db, 'backoffice'), storefront: checkAccessTokenQuery(db, 'storefront') };
   }
 
@@ -143,7 +145,7 @@ export class KyselyGrantRepository implements GrantRepository {
   }
 
   async findGrant(id: string) {
-    const row = await this.db.selectFrom('grants').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await this.grantById.first(this.db, { id });
     return row && toGrant(row);
   }
 
