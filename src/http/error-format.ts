@@ -11,6 +11,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { OAuthError } from '../oauth/errors.js';
 import { INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH } from '../oauth/metadata.js';
 import type { Side } from '../oauth/sides.js';
+import { isDatabaseBusy } from '../storage/database.js';
 import { sendApiError } from './api/json-api.js';
 import { sendPage } from './page-headers.js';
 import { sendOAuthError } from './token.js';
@@ -46,6 +47,7 @@ function describe(status: number): { title: string; detail: string } {
   if (status === 408) return { title: 'Request timeout', detail: 'The request took too long to arrive.' };
   if (status === 413) return { title: 'Request too large', detail: 'The request body is too large.' };
   if (status === 415) return { title: 'Unsupported content type', detail: 'The request body must be a form (application/x-www-form-urlencoded) or JSON.' };
+  if (status === 503) return { title: 'Service unavailable', detail: 'The server is too busy to answer now; try again in a moment.' };
   if (status >= 500) return { title: 'Server error', detail: 'The server could not handle the request.' };
   return { title: 'Bad request', detail: 'The request could not be read.' };
 }
@@ -57,18 +59,28 @@ export function sendErrorInFormat(format: Format, reply: FastifyReply, status: n
   const { title, detail } = describe(status);
   if (format === 'api') return sendApiError(reply, status, title, detail.toLowerCase().replace(/\.$/, ''));
   if (format === 'oauth') {
-    const error = status >= 500 ? 'server_error' : 'invalid_request';
+    const error = status === 503 ? 'temporarily_unavailable' : status >= 500 ? 'server_error' : 'invalid_request';
     return sendOAuthError(reply, new OAuthError(error, detail.toLowerCase().replace(/\.$/, ''), status));
   }
   return sendPage(reply, status, errorPage(brand, { title, message: `${detail} ${WHAT_NEXT}`, technical: `HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trim() }));
 }
 
+/** Seconds a client is asked to wait after a 503 for a busy database. */
+const BUSY_RETRY_AFTER = 1;
+
 /**
  * The server's error handler, also reached by errors that a route group's own handler passes
- * on. 5xx are logged with their cause; the client learns only the status.
+ * on. 5xx are logged with their cause; the client learns only the status. A database still busy
+ * after its wait (another process holding SQLite's write lock past busy_timeout) is 503 with
+ * Retry-After: the request did nothing and may be sent again.
  */
 export function errorHandler(sides: readonly Side[], branding: Branding) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (isDatabaseBusy(error)) {
+      request.log.warn({ err: error }, 'database busy');
+      reply.header('Retry-After', String(BUSY_RETRY_AFTER));
+      return sendErrorAt(request, reply, 503, sides, branding);
+    }
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     return sendErrorAt(request, reply, status, sides, branding);
