@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createGrantry, type Grantry } from './app.js';
 import type { Config } from './config/index.js';
-import { buildHttpApp } from './http/server.js';
+import { buildHttpApp, type HttpAppOptions } from './http/server.js';
 import { scheduleCleanup } from './management/cleanup.js';
 import { CLI } from './management/principal.js';
 import { TOKEN_PATH } from './oauth/metadata.js';
@@ -38,18 +38,28 @@ export async function ensureAdminUser(grantry: Grantry): Promise<{ username: str
   return { username: config.adminUsername, password: config.adminPassword ? undefined : password };
 }
 
-export async function startServer(config: Config, log: (line: string) => void = console.log): Promise<RunningServer> {
+/**
+ * What a first start does beyond createGrantry(): says that it generated the seed signing key,
+ * and creates the first admin, printing a generated password this once. `grantry start
+ * --workers` runs it once in its primary process, before the server processes start.
+ */
+export async function bootstrap(grantry: Grantry, log: (line: string) => void): Promise<void> {
+  const { config } = grantry;
+  if (grantry.signingKeyCreated) log(`Generated a ${config.signingAlgorithm} signing key in ${config.signingKeyFile} (mode 0600).`);
+  const admin = await ensureAdminUser(grantry);
+  if (admin) {
+    log(`Created back-office admin "${admin.username}".`);
+    if (admin.password) log(`  Its password, shown only this once: ${admin.password}`);
+  }
+}
+
+export async function startServer(config: Config, log: (line: string) => void = console.log, options: HttpAppOptions = {}): Promise<RunningServer> {
   const grantry = await createGrantry(config);
   let app: FastifyInstance | undefined;
   let stopCleanup = () => {};
   try {
-    if (grantry.signingKeyCreated) log(`Generated a ${config.signingAlgorithm} signing key in ${config.signingKeyFile} (mode 0600).`);
-    const admin = await ensureAdminUser(grantry);
-    if (admin) {
-      log(`Created back-office admin "${admin.username}".`);
-      if (admin.password) log(`  Its password, shown only this once: ${admin.password}`);
-    }
-    app = await buildHttpApp(grantry);
+    await bootstrap(grantry, log);
+    app = await buildHttpApp(grantry, options);
     const logger = app.log;
     // Each audit event is also one structured log line (the table is for the console and the CLI).
     grantry.audit.logTo(

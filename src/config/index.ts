@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { API_SCOPES } from '../oauth/api-scopes.js';
 import { textProblem } from '../security/input.js';
@@ -68,6 +69,8 @@ export interface Config {
   headersTimeout: number;
   keepAliveTimeout: number;
   maxConnections: number;
+  /** Server processes `grantry start` runs on one port; 1 runs the server in the start process itself. */
+  workers: number;
 }
 
 type Parser<T> = (raw: unknown) => T;
@@ -317,6 +320,20 @@ const trustProxy: Parser<TrustProxy> = (raw) => {
   return addresses.length > 0 ? addresses : false;
 };
 
+/** The most server processes `grantry start` runs: more only add memory and database connections. */
+export const MAX_WORKERS = 64;
+
+/**
+ * workers: a whole number of server processes, or "auto" for one per CPU the process may use
+ * (os.availableParallelism(), at most MAX_WORKERS).
+ */
+const workers: Parser<number> = (raw) => {
+  if (typeof raw === 'string' && raw.trim().toLowerCase() === 'auto') return Math.min(availableParallelism(), MAX_WORKERS);
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_WORKERS) fail(`must be a whole number from 1 to ${MAX_WORKERS}, or auto (one per CPU), got ${JSON.stringify(raw)}`);
+  return n;
+};
+
 // Defaults that depend on other settings are resolved in loadConfig().
 const DERIVED = Symbol('derived');
 
@@ -388,6 +405,7 @@ export const SETTINGS = [
   setting('headersTimeout', 'headers_timeout', 'GRANTRY_HEADERS_TIMEOUT', 10, integer(1, 3600), 'Seconds a client has to send the request headers, from the moment it connects or starts a request; at most request_timeout.'),
   setting('keepAliveTimeout', 'keep_alive_timeout', 'GRANTRY_KEEP_ALIVE_TIMEOUT', 5, integer(1, 3600), 'Seconds an idle keep-alive connection stays open between requests (announced in the Keep-Alive header; Node closes it a second later, so that clients close first). Behind a reverse proxy that reuses connections, make it longer than the proxy\'s own idle timeout.'),
   setting('maxConnections', 'max_connections', 'GRANTRY_MAX_CONNECTIONS', 1000, integer(1, 1000000), 'Open client connections one server process accepts at once; a connection beyond it is closed at once. Keeps file descriptors free for the database and the connections already served (raise the open-files limit, ulimit -n, before raising this).'),
+  setting('workers', 'workers', 'GRANTRY_WORKERS', 1, workers, `Server processes grantry start runs on one port (also --workers): a whole number from 1 to ${MAX_WORKERS}, or auto for one per CPU. They share the database and the signing keys; 1 serves from the start process itself. See Several processes.`),
 ] as const;
 
 export interface LoadOptions {
@@ -396,6 +414,21 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Values that win over everything (used by tests and the CLI). */
   overrides?: Partial<Config>;
+}
+
+/**
+ * A setting's value given some other way than loadConfig() reads (a command-line option):
+ * parsed and checked like the environment and the config file, a ConfigError naming `source`.
+ */
+export function parseSetting<K extends keyof Config>(key: K, raw: unknown, source: string): Config[K] {
+  const s = SETTINGS.find((candidate) => candidate.key === key) as Setting<K> | undefined;
+  if (!s) throw new Error(`no setting ${key}`);
+  try {
+    return s.parse(raw);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(`invalid ${source}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** Loads and validates the configuration; throws ConfigError naming the setting on bad input. */

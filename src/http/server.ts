@@ -55,11 +55,16 @@ function slowClientLimits(config: Config) {
   };
 }
 
-export async function buildHttpApp(grantry: Grantry): Promise<FastifyInstance> {
+export interface HttpAppOptions {
+  /** Where log lines go (default stdout); `grantry start --json` keeps stdout for its JSON. */
+  logTo?: NodeJS.WritableStream;
+}
+
+export async function buildHttpApp(grantry: Grantry, options: HttpAppOptions = {}): Promise<FastifyInstance> {
   const { config } = grantry;
   const branding = new Branding(config);
   const app = Fastify({
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel, ...(options.logTo ? { stream: options.logTo } : {}) },
     // Two log lines per request would cost more than the token endpoint's own work.
     // (Through a LogController: the top-level disableRequestLogging option prints a deprecation warning.)
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),

@@ -1,16 +1,66 @@
-/** `grantry start`: runs the server until SIGINT or SIGTERM. */
+/**
+ * `grantry start`: runs the server until SIGINT or SIGTERM; with --workers N (or the workers
+ * setting) above 1, N server processes on one port (cli/cluster.ts).
+ */
 import type { Command } from 'commander';
-import { loadCliConfig } from '../context.js';
-import { action } from '../output.js';
+import { type Config, loadConfig, parseSetting } from '../../config/index.js';
+import type { RunningServer } from '../../server.js';
+import { isClusterWorker, runWorker, superviseWorkers } from '../cluster.js';
+import { configFileOf, dataDirOptionOf } from '../context.js';
+import { action, type JsonObject } from '../output.js';
+
+/** The configuration, --workers over GRANTRY_WORKERS / workers, --data-dir over data_dir. */
+function loadStartConfig(cmd: Command): Config {
+  const dataDir = dataDirOptionOf(cmd);
+  const workers = cmd.opts<{ workers?: string }>().workers;
+  return loadConfig({
+    configFile: configFileOf(cmd),
+    overrides: {
+      ...(dataDir === undefined ? {} : { dataDir }),
+      ...(workers === undefined ? {} : { workers: parseSetting('workers', workers, '--workers') }),
+    },
+  });
+}
+
+/** The --json result: where the server listens and each side's addresses. */
+function summaryOf(server: RunningServer, config: Config): JsonObject {
+  return {
+    url: server.url,
+    public_url: config.publicUrl,
+    sides: server.grantry.sides.all.map((side) => ({
+      name: side.name,
+      issuer: side.issuer,
+      authorize_url: config.publicUrl + side.authorizePath,
+      login_url: config.publicUrl + side.loginPath,
+      api_url: config.publicUrl + side.apiPath,
+    })),
+  };
+}
 
 export function registerStartCommand(program: Command): void {
   program
     .command('start')
     .description('start the HTTP server (migrates the database, creates the signing key and the first admin if missing)')
+    .option('--workers <n>', 'server processes on the one port: a number from 1 to 64, or auto for one per CPU (default: GRANTRY_WORKERS / workers, else 1)')
     .option('--json', 'print the listening addresses as one JSON object on stdout (log lines go to stderr)')
     .action(
       action(async (out, cmd) => {
-        const config = loadCliConfig(cmd);
+        // Log lines of the server go to stderr with --json: stdout holds the one JSON object.
+        const httpOptions = out.json ? { logTo: process.stderr } : {};
+        if (isClusterWorker()) {
+          // A process that `start --workers` forked: it serves, the primary prints, also why this
+          // one could not start (its configuration included: the file may have changed since).
+          await runWorker(
+            async (log) => {
+              const config = loadStartConfig(cmd);
+              const { startServer } = await import('../../server.js');
+              return startServer(config, log, httpOptions);
+            },
+            (server) => summaryOf(server, server.grantry.config),
+          );
+          return;
+        }
+        const config = loadStartConfig(cmd);
         // With --json the human-readable lines (including a generated admin password) go to stderr.
         const log = out.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => process.stdout.write(`${line}\n`);
         // Listen before starting, so a signal that arrives during start-up still closes cleanly.
@@ -19,22 +69,33 @@ export function registerStartCommand(program: Command): void {
           process.once('SIGTERM', resolve);
         });
         // Loaded on demand, like the core in withGrantry(): other commands skip the HTTP stack.
-        const { startServer } = await import('../../server.js');
-        const server = await startServer(config, log);
-        out.result(
-          {
-            url: server.url,
-            public_url: config.publicUrl,
-            sides: server.grantry.sides.all.map((side) => ({
-              name: side.name,
-              issuer: side.issuer,
-              authorize_url: config.publicUrl + side.authorizePath,
-              login_url: config.publicUrl + side.loginPath,
-              api_url: config.publicUrl + side.apiPath,
-            })),
-          },
-          () => [], // startServer already printed the addresses
-        );
+        const { startServer, bootstrap } = await import('../../server.js');
+
+        if (config.workers > 1) {
+          const { createGrantry } = await import('../../app.js');
+          await superviseWorkers({
+            workers: config.workers,
+            log,
+            info: (message) => out.info(message),
+            warn: (message) => out.warn(message),
+            stopSignal,
+            // Migrations, the seed signing key and the first admin (its password printed once),
+            // here and once, before the workers open the database.
+            async prepare() {
+              const grantry = await createGrantry(config);
+              try {
+                await bootstrap(grantry, log);
+              } finally {
+                await grantry.close();
+              }
+            },
+            ready: (summary) => out.result({ ...summary, workers: config.workers }, () => []),
+          });
+          return;
+        }
+
+        const server = await startServer(config, log, httpOptions);
+        out.result(summaryOf(server, config), () => []); // startServer already printed the addresses
         const signal = await stopSignal;
         log(`Received ${signal}, shutting down...`);
         // A second signal while closing (e.g. a stuck connection) stops at once.
