@@ -5,22 +5,11 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import {
-  CompiledQuery,
-  type DatabaseConnection,
-  type DialectAdapter,
-  type Driver,
-  Kysely,
-  PostgresDialect,
-  type QueryResult,
-  SqliteAdapter,
-  SqliteDialect,
-  SqliteDriver,
-  type TransactionSettings,
-} from 'kysely';
+import { type DialectAdapter, type Driver, Kysely, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { ConfigError } from '../config/index.js';
 import { describeDatabase, sqliteFileOf } from './database-url.js';
+import { GroupCommitSqliteDriver } from './sqlite-driver.js';
 import type { Database } from './schema.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -34,162 +23,22 @@ export interface OpenDatabase {
 /** How long a statement waits for another process's write lock before SQLITE_BUSY reaches its caller. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
-/** The better-sqlite3 database as the driver uses it: statements prepared once, and its transaction state. */
-interface SqliteHandle {
-  prepare(sql: string): SQLite.Statement;
-  readonly inTransaction: boolean;
-  close(): void;
-}
-
 /**
- * Kysely prepares every query anew; preparing costs more than running the small queries of the
- * hot paths, so prepared statements are kept per SQL text (a bounded set: queries are built
- * from a fixed set of shapes, values are bound).
- */
-function withStatementCache(sqlite: SQLite.Database, limit = 500): SqliteHandle {
-  const cache = new Map<string, SQLite.Statement>();
-  return {
-    close: () => sqlite.close(),
-    get inTransaction() {
-      return sqlite.inTransaction;
-    },
-    prepare(sql: string) {
-      let statement = cache.get(sql);
-      if (!statement) {
-        statement = sqlite.prepare(sql);
-        if (cache.size >= limit) cache.delete(cache.keys().next().value as string);
-        cache.set(sql, statement);
-      }
-      return statement;
-    },
-  };
-}
-
-const isSqliteBusy = (error: unknown) => /^SQLITE_BUSY(_|$)/.test(String((error as { code?: unknown } | null)?.code));
-
-/** The pause before the next try at a lock another process holds: 1, 2, 4, 8, 16, then 20 ms, give or take half. */
-const busyPause = (attempt: number) => Math.min(2 ** attempt, 20) * (0.5 + Math.random());
-
-/** One query at a time on the one connection, in the order asked (as Kysely's own SQLite driver does). */
-class ConnectionMutex {
-  private held: Promise<void> | undefined;
-  private release: (() => void) | undefined;
-
-  async lock(): Promise<void> {
-    while (this.held) await this.held;
-    this.held = new Promise((resolve) => (this.release = resolve));
-  }
-
-  unlock(): void {
-    const release = this.release;
-    this.held = undefined;
-    this.release = undefined;
-    release?.();
-  }
-}
-
-/**
- * Kysely's SQLite connection, but waiting for another process's write lock without blocking
- * this one. SQLite's own busy_timeout waits by sleeping in the calling thread, which is the
- * whole Node process: every request of a worker would stall behind one statement waiting for
- * the lock (and two connections of one process, as in tests, would wait for each other until
- * the timeout). So the connection has busy_timeout 0, and a statement refused SQLITE_BUSY
- * outside a transaction, which changed nothing, is tried again after a short timer, up to
- * SQLITE_BUSY_TIMEOUT_MS. Meanwhile the connection is free for this process's other queries,
- * reads above all (WAL: they need no lock). Inside a transaction nothing is retried: its
- * statements never meet the lock, which BEGIN IMMEDIATE took (ImmediateTransactionSqliteDriver).
- */
-class RetryingSqliteConnection implements DatabaseConnection {
-  constructor(
-    private readonly sqlite: SqliteHandle,
-    private readonly mutex: ConnectionMutex,
-  ) {}
-
-  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const started = Date.now();
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        return this.run<R>(query);
-      } catch (e) {
-        if (!isSqliteBusy(e) || this.sqlite.inTransaction || Date.now() - started >= SQLITE_BUSY_TIMEOUT_MS) throw e;
-      }
-      this.mutex.unlock();
-      try {
-        await new Promise((resolve) => setTimeout(resolve, busyPause(attempt)));
-      } finally {
-        await this.mutex.lock();
-      }
-    }
-  }
-
-  private run<R>({ sql, parameters }: CompiledQuery): QueryResult<R> {
-    const statement = this.sqlite.prepare(sql);
-    if (statement.reader) return { rows: statement.all(parameters) as R[] };
-    const { changes, lastInsertRowid } = statement.run(parameters);
-    return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
-  }
-
-  async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    const statement = this.sqlite.prepare(query.sql);
-    if (!statement.reader) throw new Error('only queries that return rows can be streamed');
-    for (const row of statement.iterate(query.parameters)) yield { rows: [row as R] };
-  }
-}
-
-/**
- * Transactions that take SQLite's write lock when they begin. Kysely begins them DEFERRED: the
- * lock is taken at the first write, and a transaction that read first, when another process has
- * written since its read, gets SQLITE_BUSY (BUSY_SNAPSHOT) at once, since no wait can make its
- * snapshot current. BEGIN IMMEDIATE waits for the lock (RetryingSqliteConnection) before reading
- * anything, so every read inside sees what it then writes over. SQLite has one writer at a time
- * whatever the mode, so this costs no concurrency; readers are never blocked (WAL). A
- * transaction declared read only (setAccessMode('read only')) stays DEFERRED: a consistent
- * snapshot without the lock.
- */
-class ImmediateTransactionSqliteDriver extends SqliteDriver {
-  private readonly mutex = new ConnectionMutex();
-  private readonly connection: RetryingSqliteConnection;
-
-  constructor(private readonly sqlite: SqliteHandle) {
-    super({ database: sqlite });
-    this.connection = new RetryingSqliteConnection(sqlite, this.mutex);
-  }
-
-  override async init(): Promise<void> {}
-
-  override async acquireConnection(): Promise<DatabaseConnection> {
-    await this.mutex.lock();
-    return this.connection;
-  }
-
-  override async releaseConnection(): Promise<void> {
-    this.mutex.unlock();
-  }
-
-  override async beginTransaction(connection: DatabaseConnection, settings?: TransactionSettings): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw(settings?.accessMode === 'read only' ? 'begin deferred' : 'begin immediate'));
-  }
-
-  override async destroy(): Promise<void> {
-    this.sqlite.close();
-  }
-}
-
-/**
- * Grantry's SQLite dialect: its driver (above), and schema changes in one transaction. SQLite's
- * schema changes are transactional, but Kysely's SQLite adapter says they are not, so its
- * migrator would run each migration statement by statement: a process killed halfway would
- * leave a half-applied schema that every later start trips over. Saying so makes the migrator
- * run the whole pending set and its bookkeeping in one transaction (the adapter flag is read by
- * nothing else): all of it is applied, or none.
+ * Grantry's SQLite dialect: its driver (sqlite-driver.ts: group commit, write transactions that
+ * take the lock as they begin, waits for locks that do not block the process), and schema
+ * changes in one transaction. SQLite's schema changes are transactional, but Kysely's SQLite
+ * adapter says they are not, so its migrator would run each migration statement by statement: a
+ * process killed halfway would leave a half-applied schema that every later start trips over.
+ * Saying so makes the migrator run the whole pending set and its bookkeeping in one transaction
+ * (the adapter flag is read by nothing else): all of it is applied, or none.
  */
 class GrantrySqliteDialect extends SqliteDialect {
-  constructor(private readonly sqlite: SqliteHandle) {
+  constructor(private readonly sqlite: SQLite.Database) {
     super({ database: sqlite });
   }
 
   override createDriver(): Driver {
-    return new ImmediateTransactionSqliteDriver(this.sqlite);
+    return new GroupCommitSqliteDriver(this.sqlite, SQLITE_BUSY_TIMEOUT_MS);
   }
 
   override createAdapter(): DialectAdapter {
@@ -288,14 +137,14 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
     // WAL lets readers run beside the single writer. The journal mode is stored in the file: the
     // process that created it set it, and a file opened as existing keeps its own. Opening waits
     // for another process's lock as SQLite does (busy_timeout); once open, statements wait
-    // without blocking the process (RetryingSqliteConnection), so busy_timeout is then 0.
+    // without blocking the process (GroupCommitSqliteDriver), so busy_timeout is then 0.
     sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     if (!options.mustExist) sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 0');
     if (create) restrictToOwner(file);
-    const db = new Kysely<Database>({ dialect: new GrantrySqliteDialect(withStatementCache(sqlite)) });
+    const db = new Kysely<Database>({ dialect: new GrantrySqliteDialect(sqlite) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   const pool = new pg.Pool({

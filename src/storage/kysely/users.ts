@@ -193,28 +193,14 @@ export class KyselyUserRepository implements UserRepository {
    * check of the active admins and its change are one step. Counting, then changing in another
    * statement let two admins demoting each other at once both see two admins and both proceed.
    * PostgreSQL (READ COMMITTED) takes a transaction-level advisory lock, so the next one counts
-   * only once this one has committed; SQLite takes its single write lock at BEGIN IMMEDIATE
-   * (waiting up to busy_timeout), and reads from there on see every committed change.
+   * only once this one has committed; SQLite's write transactions take its single write lock as
+   * they begin (BEGIN IMMEDIATE, see sqlite-driver.ts), and reads from there on see every
+   * committed change.
    */
   private serialisedAdminChange<T>(work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-    if (this.db.getExecutor().adapter instanceof PostgresAdapter) {
-      return this.db.transaction().execute(async (trx: Transaction<Database>) => {
-        await sql`select pg_advisory_xact_lock(${ACTIVE_ADMINS_LOCK})`.execute(trx);
-        return work(trx);
-      });
-    }
-    // Kysely's SQLite transactions begin DEFERRED: a read first, then a write, could meet another
-    // process's write in between. Its one connection is held here for the whole transaction.
-    return this.db.connection().execute(async (conn) => {
-      await sql`begin immediate`.execute(conn);
-      try {
-        const result = await work(conn);
-        await sql`commit`.execute(conn);
-        return result;
-      } catch (e) {
-        await sql`rollback`.execute(conn);
-        throw e;
-      }
+    return this.db.transaction().execute(async (trx: Transaction<Database>) => {
+      if (trx.getExecutor().adapter instanceof PostgresAdapter) await sql`select pg_advisory_xact_lock(${ACTIVE_ADMINS_LOCK})`.execute(trx);
+      return work(trx);
     });
   }
 

@@ -1,0 +1,270 @@
+/**
+ * Grantry's Kysely driver for SQLite: one better-sqlite3 connection, group commit, and waits for
+ * other processes' locks that do not block this one.
+ *
+ * Group commit. A commit is the dearest part of a token request on SQLite: the WAL write (and
+ * now and then a checkpoint) costs several times the inserts it makes durable (about 60 µs
+ * against 6 µs on this project's ext4 machines). So the writes made during one turn of the
+ * event loop share one write transaction (a batch): the first write opens it with BEGIN
+ * IMMEDIATE, every transaction runs inside it as a SAVEPOINT (so each still commits or rolls
+ * back alone), a write outside a transaction runs in it as it is (one statement is atomic by
+ * itself), and the batch commits once when the turn is over. No caller learns of its write
+ * before that commit: it resolves only after the shared COMMIT, and every member fails if the
+ * COMMIT fails.
+ *
+ * Locks. BEGIN IMMEDIATE takes SQLite's single write lock as the batch opens, so every read
+ * inside a write transaction sees what its writes then go over (Kysely's own DEFERRED
+ * transactions could fail at once with SQLITE_BUSY when another process wrote between their
+ * read and their write). SQLite's busy_timeout would wait for another process's lock by
+ * sleeping in the calling thread, the whole Node process (and two connections of one process,
+ * as in tests, would wait for each other until the timeout). So the connection has
+ * busy_timeout 0, and a statement refused SQLITE_BUSY outside a transaction (BEGIN IMMEDIATE
+ * above all; a read only rarely) is tried again after a short timer, up to `lockTimeoutMs`,
+ * with the connection free meanwhile for this process's other queries, reads above all (WAL:
+ * they need no lock). Past the timeout the SQLITE_BUSY error reaches the caller alone (503,
+ * isDatabaseBusy in database.ts).
+ *
+ * Reads outside a transaction run at once (inside the open batch if there is one: they see its
+ * writes, whose callers have not been answered yet). A read-only transaction
+ * (`setAccessMode('read only')`) is a plain DEFERRED one when no batch is open: a consistent
+ * snapshot without the lock.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type SQLite from 'better-sqlite3';
+import type { CompiledQuery, DatabaseConnection, Driver, QueryResult, TransactionSettings } from 'kysely';
+
+/** One caller at a time on the one connection, in the order asked. */
+class Mutex {
+  private held = false;
+  private readonly waiting: Array<() => void> = [];
+
+  lock(): Promise<void> {
+    if (!this.held) {
+      this.held = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  unlock(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.held = false;
+  }
+}
+
+/** The write transaction shared by the writes of one turn of the event loop. */
+interface Batch {
+  committed: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const committed = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Every member awaits it; this only keeps a failure nobody is left to hear from being "unhandled".
+  committed.catch(() => {});
+  return { committed, resolve, reject };
+}
+
+const SAVEPOINT = 'grantry_transaction';
+
+const isSqliteBusy = (error: unknown) => /^SQLITE_BUSY(_|$)/.test(String((error as { code?: unknown } | null)?.code));
+
+/** The pause before the next try at a lock another connection holds: 1, 2, 4, 8, 16, then 20 ms, give or take half. */
+const busyPause = (attempt: number) => Math.min(2 ** attempt, 20) * (0.5 + Math.random());
+
+/**
+ * Prepared statements kept per SQL text: Kysely would prepare every query anew, and preparing
+ * costs more than running the small queries of the hot paths. Bounded: queries are built from a
+ * fixed set of shapes, values are bound.
+ */
+class StatementCache {
+  private readonly cache = new Map<string, SQLite.Statement>();
+
+  constructor(
+    private readonly sqlite: SQLite.Database,
+    private readonly limit = 500,
+  ) {}
+
+  get(sql: string): SQLite.Statement {
+    let statement = this.cache.get(sql);
+    if (!statement) {
+      statement = this.sqlite.prepare(sql);
+      if (this.cache.size >= this.limit) this.cache.delete(this.cache.keys().next().value as string);
+      this.cache.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+class GroupCommitConnection implements DatabaseConnection {
+  /** The batch the current caller wrote in: it is released only once that batch has committed. */
+  batch: Batch | undefined;
+  /** Inside a transaction: a savepoint of the batch, or a plain read-only transaction. */
+  transaction: 'savepoint' | 'read only' | undefined;
+
+  constructor(
+    private readonly driver: GroupCommitSqliteDriver,
+    private readonly statements: StatementCache,
+  ) {}
+
+  async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const statement = this.statements.get(query.sql);
+    if (this.transaction !== undefined) return run<R>(statement, query);
+    if (!statement.readonly) {
+      await this.driver.joinBatch(this);
+      return run<R>(statement, query);
+    }
+    return this.driver.whenNotBusy(() => run<R>(statement, query));
+  }
+
+  async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    const statement = this.statements.get(query.sql);
+    if (!statement.reader) throw new Error('only queries that return rows can be streamed');
+    for (const row of statement.iterate(query.parameters as unknown[])) yield { rows: [row as R] };
+  }
+}
+
+function run<R>(statement: SQLite.Statement, query: CompiledQuery): QueryResult<R> {
+  const parameters = query.parameters as unknown[];
+  if (statement.reader) return { rows: statement.all(parameters) as R[] };
+  const { changes, lastInsertRowid } = statement.run(parameters);
+  return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
+}
+
+export class GroupCommitSqliteDriver implements Driver {
+  private readonly mutex = new Mutex();
+  private readonly connection: GroupCommitConnection;
+  private batch: Batch | undefined;
+
+  /** `sqlite` must have busy_timeout 0: waits for locks are this driver's (see above). */
+  constructor(
+    private readonly sqlite: SQLite.Database,
+    private readonly lockTimeoutMs: number,
+  ) {
+    this.connection = new GroupCommitConnection(this, new StatementCache(sqlite));
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    await this.mutex.lock();
+    return this.connection;
+  }
+
+  async beginTransaction(_connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    const connection = this.connection;
+    if (settings.accessMode === 'read only' && this.batch === undefined) {
+      await this.whenNotBusy(() => this.sqlite.exec('begin deferred'));
+      connection.transaction = 'read only';
+      return;
+    }
+    await this.joinBatch(connection);
+    this.sqlite.exec(`savepoint ${SAVEPOINT}`);
+    connection.transaction = 'savepoint';
+  }
+
+  async commitTransaction(): Promise<void> {
+    const kind = this.connection.transaction;
+    this.connection.transaction = undefined;
+    this.sqlite.exec(kind === 'read only' ? 'commit' : `release ${SAVEPOINT}`);
+  }
+
+  async rollbackTransaction(): Promise<void> {
+    const kind = this.connection.transaction;
+    this.connection.transaction = undefined;
+    if (kind === 'read only') {
+      if (this.sqlite.inTransaction) this.sqlite.exec('rollback');
+      return;
+    }
+    // Some errors (a full disk, an I/O error) make SQLite roll the whole transaction back by
+    // itself: then the batch is lost, and with it every write it held.
+    if (!this.sqlite.inTransaction) return this.loseBatch();
+    this.sqlite.exec(`rollback to ${SAVEPOINT}`);
+    this.sqlite.exec(`release ${SAVEPOINT}`);
+  }
+
+  async releaseConnection(): Promise<void> {
+    const batch = this.connection.batch;
+    this.connection.batch = undefined;
+    this.connection.transaction = undefined;
+    this.mutex.unlock();
+    // Only now, with the connection free for the next callers to write in the same batch.
+    if (batch) await batch.committed;
+  }
+
+  async destroy(): Promise<void> {
+    await this.flush();
+    this.sqlite.close();
+  }
+
+  /** Makes the current caller's writes part of the open batch, opening one (BEGIN IMMEDIATE) if none is. */
+  async joinBatch(connection: GroupCommitConnection): Promise<void> {
+    if (this.batch !== undefined && !this.sqlite.inTransaction) this.loseBatch();
+    // Another caller may open a batch while this one waits for the lock: then it joins that one.
+    await this.whenNotBusy(
+      () => {
+        if (this.batch !== undefined) return;
+        this.sqlite.exec('begin immediate');
+        this.batch = newBatch();
+        setImmediate(() => void this.flush());
+      },
+    );
+    connection.batch = this.batch;
+  }
+
+  /**
+   * Runs `work` (which must change nothing when it fails) for the caller holding the connection;
+   * while it meets SQLITE_BUSY, tries again after short pauses, the connection free meanwhile.
+   */
+  async whenNotBusy<T>(work: () => T): Promise<T> {
+    const deadline = Date.now() + this.lockTimeoutMs;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return work();
+      } catch (e) {
+        if (!isSqliteBusy(e) || Date.now() >= deadline) throw e;
+      }
+      this.mutex.unlock();
+      try {
+        await sleep(busyPause(attempt));
+      } finally {
+        await this.mutex.lock();
+      }
+    }
+  }
+
+  /** Commits the open batch, once the caller using the connection now is done with it. */
+  private async flush(): Promise<void> {
+    await this.mutex.lock();
+    try {
+      const batch = this.batch;
+      if (batch === undefined) return;
+      this.batch = undefined;
+      try {
+        this.sqlite.exec('commit');
+        batch.resolve();
+      } catch (e) {
+        batch.reject(e);
+        try {
+          if (this.sqlite.inTransaction) this.sqlite.exec('rollback');
+        } catch {
+          // The commit's error is the one that matters, and it has been passed on.
+        }
+      }
+    } finally {
+      this.mutex.unlock();
+    }
+  }
+
+  private loseBatch(): void {
+    this.batch?.reject(new Error('the database rolled back a write transaction after an error'));
+    this.batch = undefined;
+  }
+}
