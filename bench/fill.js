@@ -8,10 +8,11 @@
  *   issuer stores them (src/oauth/authorization-codes.ts), in batches in one transaction: one
  *   at a time through the issuer, the tens of thousands a run can use took longer than the run.
  *
- * Both go through the Kysely instance of the bench's in-process Grantry (grantry.database),
- * on the same database as the server.
+ * fill() has a connection of its own; insertCodes() goes through the Kysely instance of the
+ * bench's in-process Grantry (grantry.database), on the same database as the server.
  */
-import { sql } from 'kysely';
+import SQLite from 'better-sqlite3';
+import pg from 'pg';
 import { CODE_PURPOSE } from '../dist/oauth/authorization-codes.js';
 import { randomToken } from '../dist/security/tokens.js';
 
@@ -19,63 +20,87 @@ import { randomToken } from '../dist/security/tokens.js';
 const SHARE_NOTE = '20% expired and waiting for the cleanup, 20% used (rotated) refresh tokens';
 
 /**
- * Fills the database of `database` ({db, dialect}) with `rows` grants of the bench client
- * (`clientPk`) for `rows / 50` made-up users of the back office, each with one access token and
- * one refresh token: rows × 3 rows in all. Live rows were issued within the last hour (access
- * tokens still valid); every fifth is 40 days old and expired, as rows are between two cleanup
- * runs; of the live ones, every fifth refresh token was already used (rotated), as those stay
- * until they expire. Keys are random, as Grantry's are, so the indexes grow as they would.
- * Returns what it wrote, and how long it took.
+ * A connection of its own to the database at `databaseUrl` (sqlite:PATH or postgres://…), with
+ * exec(sql) and count(sql): the fill's long statements go around the server's driver and its
+ * batching, and hold nothing of the bench's in-process Grantry.
  */
-export async function fill({ db, dialect }, { clientPk, rows }) {
+async function openDirect(databaseUrl) {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const sqlite = new SQLite(databaseUrl.slice('sqlite:'.length));
+    sqlite.pragma('busy_timeout = 30000');
+    // A page cache that holds the indexes being filled: with the default 2 MB, random keys make a
+    // million rows take minutes. This connection's only; the server's is untouched.
+    sqlite.pragma('cache_size = -524288');
+    return {
+      dialect: 'sqlite',
+      exec: async (text) => void sqlite.exec(text),
+      count: async (text) => Number(sqlite.prepare(text).pluck().get()),
+      close: async () => sqlite.close(),
+    };
+  }
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  return {
+    dialect: 'postgres',
+    exec: async (text) => void (await client.query(text)),
+    count: async (text) => Number(Object.values((await client.query(text)).rows[0])[0]),
+    close: () => client.end(),
+  };
+}
+
+/**
+ * Fills the database at `databaseUrl` with `rows` grants of the bench client (`clientPk`) for
+ * `rows / 50` made-up users of the back office, each with one access token and one refresh
+ * token: rows × 3 rows in all. Live rows were issued within the last hour (access tokens still
+ * valid); every fifth is 40 days old and expired, as rows are between two cleanup runs; of the
+ * live ones, every fifth refresh token was already used (rotated), as those stay until they
+ * expire. Keys are random, as Grantry's are, so the indexes grow as they would. Returns the
+ * rows the tables then hold, and how long it took.
+ */
+export async function fill(databaseUrl, { clientPk, rows }) {
   const started = performance.now();
   const now = Math.floor(Date.now() / 1000);
   const day = 86400;
-  const hex = (bytes) => (dialect === 'sqlite' ? `lower(hex(randomblob(${bytes})))` : `substr(md5(random()::text || i::text) || md5(random()::text || i::text), 1, ${bytes * 2})`);
-  const series = dialect === 'sqlite' ? `(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) SELECT i FROM n)` : `(SELECT generate_series(1, ${rows}) AS i)`;
-  const users = Math.max(1, Math.floor(rows / 50));
-  const run = (text) => sql.raw(text).execute(db);
-  // The bench's own SQLite connection gets a page cache that holds the indexes being filled
-  // (with the default 2 MB, random keys make a million rows take minutes); the server's is untouched.
-  if (dialect === 'sqlite') await run('PRAGMA cache_size = -524288');
-  await run(`DROP TABLE IF EXISTS bench_fill`);
-  await run(
-    `CREATE TEMPORARY TABLE bench_fill AS SELECT i, ${hex(16)} AS grant_id, ${hex(16)} AS jti, ${hex(32)} AS token_hash,
-       CASE WHEN i % 5 = 0 THEN ${now - 40 * day} - i % ${day} ELSE ${now} - i % 3000 END AS created_at
-     FROM ${series} AS s`,
-  );
-  // PostgreSQL commits the three tables together; SQLite's INSERT … SELECT of a million rows is fast enough as three statements.
-  await db.transaction().execute(async (trx) => {
-    const exec = (text) => sql.raw(text).execute(trx);
-    await exec(
+  const db = await openDirect(databaseUrl);
+  try {
+    const sqlite = db.dialect === 'sqlite';
+    const hex = (bytes) => (sqlite ? `lower(hex(randomblob(${bytes})))` : `substr(md5(random()::text || i::text) || md5(random()::text || i::text), 1, ${bytes * 2})`);
+    const series = sqlite ? `(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) SELECT i FROM n)` : `(SELECT generate_series(1, ${rows}) AS i)`;
+    const users = Math.max(1, Math.floor(rows / 50));
+    await db.exec(
+      `CREATE TEMPORARY TABLE bench_fill AS SELECT i, ${hex(16)} AS grant_id, ${hex(16)} AS jti, ${hex(32)} AS token_hash,
+         CASE WHEN i % 5 = 0 THEN ${now - 40 * day} - i % ${day} ELSE ${now} - i % 3000 END AS created_at
+       FROM ${series} AS s`,
+    );
+    await db.exec(sqlite ? 'BEGIN IMMEDIATE' : 'BEGIN');
+    await db.exec(
       `INSERT INTO grants (id, client_pk, side, user_id, subject, scope, created_at, expires_at, revoked_at)
        SELECT grant_id, ${clientPk}, 'backoffice', ${1_000_000} + i % ${users}, NULL, 'api', created_at, created_at + ${30 * day}, NULL FROM bench_fill`,
     );
-    await exec(
+    await db.exec(
       `INSERT INTO access_tokens (jti, grant_id, client_pk, issued_at, expires_at, revoked_at)
        SELECT jti, grant_id, ${clientPk}, created_at, created_at + 3600, NULL FROM bench_fill`,
     );
-    await exec(
+    await db.exec(
       `INSERT INTO refresh_tokens (token_hash, grant_id, client_pk, scope, access_jti, created_at, expires_at, used_at, replacement)
        SELECT token_hash, grant_id, ${clientPk}, 'api', jti, created_at, created_at + ${30 * day}, CASE WHEN i % 5 = 1 THEN created_at + 60 ELSE NULL END, NULL FROM bench_fill`,
     );
-  });
-  await run(`DROP TABLE bench_fill`);
-  // As a database that grew over days would be: SQLite's WAL written back, PostgreSQL's statistics current (autovacuum's ANALYZE).
-  if (dialect === 'sqlite') {
-    await run('PRAGMA wal_checkpoint(TRUNCATE)');
-    await run('PRAGMA cache_size = -2000');
+    await db.exec('COMMIT');
+    await db.exec('DROP TABLE bench_fill');
+    // As a database that grew over days would be: SQLite's WAL written back, PostgreSQL's
+    // statistics current (what autovacuum's ANALYZE keeps them).
+    await db.exec(sqlite ? 'PRAGMA wal_checkpoint(TRUNCATE)' : 'ANALYZE grants, access_tokens, refresh_tokens');
+    return {
+      grants: await db.count('SELECT count(*) FROM grants'),
+      access_tokens: await db.count('SELECT count(*) FROM access_tokens'),
+      refresh_tokens: await db.count('SELECT count(*) FROM refresh_tokens'),
+      expired_access_tokens: await db.count(`SELECT count(*) FROM access_tokens WHERE expires_at < ${now}`),
+      note: SHARE_NOTE,
+      seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
+    };
+  } finally {
+    await db.close();
   }
-  else await run('ANALYZE grants, access_tokens, refresh_tokens');
-  const count = async (table, where) => Number((await sql.raw(`SELECT count(*) AS n FROM ${table}${where ? ` WHERE ${where}` : ''}`).execute(db)).rows[0].n);
-  return {
-    grants: await count('grants'),
-    access_tokens: await count('access_tokens'),
-    refresh_tokens: await count('refresh_tokens'),
-    expired_access_tokens: await count('access_tokens', `expires_at < ${now}`),
-    note: SHARE_NOTE,
-    seconds: Number(((performance.now() - started) / 1000).toFixed(1)),
-  };
 }
 
 /**

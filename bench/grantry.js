@@ -250,8 +250,6 @@ export async function startGrantry({ db, alg, workers, postgresUrl }) {
       exited: server.exited,
       base,
       databaseUrl: database.url,
-      /** The in-process Grantry's database ({db, dialect}), for bench/fill.js. */
-      database: grantry.database,
       clientPk: client.pk,
       userId: user.id,
       tokenUrl: metadata.token_endpoint,

@@ -63,7 +63,8 @@ export function renderTables(results) {
       ];
       out.push(line(w.label, r, cols));
     }
-    if (run.growth) {
+    if (run.growth?.error) out.push('', `  … the growth run FAILED: ${run.growth.error}`);
+    else if (run.growth) {
       out.push('');
       const { fill } = run.growth;
       out.push(`  … again with ${n0(fill.grants)} grants, ${n0(fill.access_tokens)} access tokens, ${n0(fill.refresh_tokens)} refresh tokens stored (${fill.note}; filled in ${fill.seconds} s)`);

@@ -345,7 +345,7 @@ for (const db of databases) {
         if (options.growth) {
           progress(`  filling the database with ${options.growthRows.toLocaleString('en-US')} grants, access and refresh tokens`);
           try {
-            const filled = await fill(g.database, { clientPk: g.clientPk, rows: options.growthRows });
+            const filled = await fill(g.databaseUrl, { clientPk: g.clientPk, rows: options.growthRows });
             progress(`  filled in ${filled.seconds} s; the workloads again`);
             run.growth = { fill: filled, workloads: await grantryWorkloads(g) };
           } catch (e) {
