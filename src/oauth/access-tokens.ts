@@ -77,10 +77,10 @@ export class AccessTokenService {
   }
 
   /** Signs a token; storing its record (before handing it out) is the caller's, with whatever is issued beside it. */
-  mint(input: MintInput): MintedAccessToken {
+  async mint(input: MintInput): Promise<MintedAccessToken> {
     const jti = newJti();
     const exp = input.now + this.ttl;
-    const accessToken = this.codec.sign({
+    const accessToken = await this.codec.sign({
       iss: input.side.issuer,
       sub: input.subject,
       aud: input.side.audience,

@@ -23,7 +23,7 @@ export class TokenIssuer {
     private readonly refreshTtl: number,
   ) {}
 
-  mintAccess(client: Client, grant: Grant, scope: string, now: number): MintedAccessToken {
+  mintAccess(client: Client, grant: Grant, scope: string, now: number): Promise<MintedAccessToken> {
     return this.accessTokens.mint({
       side: this.sides.require(grant.side),
       grantId: grant.id,
@@ -71,7 +71,7 @@ export class TokenIssuer {
    */
   async issue(client: Client, grant: Grant, now: number, options: { withRefresh?: boolean; isNew?: boolean } = {}): Promise<Issued> {
     const withRefresh = options.withRefresh ?? client.grants.includes('refresh_token');
-    const access = this.mintAccess(client, grant, grant.scope, now);
+    const access = await this.mintAccess(client, grant, grant.scope, now);
     const refresh = withRefresh ? this.mintRefresh(client, grant, grant.scope, access.record.jti, now) : undefined;
     await this.grants.recordIssued(access.record, refresh?.row, options.isNew ? grant : undefined);
     return { response: TokenIssuer.response(access, grant.scope, refresh?.token), userId: grant.userId };

@@ -2,7 +2,7 @@
  * Access tokens: RFC 9068 JWTs signed with node:crypto directly. One signature is the floor of
  * the token endpoint's cost, so nothing else here allocates more than a few small strings.
  */
-import { sign as cryptoSign, verify as cryptoVerify, constants, randomBytes, type KeyObject } from 'node:crypto';
+import { sign as cryptoSign, verify as cryptoVerify, constants, randomBytes, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
 import type { SigningAlgorithm } from '../config/index.js';
 import type { KeySource } from './key-ring.js';
 
@@ -18,7 +18,12 @@ export interface AccessTokenClaims {
   exp: number;
 }
 
-type Signer = (data: Buffer, key: KeyObject) => Buffer;
+/** Signs `data` in libuv's thread pool (node:crypto's callback form), off the event loop's thread. */
+type Signer = (data: Buffer, key: KeyObject) => Promise<Buffer>;
+type Verifier = (data: Buffer, key: KeyObject, signature: Buffer) => boolean;
+
+const signInPool = (algorithm: string | null, data: Buffer, key: KeyObject | SignKeyObjectInput) =>
+  new Promise<Buffer>((resolve, reject) => cryptoSign(algorithm, data, key, (error, signature) => (error ? reject(error) : resolve(signature))));
 
 /** The order of the P-256 group, and half of it: an ECDSA s above the half has a twin, n - s. */
 const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
@@ -33,27 +38,32 @@ function withLowS(signature: Buffer): Buffer {
   Buffer.from((P256_ORDER - s).toString(16).padStart(64, '0'), 'hex').copy(signature, 32);
   return signature;
 }
-type Verifier = (data: Buffer, key: KeyObject, signature: Buffer) => boolean;
 
 const RSA_PSS = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
 
+/**
+ * Signing is the one large cost of a token response (an RS256 signature takes some 350 µs of a
+ * core), so it runs in the thread pool: the event loop goes on serving other requests meanwhile,
+ * and on a machine with several cores signatures are made beside it. Verification stays on the
+ * loop: it is cheap for RSA, and the API remembers tokens it has verified (access-tokens.ts).
+ */
 const SIGNERS: Record<SigningAlgorithm, { sign: Signer; verify: Verifier }> = {
   RS256: {
-    sign: (d, key) => cryptoSign('sha256', d, key),
+    sign: (d, key) => signInPool('sha256', d, key),
     verify: (d, key, s) => cryptoVerify('sha256', d, key, s),
   },
   PS256: {
-    sign: (d, key) => cryptoSign('sha256', d, { key, ...RSA_PSS }),
+    sign: (d, key) => signInPool('sha256', d, { key, ...RSA_PSS }),
     verify: (d, key, s) => cryptoVerify('sha256', d, { key, ...RSA_PSS }, s),
   },
   ES256: {
     // JWS wants the raw r||s form, not DER (RFC 7518 §3.4). (r, s) and (r, n - s) both verify,
     // so a token would have two signatures: only the low-s one is made and accepted.
-    sign: (d, key) => withLowS(cryptoSign('sha256', d, { key, dsaEncoding: 'ieee-p1363' })),
+    sign: async (d, key) => withLowS(await signInPool('sha256', d, { key, dsaEncoding: 'ieee-p1363' })),
     verify: (d, key, s) => s.length === 64 && isLowS(s) && cryptoVerify('sha256', d, { key, dsaEncoding: 'ieee-p1363' }, s),
   },
   EdDSA: {
-    sign: (d, key) => cryptoSign(null, d, key),
+    sign: (d, key) => signInPool(null, d, key),
     verify: (d, key, s) => cryptoVerify(null, d, key, s),
   },
 };
@@ -66,7 +76,7 @@ export class AccessTokenCodec {
 
   constructor(private readonly keys: KeySource) {}
 
-  sign(claims: AccessTokenClaims, now = Math.floor(Date.now() / 1000)): string {
+  async sign(claims: AccessTokenClaims, now = Math.floor(Date.now() / 1000)): Promise<string> {
     const key = this.keys.signingKey(now);
     let header = this.headers.get(key.kid);
     if (!header) {
@@ -74,7 +84,7 @@ export class AccessTokenCodec {
       this.headers.set(key.kid, header);
     }
     const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-    const signature = SIGNERS[key.alg].sign(Buffer.from(input), key.privateKey);
+    const signature = await SIGNERS[key.alg].sign(Buffer.from(input), key.privateKey);
     return `${input}.${signature.toString('base64url')}`;
   }
 

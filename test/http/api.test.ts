@@ -302,8 +302,8 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
       const foreign = signingKeyFromPem(generatePrivateKeyPem('RS256'), 'RS256');
       const { payload } = decodeJwt(tokens[side]);
       const claims = payload as unknown as AccessTokenClaims;
-      expectInvalidToken(await apiGet(server.url, path, new AccessTokenCodec(fixedKeySource(foreign)).sign(claims)));
-      expectInvalidToken(await apiGet(server.url, path, new AccessTokenCodec(fixedKeySource({ ...foreign, kid: server.grantry.keys.signingKey().kid })).sign(claims)));
+      expectInvalidToken(await apiGet(server.url, path, await new AccessTokenCodec(fixedKeySource(foreign)).sign(claims)));
+      expectInvalidToken(await apiGet(server.url, path, await new AccessTokenCodec(fixedKeySource({ ...foreign, kid: server.grantry.keys.signingKey().kid })).sign(claims)));
     });
 
     it('expired token, signed with the server key and a recorded jti: 401 invalid_token', async () => {
@@ -311,23 +311,23 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
       const claims = decodeJwt(accessToken).payload as unknown as AccessTokenClaims;
       const codec = new AccessTokenCodec(server.grantry.keys);
       // Control: re-signing the same claims gives a token the API accepts.
-      expectOk(await apiGet(server.url, path, codec.sign(claims)));
+      expectOk(await apiGet(server.url, path, await codec.sign(claims)));
       const now = Math.floor(Date.now() / 1000);
-      expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, iat: now - 7200, nbf: now - 7200, exp: now - 3600 })));
-      expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, iat: now - 3600, nbf: now - 3600, exp: now - 1 })));
+      expectInvalidToken(await apiGet(server.url, path, await codec.sign({ ...claims, iat: now - 7200, nbf: now - 7200, exp: now - 3600 })));
+      expectInvalidToken(await apiGet(server.url, path, await codec.sign({ ...claims, iat: now - 3600, nbf: now - 3600, exp: now - 1 })));
     });
 
     it('a token not yet valid (nbf in the future): 401 invalid_token', async () => {
       const claims = decodeJwt(tokens[side]).payload as unknown as AccessTokenClaims;
       const now = Math.floor(Date.now() / 1000);
       const codec = new AccessTokenCodec(server.grantry.keys);
-      expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, nbf: now + 600, exp: now + 3600 })));
+      expectInvalidToken(await apiGet(server.url, path, await codec.sign({ ...claims, nbf: now + 600, exp: now + 3600 })));
     });
 
     it('a well-signed token whose jti was never issued: 401 invalid_token', async () => {
       const claims = decodeJwt(tokens[side]).payload as unknown as AccessTokenClaims;
       const codec = new AccessTokenCodec(server.grantry.keys);
-      expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, jti: 'never-issued-jti-0000' })));
+      expectInvalidToken(await apiGet(server.url, path, await codec.sign({ ...claims, jti: 'never-issued-jti-0000' })));
     });
 
     it('a token missing required claims: 401 invalid_token', async () => {
@@ -336,9 +336,9 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
       for (const drop of ['exp', 'sub', 'client_id', 'jti', 'aud', 'iss'] as const) {
         const partial: Record<string, unknown> = { ...claims };
         delete partial[drop];
-        expectInvalidToken(await apiGet(server.url, path, codec.sign(partial as unknown as AccessTokenClaims)));
+        expectInvalidToken(await apiGet(server.url, path, await codec.sign(partial as unknown as AccessTokenClaims)));
       }
-      expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, exp: String(claims.exp) as unknown as number })));
+      expectInvalidToken(await apiGet(server.url, path, await codec.sign({ ...claims, exp: String(claims.exp) as unknown as number })));
     });
 
     it(`a ${other} token (wrong audience): 401 invalid_token`, async () => {
@@ -350,9 +350,9 @@ describe.each(BACKENDS)('JSON:API (%s)', (backend) => {
     it('a token re-signed with the other side audience or issuer: 401 invalid_token', async () => {
       const claims = decodeJwt(tokens[side]).payload as unknown as AccessTokenClaims;
       const codec = new AccessTokenCodec(server.grantry.keys);
-      expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, aud: `${ISSUER[other]}/api` })));
-      expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, iss: ISSUER[other] })));
-      expectInvalidToken(await apiGet(server.url, path, codec.sign({ ...claims, aud: [claims.aud] as unknown as string })));
+      expectInvalidToken(await apiGet(server.url, path, await codec.sign({ ...claims, aud: `${ISSUER[other]}/api` })));
+      expectInvalidToken(await apiGet(server.url, path, await codec.sign({ ...claims, iss: ISSUER[other] })));
+      expectInvalidToken(await apiGet(server.url, path, await codec.sign({ ...claims, aud: [claims.aud] as unknown as string })));
     });
 
     it('a token in the query string is refused even when valid: 400, error="invalid_request"', async () => {

@@ -282,13 +282,13 @@ describe.each(BACKENDS)('revocation and introspection (%s)', (backend) => {
         const now = Math.floor(Date.now() / 1000);
         const jti = randomBytes(16).toString('base64url');
         const claims = { ...(payload as Record<string, unknown>), jti, iat: now - 7200, nbf: now - 7200, exp: now - 3600 };
-        const expired = server.grantry.accessTokens.codec.sign(claims as never, now);
+        const expired = await server.grantry.accessTokens.codec.sign(claims as never, now);
         await server.grantry.repos.grants.recordIssued({ jti, grantId: row.grant_id, clientPk: row.client_pk, issuedAt: now - 7200, expiresAt: now - 3600 });
         expectInactive(await introspect(server.url, resourceServers[side], expired));
         expectApiRefuses(await api(expired));
         // The same construction with a future exp is active: only the expiry made the difference.
         const liveJti = randomBytes(16).toString('base64url');
-        const live = server.grantry.accessTokens.codec.sign({ ...claims, jti: liveJti, exp: now + 600 } as never, now);
+        const live = await server.grantry.accessTokens.codec.sign({ ...claims, jti: liveJti, exp: now + 600 } as never, now);
         await server.grantry.repos.grants.recordIssued({ jti: liveJti, grantId: row.grant_id, clientPk: row.client_pk, issuedAt: now - 7200, expiresAt: now + 600 });
         expect((await introspect(server.url, resourceServers[side], live)).json).toMatchObject({ active: true, jti: liveJti });
 

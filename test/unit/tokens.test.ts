@@ -11,29 +11,29 @@ describe.each(SIGNING_ALGORITHMS)('access token codec with %s', (alg) => {
   const key = signingKeyFromPem(generatePrivateKeyPem(alg), alg);
   const codec = new AccessTokenCodec(fixedKeySource(key));
 
-  it('signs an RFC 9068 header and verifies its own tokens', () => {
-    const token = codec.sign(claims);
+  it('signs an RFC 9068 header and verifies its own tokens', async () => {
+    const token = await codec.sign(claims);
     const header = JSON.parse(Buffer.from(token.split('.')[0] as string, 'base64url').toString());
     expect(header).toEqual({ alg, typ: 'at+jwt', kid: key.kid });
     expect(codec.verify(token)).toEqual(claims);
   });
 
-  it('refuses tampered tokens, other keys and alg=none', () => {
-    const token = codec.sign(claims);
+  it('refuses tampered tokens, other keys and alg=none', async () => {
+    const token = await codec.sign(claims);
     const [h, p, s] = token.split('.') as [string, string, string];
     const forged = Buffer.from(JSON.stringify({ ...claims, sub: '2' })).toString('base64url');
     expect(codec.verify(`${h}.${forged}.${s}`)).toBeUndefined();
     const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt', kid: key.kid })).toString('base64url');
     expect(codec.verify(`${none}.${p}.`)).toBeUndefined();
     const other = new AccessTokenCodec(fixedKeySource(signingKeyFromPem(generatePrivateKeyPem(alg), alg)));
-    expect(codec.verify(other.sign(claims))).toBeUndefined();
+    expect(codec.verify(await other.sign(claims))).toBeUndefined();
     expect(codec.verify('not-a-jwt')).toBeUndefined();
   });
 
-  it('accepts one spelling only: no padding, no other alphabet, no stray characters, no unused bits set', () => {
+  it('accepts one spelling only: no padding, no other alphabet, no stray characters, no unused bits set', async () => {
     // Each part is checked, but the signature is where lenient decoding let variants through.
-    let token = codec.sign(claims);
-    while (!signatureHasEverySpelling(token)) token = codec.sign({ ...claims, jti: `${claims.jti}x` });
+    let token = await codec.sign(claims);
+    while (!signatureHasEverySpelling(token)) token = await codec.sign({ ...claims, jti: `${claims.jti}x` });
     const variants = nonCanonicalSpellings(token);
     expect(variants.filter(([label]) => label.startsWith('signature')).length).toBe(5);
     for (const [label, variant] of variants) expect({ label, claims: codec.verify(variant) }).toEqual({ label, claims: undefined });

@@ -45,7 +45,7 @@ export class RefreshTokenGrant implements GrantHandler {
     const scope = role ? ScopePolicy.forRole(narrowed, role) : narrowed;
 
     // Sign before the transaction so the rotation itself is a few short writes.
-    const access = this.issuer.mintAccess(client, grant, scope, now);
+    const access = await this.issuer.mintAccess(client, grant, scope, now);
     const next = this.issuer.mintRefresh(client, grant, stored.scope, access.record.jti, now);
     const response = TokenIssuer.response(access, scope, next.token);
     const replacement = this.gracePeriod > 0 ? this.sealer.seal(JSON.stringify(response)) : null;
