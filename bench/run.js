@@ -82,7 +82,9 @@ if (!existsSync(path.join(root, 'dist/app.js'))) {
 const { postgresAnswers, startGrantry, WorkersUnsupportedError } = await import('./grantry.js');
 const { fill } = await import('./fill.js');
 
-const progress = (message) => process.stderr.write(`bench: ${message}\n`);
+/** Set by Ctrl-C: the servers are being stopped, and what still runs meanwhile only fails. */
+let interrupted = false;
+const progress = (message) => interrupted || process.stderr.write(`bench: ${message}\n`);
 const load = { connections: options.connections, seconds: options.seconds };
 
 /** Servers to stop if the run is interrupted. */
@@ -99,6 +101,7 @@ async function using(startPromise, use) {
 }
 process.once('SIGINT', async () => {
   progress('interrupted: stopping the servers and dropping the databases');
+  interrupted = true;
   for (const server of running) await server.stop().catch(() => {});
   process.exit(130);
 });
