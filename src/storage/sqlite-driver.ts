@@ -140,6 +140,7 @@ function run<R>(statement: SQLite.Statement, query: CompiledQuery): QueryResult<
 
 export class GroupCommitSqliteDriver implements Driver {
   private readonly mutex = new Mutex();
+  private readonly statements: StatementCache;
   private readonly connection: GroupCommitConnection;
   private batch: Batch | undefined;
 
@@ -148,7 +149,8 @@ export class GroupCommitSqliteDriver implements Driver {
     private readonly sqlite: SQLite.Database,
     private readonly lockTimeoutMs: number,
   ) {
-    this.connection = new GroupCommitConnection(this, new StatementCache(sqlite));
+    this.statements = new StatementCache(sqlite);
+    this.connection = new GroupCommitConnection(this, this.statements);
   }
 
   async init(): Promise<void> {}
@@ -166,14 +168,15 @@ export class GroupCommitSqliteDriver implements Driver {
       return;
     }
     await this.joinBatch(connection);
-    this.sqlite.exec(`savepoint ${SAVEPOINT}`);
+    this.inBatch('savepoint');
     connection.transaction = 'savepoint';
   }
 
   async commitTransaction(): Promise<void> {
     const kind = this.connection.transaction;
     this.connection.transaction = undefined;
-    this.sqlite.exec(kind === 'read only' ? 'commit' : `release ${SAVEPOINT}`);
+    if (kind === 'read only') this.sqlite.exec('commit');
+    else this.inBatch('release');
   }
 
   async rollbackTransaction(): Promise<void> {
@@ -186,8 +189,8 @@ export class GroupCommitSqliteDriver implements Driver {
     // Some errors (a full disk, an I/O error) make SQLite roll the whole transaction back by
     // itself: then the batch is lost, and with it every write it held.
     if (!this.sqlite.inTransaction) return this.loseBatch();
-    this.sqlite.exec(`rollback to ${SAVEPOINT}`);
-    this.sqlite.exec(`release ${SAVEPOINT}`);
+    this.inBatch('rollback to');
+    this.inBatch('release');
   }
 
   async releaseConnection(): Promise<void> {
@@ -202,6 +205,15 @@ export class GroupCommitSqliteDriver implements Driver {
   async destroy(): Promise<void> {
     await this.flush();
     this.sqlite.close();
+  }
+
+  /**
+   * A savepoint statement of the transaction in the batch, prepared once: every transaction runs
+   * two, and exec() would parse them anew each time (a batch's BEGIN and COMMIT, once per batch,
+   * are exec'd).
+   */
+  private inBatch(verb: 'savepoint' | 'release' | 'rollback to'): void {
+    this.statements.get(`${verb} ${SAVEPOINT}`).run();
   }
 
   /** Makes the current caller's writes part of the open batch, opening one (BEGIN IMMEDIATE) if none is. */
