@@ -148,7 +148,7 @@ describe('grantry config', () => {
       'admin_username', 'admin_email', 'admin_password', 'password_min_length', 'trust_proxy', 'log_level', 'refresh_token_ttl', 'refresh_grace_period',
       'password_grant_enabled', 'remember_consent', 'scopes', 'default_scope', 'cors_allowed_origins', 'cors_allowed_headers', 'cors_max_age',
       'cleanup_interval', 'cleanup_batch_size', 'audit_retention', 'key_rotation_delay', 'key_refresh_interval', 'brute_force_max_failures',
-      'brute_force_window', 'guest_max_authorizations', 'request_timeout', 'headers_timeout', 'keep_alive_timeout', 'max_connections',
+      'brute_force_window', 'guest_max_authorizations', 'request_timeout', 'headers_timeout', 'keep_alive_timeout', 'max_connections', 'workers',
     ]);
     expect(json.settings.secret).toEqual({ env: 'GRANTRY_SECRET', value: '(set)', source: 'environment' });
     expect(json.settings.admin_password).toEqual({ env: 'GRANTRY_ADMIN_PASSWORD', value: '(set)', source: 'environment' });
