@@ -24,8 +24,9 @@
  * they need no lock). Past the timeout the SQLITE_BUSY error reaches the caller alone (503,
  * isDatabaseBusy in database.ts).
  *
- * Reads outside a transaction run at once (inside the open batch if there is one: they see its
- * writes, whose callers have not been answered yet). A read-only transaction
+ * Reads outside a transaction run at once. When a batch is open they run inside it and see its
+ * writes, so they too are answered only after its COMMIT (and fail if it fails): nothing is ever
+ * answered from writes that might not last. A read-only transaction
  * (`setAccessMode('read only')`) is a plain DEFERRED one when no batch is open: a consistent
  * snapshot without the lock.
  */
@@ -74,6 +75,8 @@ function newBatch(): Batch {
 
 const SAVEPOINT = 'grantry_transaction';
 
+const lostBatch = () => new Error('the database rolled back a write transaction after an earlier error');
+
 const isSqliteBusy = (error: unknown) => /^SQLITE_BUSY(_|$)/.test(String((error as { code?: unknown } | null)?.code));
 
 /** The pause before the next try at a lock another connection holds: 1, 2, 4, 8, 16, then 20 ms, give or take half. */
@@ -116,17 +119,23 @@ class GroupCommitConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const statement = this.statements.get(query.sql);
-    if (this.transaction !== undefined) return run<R>(statement, query);
+    if (this.transaction === 'read only') return run<R>(statement, query);
+    if (this.transaction === 'savepoint') return this.driver.runInBatch<R>(statement, query);
     if (!statement.readonly) {
       await this.driver.joinBatch(this);
-      return run<R>(statement, query);
+      return this.driver.runInBatch<R>(statement, query);
     }
-    return this.driver.whenNotBusy(() => run<R>(statement, query));
+    return this.driver.whenNotBusy(() => {
+      this.driver.waitForOpenBatch(this);
+      return run<R>(statement, query);
+    });
   }
 
   async *streamQuery<R>(query: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     const statement = this.statements.get(query.sql);
-    if (!statement.reader) throw new Error('only queries that return rows can be streamed');
+    // Outside the batch logic: reads only, and outside any batch.
+    if (!statement.reader || !statement.readonly || this.transaction !== undefined) throw new Error('only reads outside a transaction can be streamed');
+    await this.driver.whenNotBusy(() => this.driver.waitForOpenBatch(this));
     for (const row of statement.iterate(query.parameters as unknown[])) yield { rows: [row as R] };
   }
 }
@@ -187,8 +196,8 @@ export class GroupCommitSqliteDriver implements Driver {
       return;
     }
     // Some errors (a full disk, an I/O error) make SQLite roll the whole transaction back by
-    // itself: then the batch is lost, and with it every write it held.
-    if (!this.sqlite.inTransaction) return this.loseBatch();
+    // itself: then the batch is lost, and with it every write it held (runInBatch has said so).
+    if (!this.sqlite.inTransaction) return this.loseBatch(lostBatch());
     this.inBatch('rollback to');
     this.inBatch('release');
   }
@@ -218,17 +227,41 @@ export class GroupCommitSqliteDriver implements Driver {
 
   /** Makes the current caller's writes part of the open batch, opening one (BEGIN IMMEDIATE) if none is. */
   async joinBatch(connection: GroupCommitConnection): Promise<void> {
-    if (this.batch !== undefined && !this.sqlite.inTransaction) this.loseBatch();
     // Another caller may open a batch while this one waits for the lock: then it joins that one.
-    await this.whenNotBusy(
-      () => {
-        if (this.batch !== undefined) return;
-        this.sqlite.exec('begin immediate');
-        this.batch = newBatch();
-        setImmediate(() => void this.flush());
-      },
-    );
+    await this.whenNotBusy(() => {
+      if (this.batch !== undefined) {
+        if (this.sqlite.inTransaction) return;
+        this.loseBatch(lostBatch());
+      }
+      this.sqlite.exec('begin immediate');
+      this.batch = newBatch();
+      setImmediate(() => void this.flush());
+    });
     connection.batch = this.batch;
+  }
+
+  /** A read while a batch is open sees the batch's writes: its caller waits for their commit too. */
+  waitForOpenBatch(connection: GroupCommitConnection): void {
+    if (this.batch !== undefined) connection.batch = this.batch;
+  }
+
+  /**
+   * Runs a statement of the open batch. When a statement's error made SQLite roll the whole
+   * transaction back (a full disk, an I/O error), the batch is lost: every member fails with that
+   * error, and nothing more runs outside the transaction as though it were still inside.
+   */
+  runInBatch<R>(statement: SQLite.Statement, query: CompiledQuery): QueryResult<R> {
+    if (!this.sqlite.inTransaction) {
+      const error = lostBatch();
+      this.loseBatch(error);
+      throw error;
+    }
+    try {
+      return run<R>(statement, query);
+    } catch (e) {
+      if (!this.sqlite.inTransaction) this.loseBatch(e);
+      throw e;
+    }
   }
 
   /**
@@ -275,8 +308,8 @@ export class GroupCommitSqliteDriver implements Driver {
     }
   }
 
-  private loseBatch(): void {
-    this.batch?.reject(new Error('the database rolled back a write transaction after an error'));
+  private loseBatch(error: unknown): void {
+    this.batch?.reject(error);
     this.batch = undefined;
   }
 }

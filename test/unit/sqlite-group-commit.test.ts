@@ -38,18 +38,19 @@ function open(file: string, lockTimeoutMs = 5000) {
       createQueryCompiler: () => new SqliteQueryCompiler(),
     },
   });
-  return { db, commits };
+  return { db, commits, sqlite };
 }
 
 describe('SQLite group commit', () => {
   let file: string;
   let db: Kysely<Schema>;
   let commits: { count: number };
+  let sqlite: SQLite.Database;
   let reader: SQLite.Database;
   let counter = 0;
   beforeEach(async () => {
     file = path.join(root, `db${counter++}.sqlite`);
-    ({ db, commits } = open(file));
+    ({ db, commits, sqlite } = open(file));
     await db.schema.createTable('items').addColumn('id', 'integer', (c) => c.primaryKey()).addColumn('name', 'text', (c) => c.notNull().unique()).execute();
     // Another connection: what it sees is what is committed.
     reader = new SQLite(file, { readonly: true });
@@ -145,5 +146,45 @@ describe('SQLite group commit', () => {
       holder.close();
       await short.db.destroy();
     }
+  });
+
+  it('a read made while writes are pending is answered only once they are committed', async () => {
+    const order: string[] = [];
+    await Promise.all([
+      db.insertInto('items').values({ id: 1, name: 'pending' }).execute().then(() => order.push('write')),
+      // Runs in the open batch and sees the pending row: it must not be answered before the commit.
+      db.selectFrom('items').select('name').execute().then((rows) => {
+        order.push(`read ${rows.length}`);
+        expect(committedNames()).toEqual(['pending']);
+      }),
+    ]);
+    expect(order).toEqual(['write', 'read 1']);
+  });
+
+  it('when the database rolls the whole batch back (a full disk), every member fails with that error and nothing runs outside it', async () => {
+    await db.insertInto('items').values({ id: 1, name: 'before' }).execute();
+    // A database that cannot grow: the next large insert fails with SQLITE_FULL, and SQLite
+    // rolls the whole write transaction back.
+    sqlite.pragma(`max_page_count = ${Number(sqlite.pragma('page_count', { simple: true })) + 2}`);
+    const big = 'x'.repeat(3000);
+    const results = await Promise.allSettled([
+      db.insertInto('items').values({ id: 2, name: 'small write in the same batch' }).execute(),
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto('items').values({ id: 3, name: 'first of the transaction' }).execute();
+        try {
+          for (let i = 0; i < 20; i++) await trx.insertInto('items').values({ id: 10 + i, name: `${big}${i}` }).execute();
+        } catch {
+          // A caller that catches the error and goes on must not write outside its transaction.
+        }
+        await trx.insertInto('items').values({ id: 4, name: 'after the error' }).execute();
+      }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_FULL' });
+    expect(committedNames()).toEqual(['before']);
+    // Room again: the connection writes as before.
+    sqlite.pragma('max_page_count = 1073741823');
+    await db.insertInto('items').values({ id: 5, name: 'after' }).execute();
+    expect(committedNames()).toEqual(['before', 'after']);
   });
 });
