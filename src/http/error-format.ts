@@ -72,7 +72,8 @@ const BUSY_RETRY_AFTER = 1;
  * The server's error handler, also reached by errors that a route group's own handler passes
  * on. 5xx are logged with their cause; the client learns only the status. A database still busy
  * after its wait (another process holding SQLite's write lock past busy_timeout) is 503 with
- * Retry-After: the request did nothing and may be sent again.
+ * Retry-After: the write that met the lock did nothing, and the request may be sent again
+ * (unless an earlier write of it was the spending of a single-use code: see the README).
  */
 export function errorHandler(sides: readonly Side[], branding: Branding) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {

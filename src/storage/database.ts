@@ -54,7 +54,7 @@ class GrantrySqliteDialect extends SqliteDialect {
  * Whether a database error says only that the database was too busy to answer in time: SQLite's
  * write lock still held by another process after busy_timeout (SQLITE_BUSY, SQLITE_LOCKED and
  * their extended codes), or PostgreSQL giving up on a lock or a serialisation (40001, 40P01,
- * 55P03). Such a request may simply be tried again; it is answered 503 with Retry-After.
+ * 55P03). The statement did nothing; the request is answered 503 with Retry-After.
  */
 export function isDatabaseBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
