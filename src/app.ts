@@ -82,7 +82,7 @@ export interface CreateOptions {
 export async function openWithSecret(config: Config, { initialise }: { initialise: boolean }): Promise<{ database: OpenDatabase; secret: string }> {
   // A bad secret file stops start and migrate before they create a SQLite file for it.
   const found = initialise ? findSecret(config.secret, config.dataDir) : undefined;
-  const database = openDatabase(config.databaseUrl, { mustExist: !initialise });
+  const database = openDatabase(config.databaseUrl, { mustExist: !initialise, poolSize: config.databasePoolSize });
   try {
     const setUp = await hasGrantrySchema(database.db).catch((e: unknown) => {
       throw missingDatabaseOf(e, config.databaseUrl) ?? e;

@@ -71,7 +71,21 @@ export interface Config {
   maxConnections: number;
   /** Server processes `grantry start` runs on one port; 1 runs the server in the start process itself. */
   workers: number;
+  /** json, pretty, or auto (pretty when stdout is a terminal). */
+  logFormat: LogFormat;
+  /** Port of the separate Prometheus listener; undefined serves no metrics. */
+  metricsPort: number | undefined;
+  metricsHost: string;
+  /** Seconds in-flight requests get to finish after SIGTERM/SIGINT before their connections are closed. */
+  shutdownTimeout: number;
+  /** Seconds /readyz answers 503 after SIGTERM/SIGINT, while still serving, before the server stops accepting. */
+  shutdownDelay: number;
+  /** Most connections each server process holds to PostgreSQL. */
+  databasePoolSize: number;
 }
+
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 type Parser<T> = (raw: unknown) => T;
 
@@ -334,6 +348,14 @@ const workers: Parser<number> = (raw) => {
   return n;
 };
 
+const logFormat: Parser<LogFormat> = (raw) => {
+  const value = text(raw).toLowerCase();
+  return (LOG_FORMATS as readonly string[]).includes(value) ? (value as LogFormat) : fail(`must be one of ${LOG_FORMATS.join(', ')}, got ${JSON.stringify(raw)}`);
+};
+
+/** A port, or nothing (undefined) for "off"; 0 asks the system for a free port. */
+const optionalPort: Parser<number | undefined> = (raw) => (raw === undefined || raw === '' ? undefined : integer(0, 65535)(raw));
+
 // Defaults that depend on other settings are resolved in loadConfig().
 const DERIVED = Symbol('derived');
 
@@ -406,6 +428,12 @@ export const SETTINGS = [
   setting('keepAliveTimeout', 'keep_alive_timeout', 'GRANTRY_KEEP_ALIVE_TIMEOUT', 5, integer(1, 3600), 'Seconds an idle keep-alive connection stays open between requests (announced in the Keep-Alive header; Node closes it a second later, so that clients close first). Behind a reverse proxy that reuses connections, make it longer than the proxy\'s own idle timeout.'),
   setting('maxConnections', 'max_connections', 'GRANTRY_MAX_CONNECTIONS', 1000, integer(1, 1000000), 'Open client connections one server process accepts at once; a connection beyond it is closed at once. Keeps file descriptors free for the database and the connections already served (raise the open-files limit, ulimit -n, before raising this).'),
   setting('workers', 'workers', 'GRANTRY_WORKERS', 1, workers, `Server processes grantry start runs on one port (also --workers): a whole number from 1 to ${MAX_WORKERS}, or auto for one per CPU. They share the database and the signing keys; 1 serves from the start process itself. See Several processes.`),
+  setting('logFormat', 'log_format', 'GRANTRY_LOG_FORMAT', 'auto', logFormat, 'Format of the log lines on stdout: json (one JSON object per line, for a log collector), pretty (one readable line each), or auto: pretty when stdout is a terminal, json otherwise. Start-up messages and the generated admin password are never log lines.'),
+  setting('metricsPort', 'metrics_port', 'GRANTRY_METRICS_PORT', undefined, optionalPort, 'Port of a separate listener that serves GET /metrics in the Prometheus text format (0 takes a free port). Unset: no metrics are served. It has no authentication: keep it on an address only the monitoring system reaches (metrics_host).', '(off)'),
+  setting('metricsHost', 'metrics_host', 'GRANTRY_METRICS_HOST', '127.0.0.1', text, 'Address the metrics listener binds (with metrics_port).'),
+  setting('shutdownTimeout', 'shutdown_timeout', 'GRANTRY_SHUTDOWN_TIMEOUT', 10, integer(1, 3600), 'Seconds that requests in flight get to finish after SIGTERM or SIGINT; connections still open then are closed, and the database after them.'),
+  setting('shutdownDelay', 'shutdown_delay', 'GRANTRY_SHUTDOWN_DELAY', 0, integer(0, 300), 'Seconds between SIGTERM or SIGINT and closing the listener, during which GET /readyz answers 503 while requests are still served: set it to the interval at which your load balancer checks /readyz, so that it stops sending traffic before the node stops accepting.'),
+  setting('databasePoolSize', 'database_pool_size', 'GRANTRY_DATABASE_POOL_SIZE', 10, integer(1, 1000), 'PostgreSQL connections each server process keeps at most (every worker of grantry start --workers has its own pool). Keep the sum over all processes and nodes below the server\'s max_connections.'),
 ] as const;
 
 export interface LoadOptions {

@@ -120,6 +120,8 @@ export interface OpenOptions {
    * is left as it was). By default the SQLite file and its folder are created.
    */
   mustExist?: boolean;
+  /** Most PostgreSQL connections of this process (database_pool_size; default 10). */
+  poolSize?: number;
 }
 
 export function openDatabase(databaseUrl: string, options: OpenOptions = {}): OpenDatabase {
@@ -154,7 +156,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
   }
   const pool = new pg.Pool({
     connectionString: databaseUrl,
-    max: 10,
+    max: options.poolSize ?? 10,
     // Epoch-second columns are BIGINT; they fit a JS number, so read them as numbers.
     types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
   });
