@@ -30,6 +30,7 @@ import { missingDatabaseOf, notGrantryDatabase, openDatabase, type OpenDatabase 
 import { createRepositories } from './storage/index.js';
 import { hasGrantrySchema, migrateToLatest } from './storage/migrations/index.js';
 import type { Repositories } from './storage/repositories.js';
+import { Metrics } from './observability/metrics.js';
 
 export interface Grantry {
   config: Config;
@@ -54,6 +55,8 @@ export interface Grantry {
   account: AccountManager;
   /** Every security-relevant event; the server sends it to its logger too (audit.logTo). */
   audit: AuditTrail;
+  /** This process's Prometheus metrics (served by the metrics listener, when metrics_port is set). */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -166,6 +169,7 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
     clients: new ClientManager(repos.clients, users, hasher, scopes, repos.grants, audit),
     account: new AccountManager(repos, throttle, audit, config.passwordMinLength),
     audit,
+    metrics: new Metrics(),
     async close() {
       keys.stop();
       // Buffered audit events are written before the database goes.

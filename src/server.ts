@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { createGrantry, type Grantry } from './app.js';
 import type { Config } from './config/index.js';
 import { buildHttpApp, type HttpAppOptions } from './http/server.js';
+import type { MetricsListener } from './observability/metrics.js';
 import { scheduleCleanup } from './management/cleanup.js';
 import { CLI } from './management/principal.js';
 import { TOKEN_PATH } from './oauth/metadata.js';
@@ -53,9 +54,18 @@ export async function bootstrap(grantry: Grantry, log: (line: string) => void): 
   }
 }
 
-export async function startServer(config: Config, log: (line: string) => void = console.log, options: HttpAppOptions = {}): Promise<RunningServer> {
+export interface ServerOptions extends HttpAppOptions {
+  /**
+   * Whether this process opens the metrics listener (metrics_port) itself: not in a worker of
+   * `grantry start --workers`, whose primary serves the sum of its workers' metrics.
+   */
+  metricsListener?: boolean;
+}
+
+export async function startServer(config: Config, log: (line: string) => void = console.log, options: ServerOptions = {}): Promise<RunningServer> {
   const grantry = await createGrantry(config);
   let app: FastifyInstance | undefined;
+  let metrics: MetricsListener | undefined;
   let stopCleanup = () => {};
   try {
     await bootstrap(grantry, log);
@@ -67,12 +77,14 @@ export async function startServer(config: Config, log: (line: string) => void = 
       (e) => logger.error({ err: e }, 'audit trail write failed'),
     );
     await app.listen({ port: config.port, host: config.host });
+    if (options.metricsListener !== false) metrics = await grantry.metrics.listen(config);
     const logError = (what: string) => (e: unknown) => app?.log.error({ err: e }, what);
     // Keys rotated by another process (grantry keys rotate) arrive within this interval.
     grantry.keys.startRefreshing(config.keyRefreshInterval, logError('signing key refresh failed'));
     stopCleanup = scheduleCleanup(grantry, config.cleanupInterval, logError('cleanup failed'));
   } catch (e) {
     stopCleanup();
+    await metrics?.close();
     await app?.close();
     await grantry.close();
     throw e;
@@ -90,6 +102,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
   }
   log(`  database               ${describeDatabase(config.databaseUrl)}`);
   log(`  token endpoint         ${config.publicUrl}${TOKEN_PATH}`);
+  if (metrics) log(`  metrics                ${metrics.url}`);
   const running = app;
   return {
     url,
@@ -97,6 +110,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
     app: running,
     async close() {
       stopCleanup();
+      await metrics?.close();
       await running.close();
       await grantry.close();
     },

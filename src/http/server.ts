@@ -86,6 +86,7 @@ export async function buildHttpApp(grantry: Grantry, options: HttpAppOptions = {
   // Beyond this, Node closes new connections at once, so that the file descriptors left serve the
   // database and the clients already connected.
   app.server.maxConnections = config.maxConnections;
+  grantry.metrics.instrumentHttp(app);
   await app.register(cookie);
   registerFormParser(app);
   registerJsonParser(app);

@@ -17,6 +17,11 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface OpenDatabase {
   db: Kysely<Database>;
   dialect: Dialect;
+  /**
+   * Why writes are failing, learned from the last failed write (a read-only file, a full disk),
+   * or undefined while they work: readiness (GET /readyz) reports it.
+   */
+  writeProblem(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -152,7 +157,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
     sqlite.pragma('busy_timeout = 0');
     if (create) restrictToOwner(file);
     const db = new Kysely<Database>({ dialect: new GrantrySqliteDialect(sqlite) });
-    return { db, dialect: 'sqlite', close: () => db.destroy() };
+    return { db, dialect: 'sqlite', writeProblem: () => undefined, close: () => db.destroy() };
   }
   const pool = new pg.Pool({
     connectionString: databaseUrl,
@@ -163,5 +168,5 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
   // An idle client losing its connection must not crash the process.
   pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', close: () => db.destroy() };
+  return { db, dialect: 'postgres', writeProblem: () => undefined, close: () => db.destroy() };
 }

@@ -54,7 +54,7 @@ export function registerStartCommand(program: Command): void {
             async (log) => {
               const config = loadStartConfig(cmd);
               const { startServer } = await import('../../server.js');
-              return startServer(config, log, httpOptions);
+              return startServer(config, log, { ...httpOptions, metricsListener: false });
             },
             (server) => summaryOf(server, server.grantry.config),
           );
@@ -73,24 +73,31 @@ export function registerStartCommand(program: Command): void {
 
         if (config.workers > 1) {
           const { createGrantry } = await import('../../app.js');
-          await superviseWorkers({
-            workers: config.workers,
-            log,
-            info: (message) => out.info(message),
-            warn: (message) => out.warn(message),
-            stopSignal,
-            // Migrations, the seed signing key and the first admin (its password printed once),
-            // here and once, before the workers open the database.
-            async prepare() {
-              const grantry = await createGrantry(config);
-              try {
-                await bootstrap(grantry, log);
-              } finally {
-                await grantry.close();
-              }
-            },
-            ready: (summary) => out.result({ ...summary, workers: config.workers }, () => []),
-          });
+          const { listenForClusterMetrics } = await import('../../observability/metrics.js');
+          const metrics = await listenForClusterMetrics(config);
+          if (metrics) log(`  metrics                ${metrics.url} (all workers)`);
+          try {
+            await superviseWorkers({
+              workers: config.workers,
+              log,
+              info: (message) => out.info(message),
+              warn: (message) => out.warn(message),
+              stopSignal,
+              // Migrations, the seed signing key and the first admin (its password printed once),
+              // here and once, before the workers open the database.
+              async prepare() {
+                const grantry = await createGrantry(config);
+                try {
+                  await bootstrap(grantry, log);
+                } finally {
+                  await grantry.close();
+                }
+              },
+              ready: (summary) => out.result({ ...summary, workers: config.workers }, () => []),
+            });
+          } finally {
+            await metrics?.close();
+          }
           return;
         }
 
