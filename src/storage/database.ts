@@ -5,7 +5,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { type DialectAdapter, type Driver, Kysely, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
+import { type DialectAdapter, type Driver, Kysely, type LogEvent, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { ConfigError } from '../config/index.js';
 import { describeDatabase, sqliteFileOf } from './database-url.js';
@@ -22,8 +22,13 @@ export interface OpenDatabase {
    * or undefined while they work: readiness (GET /readyz) reports it.
    */
   writeProblem(): string | undefined;
+  /** PostgreSQL: the pool's connections, open and idle, and the queries waiting for one. */
+  poolUse?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
+
+/** Told the duration of every query, and whether it failed (the metrics' database latency). */
+export type QueryObserver = (durationMs: number, failed: boolean) => void;
 
 /** How long a statement waits for another process's write lock before SQLITE_BUSY reaches its caller. */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
@@ -127,6 +132,12 @@ export interface OpenOptions {
   mustExist?: boolean;
   /** Most PostgreSQL connections of this process (database_pool_size; default 10). */
   poolSize?: number;
+  onQuery?: QueryObserver;
+}
+
+/** Kysely's log option for an observer: every query, with its duration, failed or not. */
+function logTo(onQuery: QueryObserver | undefined) {
+  return onQuery && ((event: LogEvent) => onQuery(event.queryDurationMillis, event.level === 'error'));
 }
 
 export function openDatabase(databaseUrl: string, options: OpenOptions = {}): OpenDatabase {
@@ -156,7 +167,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
     sqlite.pragma('cache_size = -65536');
     sqlite.pragma('busy_timeout = 0');
     if (create) restrictToOwner(file);
-    const db = new Kysely<Database>({ dialect: new GrantrySqliteDialect(sqlite) });
+    const db = new Kysely<Database>({ dialect: new GrantrySqliteDialect(sqlite), log: logTo(options.onQuery) });
     return { db, dialect: 'sqlite', writeProblem: () => undefined, close: () => db.destroy() };
   }
   const pool = new pg.Pool({
@@ -167,6 +178,12 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
   });
   // An idle client losing its connection must not crash the process.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', writeProblem: () => undefined, close: () => db.destroy() };
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: logTo(options.onQuery) });
+  return {
+    db,
+    dialect: 'postgres',
+    writeProblem: () => undefined,
+    poolUse: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
+    close: () => db.destroy(),
+  };
 }
