@@ -149,6 +149,7 @@ describe('grantry config', () => {
       'password_grant_enabled', 'remember_consent', 'scopes', 'default_scope', 'cors_allowed_origins', 'cors_allowed_headers', 'cors_max_age',
       'cleanup_interval', 'cleanup_batch_size', 'audit_retention', 'key_rotation_delay', 'key_refresh_interval', 'brute_force_max_failures',
       'brute_force_window', 'guest_max_authorizations', 'request_timeout', 'headers_timeout', 'keep_alive_timeout', 'max_connections', 'workers',
+      'log_format', 'metrics_port', 'metrics_host', 'shutdown_timeout', 'shutdown_delay', 'database_pool_size',
     ]);
     expect(json.settings.secret).toEqual({ env: 'GRANTRY_SECRET', value: '(set)', source: 'environment' });
     expect(json.settings.admin_password).toEqual({ env: 'GRANTRY_ADMIN_PASSWORD', value: '(set)', source: 'environment' });
