@@ -3,12 +3,15 @@
  * on PostgreSQL when one answers at GRANTRY_TEST_POSTGRES_URL (default: the local server).
  * GRANTRY_REQUIRE_POSTGRES=1 (set by CI) turns a missing PostgreSQL into a failure.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     postgresUrl: string | null;
+    /** One RS256 seed key (PKCS#8 PEM) for the in-process test servers that choose none. */
+    testSigningKey: string;
   }
 }
 
@@ -17,6 +20,7 @@ const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const banner = (text: string) => `\n${'='.repeat(78)}\n${text}\n${'='.repeat(78)}\n`;
 
 export default async function setup(project: TestProject) {
+  project.provide('testSigningKey', generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string);
   const url = process.env.GRANTRY_TEST_POSTGRES_URL || DEFAULT_URL;
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   let reachable = false;

@@ -78,11 +78,22 @@ export async function freshDataDir(backend: Backend, prefix: string): Promise<Da
   };
 }
 
+/**
+ * The seed signing key of test servers that choose none: the run's one RSA key (global setup).
+ * Generating a 2048-bit key takes about a quarter of a second of CPU, and the suite starts some
+ * two hundred servers; tests of key generation (signingKey: undefined) and of other algorithms
+ * set their own.
+ */
+function seedKeyUnlessChosen(overrides: Partial<Config>): Partial<Config> {
+  if ('signingAlgorithm' in overrides || 'signingKey' in overrides || 'signingKeyFile' in overrides) return {};
+  return { signingKey: inject('testSigningKey') };
+}
+
 /** The configuration of an in-process test server on `databaseUrl`, with `dir` as its data folder. */
 export function testConfig(dir: string, databaseUrl: string, overrides: Partial<Config> = {}): Config {
   return loadConfig({
     env: {},
-    overrides: { port: 0, host: '127.0.0.1', publicUrl: PUBLIC_URL, dataDir: dir, databaseUrl, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, ...overrides },
+    overrides: { port: 0, host: '127.0.0.1', publicUrl: PUBLIC_URL, dataDir: dir, databaseUrl, logLevel: 'silent', adminPassword: ADMIN_PASSWORD, ...seedKeyUnlessChosen(overrides), ...overrides },
   });
 }
 
