@@ -11,7 +11,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { OAuthError } from '../oauth/errors.js';
 import { INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH } from '../oauth/metadata.js';
 import type { Side } from '../oauth/sides.js';
-import { isDatabaseBusy } from '../storage/database.js';
+import { describeUnavailability, unavailabilityOf } from '../storage/database-errors.js';
 import { sendApiError } from './api/json-api.js';
 import { sendPage } from './page-headers.js';
 import { sendOAuthError } from './token.js';
@@ -55,8 +55,10 @@ function describe(status: number): { title: string; detail: string } {
 /** An error page's next step: the request came from a link or a form, most likely an application's. */
 const WHAT_NEXT = 'Check the address, or go back to the application and try again.';
 
-export function sendErrorInFormat(format: Format, reply: FastifyReply, status: number, brand: Brand): FastifyReply {
-  const { title, detail } = describe(status);
+/** `detail`, when given, replaces the status's own plain words (a sentence without its final full stop). */
+export function sendErrorInFormat(format: Format, reply: FastifyReply, status: number, brand: Brand, detailOverride?: string): FastifyReply {
+  const { title } = describe(status);
+  const detail = detailOverride === undefined ? describe(status).detail : `${detailOverride[0]?.toUpperCase()}${detailOverride.slice(1)}.`;
   if (format === 'api') return sendApiError(reply, status, title, detail.toLowerCase().replace(/\.$/, ''));
   if (format === 'oauth') {
     const error = status === 503 ? 'temporarily_unavailable' : status >= 500 ? 'server_error' : 'invalid_request';
@@ -65,22 +67,29 @@ export function sendErrorInFormat(format: Format, reply: FastifyReply, status: n
   return sendPage(reply, status, errorPage(brand, { title, message: `${detail} ${WHAT_NEXT}`, technical: `HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trim() }));
 }
 
-/** Seconds a client is asked to wait after a 503 for a busy database. */
-const BUSY_RETRY_AFTER = 1;
+/**
+ * Seconds a client is asked to wait after a 503 for an unavailable database: a lock is usually
+ * free within one; a server restarting or a disk being freed takes longer.
+ */
+const RETRY_AFTER = { busy: 1, other: 5 } as const;
 
 /**
  * The server's error handler, also reached by errors that a route group's own handler passes
- * on. 5xx are logged with their cause; the client learns only the status. A database still busy
- * after its wait (another process holding SQLite's write lock past busy_timeout) is 503 with
- * Retry-After: the write that met the lock did nothing, and the request may be sent again
- * (unless an earlier write of it was the spending of a single-use code: see the README).
+ * on. 5xx are logged with their cause; the client learns only the status. A database that is
+ * unavailable (database-errors.ts: still busy after its wait, PostgreSQL unreachable or
+ * restarting, SQLite's disk full or read-only) is 503 with Retry-After and a description in
+ * plain words (never the driver's message): the statement that failed did nothing, and the
+ * request may be sent again (unless an earlier write of it was the spending of a single-use
+ * code: see the README). Logged once per request, naming the cause.
  */
 export function errorHandler(sides: readonly Side[], branding: Branding) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (isDatabaseBusy(error)) {
-      request.log.warn({ err: error }, 'database busy');
-      reply.header('Retry-After', String(BUSY_RETRY_AFTER));
-      return sendErrorAt(request, reply, 503, sides, branding);
+    const unavailable = unavailabilityOf(error);
+    if (unavailable) {
+      if (unavailable === 'busy') request.log.warn({ err: error }, 'database busy');
+      else request.log.error({ err: error }, `database unavailable: ${describeUnavailability(unavailable)}`);
+      reply.header('Retry-After', String(unavailable === 'busy' ? RETRY_AFTER.busy : RETRY_AFTER.other));
+      return sendErrorAt(request, reply, 503, sides, branding, describeUnavailability(unavailable));
     }
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
     if (status >= 500) request.log.error({ err: error }, 'request failed');
@@ -89,8 +98,8 @@ export function errorHandler(sides: readonly Side[], branding: Branding) {
 }
 
 /** The error answer for a request's path: its route group's format, and on a page its side's brand. */
-export function sendErrorAt(request: FastifyRequest, reply: FastifyReply, status: number, sides: readonly Side[], branding: Branding): FastifyReply {
-  return sendErrorInFormat(errorFormatOf(request.url, sides), reply, status, branding.of(pageSideOf(request.url, sides).name));
+export function sendErrorAt(request: FastifyRequest, reply: FastifyReply, status: number, sides: readonly Side[], branding: Branding, detail?: string): FastifyReply {
+  return sendErrorInFormat(errorFormatOf(request.url, sides), reply, status, branding.of(pageSideOf(request.url, sides).name), detail);
 }
 
 /** The status Node gives each error of its HTTP parser (as its own default answer does). */

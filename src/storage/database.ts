@@ -9,6 +9,7 @@ import { type DialectAdapter, type Driver, Kysely, type LogEvent, PostgresDialec
 import pg from 'pg';
 import { ConfigError } from '../config/index.js';
 import { describeDatabase, sqliteFileOf } from './database-url.js';
+import { describeUnavailability, isWriteProblem, unavailabilityOf } from './database-errors.js';
 import { GroupCommitSqliteDriver } from './sqlite-driver.js';
 import type { Database } from './schema.js';
 
@@ -43,12 +44,16 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5000;
  * (the adapter flag is read by nothing else): all of it is applied, or none.
  */
 class GrantrySqliteDialect extends SqliteDialect {
-  constructor(private readonly sqlite: SQLite.Database) {
+  /** Made here rather than in createDriver(), so that writeProblem() can ask it. */
+  readonly driver: GroupCommitSqliteDriver;
+
+  constructor(sqlite: SQLite.Database) {
     super({ database: sqlite });
+    this.driver = new GroupCommitSqliteDriver(sqlite, SQLITE_BUSY_TIMEOUT_MS);
   }
 
   override createDriver(): Driver {
-    return new GroupCommitSqliteDriver(this.sqlite, SQLITE_BUSY_TIMEOUT_MS);
+    return this.driver;
   }
 
   override createAdapter(): DialectAdapter {
@@ -61,16 +66,10 @@ class GrantrySqliteDialect extends SqliteDialect {
 }
 
 /**
- * Whether a database error says only that the database was too busy to answer in time: SQLite's
- * write lock still held by another process after busy_timeout (SQLITE_BUSY, SQLITE_LOCKED and
- * their extended codes), or PostgreSQL giving up on a lock or a serialisation (40001, 40P01,
- * 55P03). The statement did nothing; the request is answered 503 with Retry-After.
+ * Whether a database error says only that the database was too busy to answer in time
+ * (database-errors.ts): the statement did nothing.
  */
-export function isDatabaseBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return false;
-  return /^SQLITE_(BUSY|LOCKED)(_|$)/.test(code) || code === '40001' || code === '40P01' || code === '55P03';
-}
+export const isDatabaseBusy = (error: unknown): boolean => unavailabilityOf(error) === 'busy';
 
 /**
  * The database holds password hashes and sealed signing keys: only its owner may read it. SQLite
@@ -167,17 +166,33 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
     sqlite.pragma('cache_size = -65536');
     sqlite.pragma('busy_timeout = 0');
     if (create) restrictToOwner(file);
-    const db = new Kysely<Database>({ dialect: new GrantrySqliteDialect(sqlite), log: logTo(options.onQuery) });
-    return { db, dialect: 'sqlite', writeProblem: () => undefined, close: () => db.destroy() };
+    const dialect = new GrantrySqliteDialect(sqlite);
+    const db = new Kysely<Database>({ dialect, log: logTo(options.onQuery) });
+    const writeProblem = () => {
+      const why = dialect.driver.writeProblem();
+      return why && describeUnavailability(why);
+    };
+    return { db, dialect: 'sqlite', writeProblem, close: () => db.destroy() };
   }
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.poolSize ?? 10,
+    // A server that does not answer (down, restarting, a network gone) fails a query after 3 s
+    // instead of leaving it waiting for a connection: the request is answered 503 (error-format.ts).
+    connectionTimeoutMillis: 3000,
+    // TCP keep-alive notices a connection whose server vanished without closing it (a host
+    // down, a dropped network), which would otherwise look idle and healthy in the pool.
+    keepAlive: true,
     // Epoch-second columns are BIGINT; they fit a JS number, so read them as numbers.
     types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
   });
-  // An idle client losing its connection must not crash the process.
+  // A connection lost while idle must not crash the process: the pool drops the client (and
+  // reports it here). One lost while a request holds the client between two queries (the server
+  // restarting during a transaction) is emitted on the client itself, where no pool listener is:
+  // without this one it would crash the process. That client then fails its next query as "not
+  // queryable" (503), and the pool discards it on release instead of handing it out again.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: logTo(options.onQuery) });
   return {
     db,

@@ -29,10 +29,18 @@
  * answered from writes that might not last. A read-only transaction
  * (`setAccessMode('read only')`) is a plain DEFERRED one when no batch is open: a consistent
  * snapshot without the lock.
+ *
+ * Write problems. A write that fails because the disk refuses it (full, read-only, I/O errors,
+ * files that cannot be opened) is remembered until a commit succeeds again: readiness reports
+ * it (writeProblem()), since reads still work and a load balancer would otherwise keep sending
+ * writes to a node that can only refuse them. While a problem is remembered, asking for it
+ * tries a write now and then (rewriting the file's user_version, a change of nothing), so that
+ * a node no longer sent any traffic still notices that the disk is back.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type SQLite from 'better-sqlite3';
-import type { CompiledQuery, DatabaseConnection, Driver, QueryResult, TransactionSettings } from 'kysely';
+import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
+import { isWriteProblem, type Unavailability, unavailabilityOf } from './database-errors.js';
 
 /** One caller at a time on the one connection, in the order asked. */
 class Mutex {
@@ -152,6 +160,8 @@ export class GroupCommitSqliteDriver implements Driver {
   private readonly statements: StatementCache;
   private readonly connection: GroupCommitConnection;
   private batch: Batch | undefined;
+  private problem: Unavailability | undefined;
+  private lastProbe = 0;
 
   /** `sqlite` must have busy_timeout 0: waits for locks are this driver's (see above). */
   constructor(
@@ -233,7 +243,7 @@ export class GroupCommitSqliteDriver implements Driver {
         if (this.sqlite.inTransaction) return;
         this.loseBatch(lostBatch());
       }
-      this.sqlite.exec('begin immediate');
+      this.noteFailureOf(() => this.sqlite.exec('begin immediate'));
       this.batch = newBatch();
       setImmediate(() => void this.flush());
     });
@@ -257,7 +267,7 @@ export class GroupCommitSqliteDriver implements Driver {
       throw error;
     }
     try {
-      return run<R>(statement, query);
+      return this.noteFailureOf(() => run<R>(statement, query));
     } catch (e) {
       if (!this.sqlite.inTransaction) this.loseBatch(e);
       throw e;
@@ -293,7 +303,8 @@ export class GroupCommitSqliteDriver implements Driver {
       if (batch === undefined) return;
       this.batch = undefined;
       try {
-        this.sqlite.exec('commit');
+        this.noteFailureOf(() => this.sqlite.exec('commit'));
+        this.problem = undefined;
         batch.resolve();
       } catch (e) {
         batch.reject(e);
@@ -305,6 +316,42 @@ export class GroupCommitSqliteDriver implements Driver {
       }
     } finally {
       this.mutex.unlock();
+    }
+  }
+
+  /** Runs a write step; if the disk refused it, remembers why (and rethrows). */
+  private noteFailureOf<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (e) {
+      const why = unavailabilityOf(e);
+      if (isWriteProblem(why)) this.problem = why;
+      throw e;
+    }
+  }
+
+  /**
+   * Why writes fail, learned from the last failed write, until a commit succeeds. While a
+   * problem lasts, each call starts a trial write (at most one a second) that clears it once the
+   * disk takes writes again.
+   */
+  writeProblem(): Unavailability | undefined {
+    if (this.problem !== undefined && Date.now() - this.lastProbe >= 1000) {
+      this.lastProbe = Date.now();
+      void this.tryWrite().catch(() => {});
+    }
+    return this.problem;
+  }
+
+  /** One write that changes nothing (user_version rewritten with its own value), committed as any other. */
+  private async tryWrite(): Promise<void> {
+    const connection = (await this.acquireConnection()) as GroupCommitConnection;
+    try {
+      await this.joinBatch(connection);
+      const version = Number(this.sqlite.pragma('user_version', { simple: true }));
+      this.runInBatch(this.statements.get(`pragma user_version = ${version}`), CompiledQuery.raw(''));
+    } finally {
+      await this.releaseConnection();
     }
   }
 
