@@ -1,0 +1,216 @@
+/**
+ * Three `grantry start` nodes on one PostgreSQL behind Debian's nginx, run with deploy/nginx.conf
+ * and deploy/grantry.env.example (the files the deployment guide shows, placeholders and
+ * per-test values filled in), TLS with a certificate from a CA made here. One browser-like
+ * client goes through nginx only; nginx's round-robin spreads its requests over the nodes, and
+ * the test's rendering adds an X-Grantry-Upstream header (never in the shipped file: it would
+ * show internal addresses) to see which node served each one.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SETTINGS } from '../../src/config/index.js';
+import { JWKS_PATH, REVOCATION_PATH, TOKEN_PATH } from '../../src/oauth/metadata.js';
+import { formField } from '../helpers/browser.js';
+import { pkcePair } from '../helpers/oauth.js';
+import { createPostgresDatabase } from '../helpers/server.js';
+import { CliProcess, okJson, runCli } from '../cli/run.js';
+import { freePort, HttpsClient, type HttpsResponse, makeCertificates, nginxAvailable, renderNginxConf, type RunningNginx, startNginx } from './proxy-support.js';
+
+const ENV_EXAMPLE = fileURLToPath(new URL('../../deploy/grantry.env.example', import.meta.url));
+const ADMIN_PASSWORD = 'proxy-admin-password-1';
+const REDIRECT_URI = 'https://app.example/callback';
+const NODES = 3;
+
+/** KEY=VALUE lines of deploy/grantry.env.example (comments and blank lines skipped). */
+function envExample(): Record<string, string> {
+  const lines = readFileSync(ENV_EXAMPLE, 'utf8').split('\n').filter((line) => line.trim() !== '' && !line.startsWith('#'));
+  return Object.fromEntries(
+    lines.map((line) => {
+      const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
+      if (!match) throw new Error(`deploy/grantry.env.example: not a KEY=VALUE line: ${line}`);
+      return [match[1] as string, match[2] as string];
+    }),
+  );
+}
+
+const decodeJwtHeader = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[0] as string, 'base64url').toString()) as { kid: string };
+
+async function until<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = await attempt();
+    if (result !== undefined) return result;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.runIf(nginxAvailable)('three nodes on one PostgreSQL behind nginx with TLS (deploy/nginx.conf)', () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'grantry-proxy-'));
+  const nodes: CliProcess[] = [];
+  /** 127.0.0.1:<port> of each node, as nginx's $upstream_addr names it. */
+  const nodeAddresses: string[] = [];
+  let nginx: RunningNginx | undefined;
+  let dropDatabase = async () => {};
+  let origin = '';
+  let ca = '';
+  /** The environment of every node and of the CLI commands run beside them. */
+  let env: Record<string, string> = {};
+
+  beforeAll(async () => {
+    const database = await createPostgresDatabase();
+    dropDatabase = database.drop;
+    const certificates = makeCertificates(root);
+    ca = certificates.ca;
+    const nginxPort = await freePort();
+    origin = `https://localhost:${nginxPort}`;
+    env = {
+      ...envExample(),
+      PATH: process.env.PATH ?? '',
+      PUBLIC_URL: origin,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATABASE_URL: database.url,
+      GRANTRY_SECRET: randomBytes(32).toString('base64url'),
+      GRANTRY_TRUST_PROXY: '127.0.0.1',
+      GRANTRY_WORKERS: '1', // three nodes on a 2-core machine are enough processes
+      GRANTRY_KEY_REFRESH_INTERVAL: '1', // a rotation is seen within a second
+      GRANTRY_METRICS_PORT: '0',
+      GRANTRY_METRICS_HOST: '127.0.0.1',
+      GRANTRY_SHUTDOWN_DELAY: '0',
+      GRANTRY_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    };
+    // Each node has its own data folder, as on its own machine. The first one alone sets up the
+    // empty database (migrations, the signing key, the admin), as the guide says to; then the others.
+    const startNode = async (index: number) => {
+      const dataDir = path.join(root, `node${index}`);
+      mkdirSync(dataDir, { mode: 0o700 });
+      const node = new CliProcess(['start', '--json'], { ...env, GRANTRY_DATA_DIR: dataDir });
+      nodes[index] = node;
+      const [line] = await node.waitFor(/^\{.*\}\n/, 'stdout', 30_000);
+      nodeAddresses[index] = new URL((JSON.parse(line) as { url: string }).url).host;
+    };
+    await startNode(0);
+    await Promise.all(Array.from({ length: NODES - 1 }, (_, i) => startNode(i + 1)));
+
+    const prefix = path.join(root, 'nginx');
+    mkdirSync(prefix);
+    const conf = renderNginxConf({
+      SERVER_NAME: 'localhost',
+      HTTPS_PORT: String(nginxPort),
+      HTTP_PORT: String(await freePort()),
+      CERTIFICATE: certificates.certificate,
+      CERTIFICATE_KEY: certificates.key,
+      NODE_1: nodeAddresses[0] as string,
+      NODE_2: nodeAddresses[1] as string,
+      NODE_3: nodeAddresses[2] as string,
+      LOG_DIR: prefix,
+    });
+    // The test's addition, beside the shipped add_header so that both apply (nginx inherits
+    // add_header into a block only when the block has none of its own).
+    const hsts = 'add_header Strict-Transport-Security "max-age=63072000" always;';
+    expect(conf).toContain(hsts);
+    nginx = await startNginx(prefix, conf.replace(hsts, `${hsts}\n    add_header X-Grantry-Upstream $upstream_addr always;`), nginxPort);
+  });
+
+  afterAll(async () => {
+    await nginx?.stop();
+    for (const node of nodes) node?.child.kill('SIGTERM');
+    const exits = await Promise.all(nodes.map((node) => node?.exited));
+    for (const node of nodes) node?.kill();
+    await dropDatabase();
+    rmSync(root, { recursive: true, force: true });
+    expect(exits.map((e) => e?.code)).toEqual(nodes.map(() => 0));
+  });
+
+  const cli = async (args: string[]) => okJson(await runCli([...args, '--json'], { ...env, GRANTRY_DATA_DIR: path.join(root, 'node0') }));
+
+  it('deploy/grantry.env.example sets only settings Grantry has', () => {
+    const known = new Set(SETTINGS.map((s) => s.env));
+    expect(Object.keys(envExample()).filter((name) => !known.has(name))).toEqual([]);
+  });
+
+  /** What the flow test leaves for the tests after it. */
+  const flow = { clientId: '', accessToken: '', refreshToken: '' };
+
+  it('the authorization code flow with PKCE crosses the nodes; cookies are Secure and __Host-; the sign-in records the address nginx saw', async () => {
+    const client = await cli(['client', 'create', '--side', 'backoffice', '--name', 'Proxy app', '--type', 'public', '--grant', 'authorization_code', '--grant', 'refresh_token', '--redirect-uri', REDIRECT_URI, '--scope', 'users:read']);
+    flow.clientId = client.client_id as string;
+    const browser = new HttpsClient(origin, ca);
+    const served: HttpsResponse[] = [];
+    const step = async (response: Promise<HttpsResponse>) => {
+      const r = await response;
+      served.push(r);
+      expect(r.upstream, `${r.status} ${r.body.slice(0, 200)}`).toMatch(/^127\.0\.0\.1:\d+$/);
+      return r;
+    };
+
+    const { verifier, challenge } = pkcePair();
+    const state = randomBytes(8).toString('hex');
+    const authorize = `/admin/oauth2-token/authorize?${new URLSearchParams({ response_type: 'code', client_id: flow.clientId, redirect_uri: REDIRECT_URI, scope: 'users:read', state, code_challenge: challenge, code_challenge_method: 'S256' })}`;
+    const toLogin = await step(browser.get(authorize));
+    expect(toLogin.status).toBe(303);
+    const loginPage = await step(browser.get(toLogin.headers.location as string));
+    expect(loginPage.status).toBe(200);
+    const returnTo = new URL(toLogin.headers.location as string, origin).searchParams.get('return_to') as string;
+    // A forged X-Forwarded-For: nginx must replace it, not pass it on.
+    const login = await step(browser.post('/admin/oauth2-token/login', { csrf_token: formField(loginPage.body, 'csrf_token') ?? '', login: 'admin', password: ADMIN_PASSWORD, return_to: returnTo }, { 'x-forwarded-for': '203.0.113.7' }));
+    expect(login.status, login.body.slice(0, 300)).toBe(303);
+
+    // The session cookie through the proxy: Secure, host-only, on the whole site.
+    const setCookies = [...(loginPage.headers['set-cookie'] ?? []), ...(login.headers['set-cookie'] ?? [])];
+    const session = setCookies.find((c) => c.startsWith('__Host-grantry_bo_session='));
+    expect(session, setCookies.join('\n')).toBeDefined();
+    for (const cookie of setCookies) {
+      expect(cookie).toMatch(/^__Host-/);
+      expect(cookie).toMatch(/;\s*Secure/i);
+      expect(cookie).toMatch(/;\s*Path=\/(;|$)/i);
+      expect(cookie).not.toMatch(/;\s*Domain=/i);
+    }
+
+    const consent = await step(browser.get(login.headers.location as string));
+    expect(consent.status).toBe(200);
+    expect(consent.body).toContain('name="decision"');
+    const fields: Record<string, string> = { decision: 'allow' };
+    for (const name of ['csrf_token', 'response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method']) {
+      const value = formField(consent.body, name);
+      if (value !== undefined) fields[name] = value;
+    }
+    const allowed = await step(browser.post('/admin/oauth2-token/authorize', fields));
+    expect(allowed.status).toBe(303);
+    const redirect = new URL(allowed.headers.location as string);
+    expect(redirect.origin + redirect.pathname).toBe(REDIRECT_URI);
+    expect(redirect.searchParams.get('state')).toBe(state);
+    expect(redirect.searchParams.get('iss')).toBe(`${origin}/admin`);
+    const code = redirect.searchParams.get('code') as string;
+
+    const exchange = await step(browser.request('POST', TOKEN_PATH, { form: { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, client_id: flow.clientId, code_verifier: verifier }, cookies: false }));
+    expect(exchange.status, exchange.body).toBe(200);
+    // The code made on one node is redeemed on another: codes live in the database, keyed by the shared secret.
+    expect(exchange.upstream).not.toBe(allowed.upstream);
+    const tokens = JSON.parse(exchange.body) as { access_token: string; refresh_token: string };
+
+    const api = await step(browser.request('GET', '/admin/api/users', { headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/vnd.api+json' }, cookies: false }));
+    expect(api.status, api.body).toBe(200);
+    expect((JSON.parse(api.body) as { data: Array<{ attributes: { username: string } }> }).data.map((u) => u.attributes.username)).toContain('admin');
+    expect(api.upstream).not.toBe(exchange.upstream);
+
+    const refresh = await step(browser.request('POST', TOKEN_PATH, { form: { grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: flow.clientId }, cookies: false }));
+    expect(refresh.status, refresh.body).toBe(200);
+    expect(refresh.upstream).not.toBe(api.upstream);
+    const refreshed = JSON.parse(refresh.body) as { access_token: string; refresh_token: string };
+    flow.accessToken = refreshed.access_token;
+    flow.refreshToken = refreshed.refresh_token;
+
+    // Every node served a part of the flow.
+    expect(new Set(served.map((r) => r.upstream))).toEqual(new Set(nodeAddresses));
+
+    // The sign-in's address is the client's as nginx saw it, not the forged one.
+    const signins = await cli(['audit', 'list', '--kind', 'signin.succeeded']);
+    expect((signins.events as Array<{ address: string | null }>).map((e) => e.address)).toEqual(['127.0.0.1']);
+  });
+});
