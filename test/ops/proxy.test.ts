@@ -57,6 +57,7 @@ describe.runIf(nginxAvailable)('three nodes on one PostgreSQL behind nginx with 
   let nginx: RunningNginx | undefined;
   let dropDatabase = async () => {};
   let origin = '';
+  let httpPort = 0;
   let ca = '';
   /** The environment of every node and of the CLI commands run beside them. */
   let env: Record<string, string> = {};
@@ -67,6 +68,7 @@ describe.runIf(nginxAvailable)('three nodes on one PostgreSQL behind nginx with 
     const certificates = makeCertificates(root);
     ca = certificates.ca;
     const nginxPort = await freePort();
+    httpPort = await freePort();
     origin = `https://localhost:${nginxPort}`;
     env = {
       ...envExample(),
@@ -102,7 +104,7 @@ describe.runIf(nginxAvailable)('three nodes on one PostgreSQL behind nginx with 
     const conf = renderNginxConf({
       SERVER_NAME: 'localhost',
       HTTPS_PORT: String(nginxPort),
-      HTTP_PORT: String(await freePort()),
+      HTTP_PORT: String(httpPort),
       CERTIFICATE: certificates.certificate,
       CERTIFICATE_KEY: certificates.key,
       NODE_1: nodeAddresses[0] as string,
@@ -212,5 +214,68 @@ describe.runIf(nginxAvailable)('three nodes on one PostgreSQL behind nginx with 
     // The sign-in's address is the client's as nginx saw it, not the forged one.
     const signins = await cli(['audit', 'list', '--kind', 'signin.succeeded']);
     expect((signins.events as Array<{ address: string | null }>).map((e) => e.address)).toEqual(['127.0.0.1']);
+  });
+
+  /** A refresh through nginx with the latest refresh token of the flow, which it replaces. */
+  const refreshThroughNginx = async () => {
+    const r = await new HttpsClient(origin, ca).post(TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: flow.refreshToken, client_id: flow.clientId });
+    expect(r.status, r.body).toBe(200);
+    const tokens = JSON.parse(r.body) as { access_token: string; refresh_token: string };
+    flow.accessToken = tokens.access_token;
+    flow.refreshToken = tokens.refresh_token;
+    return { upstream: r.upstream, kid: decodeJwtHeader(tokens.access_token).kid };
+  };
+
+  it('a key rotation (grantry keys rotate --delay 0) is served and used by every node within key_refresh_interval', async () => {
+    const before = decodeJwtHeader(flow.accessToken).kid;
+    const rotated = await cli(['keys', 'rotate', '--delay', '0']);
+    const kid = rotated.kid as string;
+    expect(kid).not.toBe(before);
+
+    // Each node's own JWKS lists the new key beside the old one (tokens signed before stay valid).
+    for (const address of nodeAddresses) {
+      const kids = await until(`the new key in the JWKS of ${address}`, async () => {
+        const response = await fetch(`http://${address}${JWKS_PATH}`);
+        expect(response.status).toBe(200);
+        const listed = ((await response.json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+        return listed.includes(kid) ? listed : undefined;
+      });
+      expect(kids).toContain(before);
+    }
+    // Tokens issued by each node through nginx carry the new kid.
+    const signedWithNewKey = new Set<string>();
+    await until('a token with the new key from every node', async () => {
+      const issued = await refreshThroughNginx();
+      if (issued.kid === kid) signedWithNewKey.add(issued.upstream);
+      return signedWithNewKey.size === NODES ? true : undefined;
+    });
+    expect([...signedWithNewKey].sort()).toEqual([...nodeAddresses].sort());
+  });
+
+  it('a revocation at one node is refused at the next request, served by another node', async () => {
+    const client = new HttpsClient(origin, ca);
+    const bearer = { authorization: `Bearer ${flow.accessToken}`, accept: 'application/vnd.api+json' };
+    expect((await client.get('/admin/api/users', bearer)).status).toBe(200);
+
+    const revokeAccess = await client.post(REVOCATION_PATH, { token: flow.accessToken, client_id: flow.clientId });
+    expect(revokeAccess.status, revokeAccess.body).toBe(200);
+    const refused = await client.get('/admin/api/users', bearer);
+    expect(refused.upstream).not.toBe(revokeAccess.upstream);
+    expect(refused.status, refused.body).toBe(401);
+    expect(refused.headers['www-authenticate']).toMatch(/error="invalid_token"/);
+
+    const revokeRefresh = await client.post(REVOCATION_PATH, { token: flow.refreshToken, client_id: flow.clientId });
+    expect(revokeRefresh.status, revokeRefresh.body).toBe(200);
+    const refresh = await client.post(TOKEN_PATH, { grant_type: 'refresh_token', refresh_token: flow.refreshToken, client_id: flow.clientId });
+    expect(refresh.upstream).not.toBe(revokeRefresh.upstream);
+    expect(refresh.status, refresh.body).toBe(400);
+    expect(JSON.parse(refresh.body)).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('plain http on nginx only redirects to https', async () => {
+    // (The http listener's port is the one rendered into the configuration.)
+    const response = await fetch(`http://127.0.0.1:${httpPort}/admin/oauth2-token/login?x=1`, { redirect: 'manual' });
+    expect(response.status).toBe(301);
+    expect(response.headers.get('location')).toBe(`${origin}/admin/oauth2-token/login?x=1`);
   });
 });
