@@ -66,20 +66,23 @@ export function unavailabilityOf(error: unknown, depth = 0): Unavailability | un
 export const isWriteProblem = (why: Unavailability | undefined): why is 'disk full' | 'read-only' | 'I/O error' | 'cannot open' =>
   why === 'disk full' || why === 'read-only' || why === 'I/O error' || why === 'cannot open';
 
+/** What is wrong with a database's disk, as the end of a sentence about the database. */
+export function describeWriteProblem(why: 'disk full' | 'read-only' | 'I/O error' | 'cannot open'): string {
+  switch (why) {
+    case 'disk full':
+      return 'its disk is full';
+    case 'read-only':
+      return 'its file or file system is read-only';
+    case 'I/O error':
+      return 'its disk reports input/output errors';
+    case 'cannot open':
+      return 'its files cannot be opened';
+  }
+}
+
 /** What a client and an operator are told, in words that do not leak the driver's message. */
 export function describeUnavailability(why: Unavailability): string {
-  switch (why) {
-    case 'busy':
-      return 'the server is too busy to answer now; try again in a moment';
-    case 'unreachable':
-      return 'the database cannot be reached now; try again in a moment';
-    case 'disk full':
-      return 'the database cannot store anything now: its disk is full';
-    case 'read-only':
-      return 'the database cannot store anything now: its file or file system is read-only';
-    case 'I/O error':
-      return 'the database cannot store anything now: its disk reports input/output errors';
-    case 'cannot open':
-      return 'the database cannot store anything now: its files cannot be opened';
-  }
+  if (why === 'busy') return 'the server is too busy to answer now; try again in a moment';
+  if (why === 'unreachable') return 'the database cannot be reached now; try again in a moment';
+  return `the database cannot store anything now: ${describeWriteProblem(why)}`;
 }

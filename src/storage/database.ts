@@ -2,14 +2,14 @@
  * Opens the database named by DATABASE_URL: the embedded SQLite file (the default) or
  * PostgreSQL. Everything above this file is the same code for both.
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { type DialectAdapter, type Driver, Kysely, type LogEvent, PostgresDialect, SqliteAdapter, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { ConfigError } from '../config/index.js';
 import { describeDatabase, sqliteFileOf } from './database-url.js';
-import { describeUnavailability, isWriteProblem, unavailabilityOf } from './database-errors.js';
+import { describeUnavailability, describeWriteProblem, isWriteProblem, unavailabilityOf } from './database-errors.js';
 import { GroupCommitSqliteDriver } from './sqlite-driver.js';
 import type { Database } from './schema.js';
 
@@ -139,16 +139,22 @@ function logTo(onQuery: QueryObserver | undefined) {
   return onQuery && ((event: LogEvent) => onQuery(event.queryDurationMillis, event.level === 'error'));
 }
 
-export function openDatabase(databaseUrl: string, options: OpenOptions = {}): OpenDatabase {
-  const file = sqliteFileOf(databaseUrl);
-  if (file !== undefined) {
-    const onDisk = file !== ':memory:' && file !== '';
-    const create = onDisk && !options.mustExist;
+/**
+ * Opens (and by default creates) the SQLite file with Grantry's settings. A file or folder that
+ * cannot be written (a read-only file system, a full disk, no permission) fails here, at start,
+ * with words naming the file and the cause (unopenable), rather than SQLite's "unable to open
+ * database file" or a stack.
+ */
+function openSqlite(file: string, options: OpenOptions): SQLite.Database {
+  const onDisk = file !== ':memory:' && file !== '';
+  const create = onDisk && !options.mustExist;
+  if (options.mustExist && !(onDisk && existsSync(file))) {
+    throw new MissingDatabaseError(`no Grantry database at ${path.resolve(file)} (DATABASE_URL / database_url, data_dir / GRANTRY_DATA_DIR)`);
+  }
+  try {
     if (create) {
       mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
       createPrivately(file);
-    } else if (options.mustExist && !(onDisk && existsSync(file))) {
-      throw new MissingDatabaseError(`no Grantry database at ${path.resolve(file)} (DATABASE_URL / database_url, data_dir / GRANTRY_DATA_DIR)`);
     }
     const sqlite = new SQLite(file, { fileMustExist: Boolean(options.mustExist) });
     // WAL lets readers run beside the single writer. The journal mode is stored in the file: the
@@ -166,6 +172,43 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
     sqlite.pragma('cache_size = -65536');
     sqlite.pragma('busy_timeout = 0');
     if (create) restrictToOwner(file);
+    return sqlite;
+  } catch (e) {
+    throw unopenable(e, path.resolve(file)) ?? e;
+  }
+}
+
+/** The file-system errors that say a file cannot be written, and why. */
+const WRITE_REFUSED: Record<string, string> = {
+  EROFS: 'its file system is read-only',
+  EACCES: 'this user may not write to it or to its folder',
+  EPERM: 'this user may not write to it or to its folder',
+  ENOSPC: 'its disk is full',
+};
+
+/** Why a SQLite file cannot be opened for writing, in words, when the cause is its disk or folder. */
+function unopenable(error: unknown, file: string): Error | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  let why = typeof code === 'string' ? WRITE_REFUSED[code] : undefined;
+  if (why === undefined) {
+    const problem = unavailabilityOf(error);
+    if (!isWriteProblem(problem)) return undefined;
+    // SQLite does not say why it could not open (SQLITE_CANTOPEN: the -wal or -shm file could
+    // not be made); the folder does.
+    try {
+      accessSync(path.dirname(file), constants.W_OK);
+    } catch (e) {
+      why = WRITE_REFUSED[(e as NodeJS.ErrnoException).code ?? ''];
+    }
+    why ??= describeWriteProblem(problem);
+  }
+  return Object.assign(new Error(`cannot open the SQLite database ${file} for writing: ${why}`), { code });
+}
+
+export function openDatabase(databaseUrl: string, options: OpenOptions = {}): OpenDatabase {
+  const file = sqliteFileOf(databaseUrl);
+  if (file !== undefined) {
+    const sqlite = openSqlite(file, options);
     const dialect = new GrantrySqliteDialect(sqlite);
     const db = new Kysely<Database>({ dialect, log: logTo(options.onQuery) });
     const writeProblem = () => {
