@@ -26,7 +26,7 @@ import { Sealer } from './security/encryption.js';
 import { findSecret, loadExistingSecret, loadOrCreateSecret } from './security/server-secret.js';
 import { Throttle } from './security/throttle.js';
 import { SecretHasher } from './security/tokens.js';
-import { missingDatabaseOf, notGrantryDatabase, openDatabase, type OpenDatabase } from './storage/database.js';
+import { missingDatabaseOf, notGrantryDatabase, openDatabase, type OpenDatabase, type QueryObserver } from './storage/database.js';
 import { createRepositories } from './storage/index.js';
 import { hasGrantrySchema, migrateToLatest } from './storage/migrations/index.js';
 import type { Repositories } from './storage/repositories.js';
@@ -82,10 +82,13 @@ export interface CreateOptions {
  * has answered. A database that is not there is a MissingDatabaseError; other failures are
  * thrown as they are, with the database closed.
  */
-export async function openWithSecret(config: Config, { initialise }: { initialise: boolean }): Promise<{ database: OpenDatabase; secret: string }> {
+export async function openWithSecret(
+  config: Config,
+  { initialise, onQuery }: { initialise: boolean; onQuery?: QueryObserver },
+): Promise<{ database: OpenDatabase; secret: string }> {
   // A bad secret file stops start and migrate before they create a SQLite file for it.
   const found = initialise ? findSecret(config.secret, config.dataDir) : undefined;
-  const database = openDatabase(config.databaseUrl, { mustExist: !initialise, poolSize: config.databasePoolSize });
+  const database = openDatabase(config.databaseUrl, { mustExist: !initialise, poolSize: config.databasePoolSize, onQuery });
   try {
     const setUp = await hasGrantrySchema(database.db).catch((e: unknown) => {
       throw missingDatabaseOf(e, config.databaseUrl) ?? e;
@@ -102,7 +105,9 @@ export async function openWithSecret(config: Config, { initialise }: { initialis
 
 export async function createGrantry(config: Config, options: CreateOptions = {}): Promise<Grantry> {
   const initialise = options.initialise !== false;
-  const { database, secret } = await openWithSecret(config, { initialise });
+  const metrics = new Metrics(config);
+  const { database, secret } = await openWithSecret(config, { initialise, onQuery: metrics.queryObserver });
+  metrics.observeDatabase(database, config.databasePoolSize);
   try {
     if (options.migrate !== false) await migrateToLatest(database.db, database.dialect);
   } catch (e) {
@@ -111,6 +116,9 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
   }
   const repos = createRepositories(database.db, { bruteForceWindow: config.bruteForceWindow, refreshGracePeriod: config.refreshGracePeriod, auditRetention: config.auditRetention * 86400 });
   const audit = new AuditTrail(repos.audit);
+  // Every protocol event (token endpoint, login form, grants) and management action passes
+  // the audit trail once: the metrics count them there, and nowhere else.
+  audit.observe((event) => metrics.countEvent(event));
   const sides = new SideRegistry(config);
   const scopes = new ScopePolicy(config.scopes, config.defaultScope);
   const hasher = new SecretHasher(secret);
@@ -138,6 +146,8 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
     await database.close();
     throw e;
   }
+
+  metrics.observeSigningKeys(keys);
 
   const accessTokens = new AccessTokenService(keys, repos.grants, config.accessTokenTtl);
   const issuer = new TokenIssuer(accessTokens, repos.grants, repos.refreshTokens, hasher, sides, config.refreshTokenTtl);
@@ -169,7 +179,7 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
     clients: new ClientManager(repos.clients, users, hasher, scopes, repos.grants, audit),
     account: new AccountManager(repos, throttle, audit, config.passwordMinLength),
     audit,
-    metrics: new Metrics(),
+    metrics,
     async close() {
       keys.stop();
       // Buffered audit events are written before the database goes.

@@ -70,6 +70,7 @@ export class AuditTrail implements ProtocolEvents {
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private sink: AuditSink = () => {};
+  private observer: AuditSink = () => {};
 
   constructor(
     private readonly repo: AuditRepository,
@@ -81,6 +82,11 @@ export class AuditTrail implements ProtocolEvents {
   logTo(sink: AuditSink, onError?: (error: unknown) => void): void {
     this.sink = sink;
     if (onError) this.onError = onError;
+  }
+
+  /** Tells `observer` of every event as it is recorded (the metrics count some kinds). */
+  observe(observer: AuditSink): void {
+    this.observer = observer;
   }
 
   /** A management action by `ctx`'s principal. */
@@ -181,6 +187,7 @@ export class AuditTrail implements ProtocolEvents {
   private add(recorded: NewAuditEvent): void {
     const event = bounded(recorded);
     this.sink(event);
+    this.observer(event);
     this.buffer.push(event);
     if (this.buffer.length >= BATCH_SIZE) void this.flush();
     else if (!this.timer) {

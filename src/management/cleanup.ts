@@ -6,7 +6,9 @@
 import type { Grantry } from '../app.js';
 
 export async function runCleanup(grantry: Grantry, now = Math.floor(Date.now() / 1000)): Promise<Record<string, number>> {
-  return grantry.repos.cleanup.deleteExpired(now, grantry.config.cleanupBatchSize);
+  const deleted = await grantry.repos.cleanup.deleteExpired(now, grantry.config.cleanupBatchSize);
+  grantry.metrics.countCleanedRows(deleted);
+  return deleted;
 }
 
 /** Runs the cleanup every `intervalSeconds` (with jitter, so processes drift apart); returns a stop function. */
