@@ -5,6 +5,8 @@
 import type { FastifyInstance } from 'fastify';
 import { createGrantry, type Grantry } from './app.js';
 import type { Config } from './config/index.js';
+import type { Readiness } from './http/health.js';
+import { currentRequestId } from './http/logging.js';
 import { buildHttpApp, type HttpAppOptions } from './http/server.js';
 import type { MetricsListener } from './observability/metrics.js';
 import { scheduleCleanup } from './management/cleanup.js';
@@ -18,8 +20,21 @@ export interface RunningServer {
   url: string;
   grantry: Grantry;
   app: FastifyInstance;
+  /** What GET /readyz reports (the metrics' grantry_ready gauge reads it too). */
+  readiness: Readiness;
+  /**
+   * Stops gracefully: readiness fails at once ("draining"), requests are still served for
+   * shutdown_delay seconds, then the listener closes; requests in flight get shutdown_timeout
+   * seconds to finish, connections still open then are cut, and the database closes once every
+   * handler has finished (bounded by that timeout too). Calling it again joins the first call.
+   */
   close(): Promise<void>;
 }
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** How often, while stopping, connections that finished their last request are closed (not left to keep-alive). */
+const IDLE_SWEEP_MS = 50;
 
 /**
  * On an empty database, creates the back-office admin. The password comes from
@@ -44,13 +59,19 @@ export async function ensureAdminUser(grantry: Grantry): Promise<{ username: str
  * and creates the first admin, printing a generated password this once. `grantry start
  * --workers` runs it once in its primary process, before the server processes start.
  */
-export async function bootstrap(grantry: Grantry, log: (line: string) => void): Promise<void> {
+export async function bootstrap(grantry: Grantry, log: (line: string) => void, tellSecret: (line: string) => void = log): Promise<void> {
   const { config } = grantry;
   if (grantry.signingKeyCreated) log(`Generated a ${config.signingAlgorithm} signing key in ${config.signingKeyFile} (mode 0600).`);
   const admin = await ensureAdminUser(grantry);
   if (admin) {
     log(`Created back-office admin "${admin.username}".`);
-    if (admin.password) log(`  Its password, shown only this once: ${admin.password}`);
+    if (admin.password) {
+      const rule = '-'.repeat(72);
+      tellSecret(rule);
+      tellSecret(`  Back-office admin "${admin.username}": its password, shown only this once: ${admin.password}`);
+      tellSecret('  Sign in with it and change it; it is in no log and cannot be shown again.');
+      tellSecret(rule);
+    }
   }
 }
 
@@ -60,38 +81,46 @@ export interface ServerOptions extends HttpAppOptions {
    * `grantry start --workers`, whose primary serves the sum of its workers' metrics.
    */
   metricsListener?: boolean;
+  /**
+   * Where a generated admin password is printed (default: with the other start-up lines):
+   * `grantry start` sends it to stderr, never into the log stream that collectors keep.
+   */
+  tellSecret?: (line: string) => void;
 }
 
 export async function startServer(config: Config, log: (line: string) => void = console.log, options: ServerOptions = {}): Promise<RunningServer> {
   const grantry = await createGrantry(config);
-  let app: FastifyInstance | undefined;
+  let http: Awaited<ReturnType<typeof buildHttpApp>> | undefined;
   let metrics: MetricsListener | undefined;
   let stopCleanup = () => {};
   try {
-    await bootstrap(grantry, log);
-    app = await buildHttpApp(grantry, options);
-    const logger = app.log;
-    // Each audit event is also one structured log line (the table is for the console and the CLI).
+    await bootstrap(grantry, log, options.tellSecret);
+    http = await buildHttpApp(grantry, options);
+    const logger = http.app.log;
+    // Each audit event is also one structured log line (the table is for the console and the
+    // CLI), with the id of the request that caused it.
     grantry.audit.logTo(
-      (event) => logger.info({ audit: event }, `audit ${event.kind}`),
+      (event) => logger.info({ reqId: currentRequestId(), audit: event }, `audit ${event.kind}`),
       (e) => logger.error({ err: e }, 'audit trail write failed'),
     );
-    await app.listen({ port: config.port, host: config.host });
+    await http.app.listen({ port: config.port, host: config.host });
     if (options.metricsListener !== false) metrics = await grantry.metrics.listen(config);
-    const logError = (what: string) => (e: unknown) => app?.log.error({ err: e }, what);
+    const logError = (what: string) => (e: unknown) => logger.error({ err: e }, what);
     // Keys rotated by another process (grantry keys rotate) arrive within this interval.
     grantry.keys.startRefreshing(config.keyRefreshInterval, logError('signing key refresh failed'));
     stopCleanup = scheduleCleanup(grantry, config.cleanupInterval, logError('cleanup failed'));
   } catch (e) {
     stopCleanup();
     await metrics?.close();
-    await app?.close();
+    await http?.app.close();
     await grantry.close();
     throw e;
   }
+  const { app, readiness, handlers } = http;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  app.log.info({ url, public_url: config.publicUrl, database: describeDatabase(config.databaseUrl), ...(metrics ? { metrics_url: metrics.url } : {}) }, 'listening');
   log(`Grantry listening on ${url} (public URL ${config.publicUrl})`);
   for (const side of grantry.sides.all) {
     log(`  ${side.name.padEnd(10)} issuer ${side.issuer}`);
@@ -103,16 +132,46 @@ export async function startServer(config: Config, log: (line: string) => void = 
   log(`  database               ${describeDatabase(config.databaseUrl)}`);
   log(`  token endpoint         ${config.publicUrl}${TOKEN_PATH}`);
   if (metrics) log(`  metrics                ${metrics.url}`);
-  const running = app;
+
+  async function stopGracefully(): Promise<void> {
+    readiness.startDraining();
+    app.log.info({ shutdown_delay: config.shutdownDelay }, 'draining: /readyz answers 503');
+    if (config.shutdownDelay > 0) await sleep(config.shutdownDelay * 1000);
+    stopCleanup();
+    // Fastify closes the listener and the idle connections; a request that arrives on a
+    // connection still open is answered 503 with Connection: close.
+    const closed = app.close();
+    app.log.info('stopped accepting connections');
+    const deadline = Date.now() + config.shutdownTimeout * 1000;
+    // A connection kept alive by its client becomes idle when its last response is sent: close
+    // it then, rather than let it hold the stop until keep_alive_timeout.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+    const beforeDeadline = <T>(work: Promise<T>) => Promise.race([work.then(() => true), sleep(Math.max(0, deadline - Date.now())).then(() => false)]);
+    try {
+      if (!(await beforeDeadline(closed))) {
+        const open = await new Promise<number>((resolve) => app.server.getConnections((_e, n) => resolve(n ?? 0)));
+        app.server.closeAllConnections();
+        app.log.info({ connections: open }, `closed ${open} connections still open after ${config.shutdownTimeout} s`);
+        await closed;
+      }
+    } finally {
+      clearInterval(sweep);
+    }
+    // A handler whose client went away still runs, and still needs the database.
+    if (!(await beforeDeadline(handlers.whenIdle()))) {
+      app.log.warn({ handlers: handlers.count }, `${handlers.count} request handlers still running after ${config.shutdownTimeout} s; closing the database anyway`);
+    }
+    await metrics?.close();
+    // Timers stopped and the audit trail flushed before the database closes.
+    await grantry.close();
+    app.log.info('stopped');
+  }
+  let stopping: Promise<void> | undefined;
   return {
     url,
     grantry,
-    app: running,
-    async close() {
-      stopCleanup();
-      await metrics?.close();
-      await running.close();
-      await grantry.close();
-    },
+    app,
+    readiness,
+    close: () => (stopping ??= stopGracefully()),
   };
 }

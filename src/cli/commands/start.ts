@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { type Config, loadConfig, parseSetting } from '../../config/index.js';
+import { isPretty } from '../../http/logging.js';
 import type { RunningServer } from '../../server.js';
 import { isClusterWorker, runWorker, superviseWorkers } from '../cluster.js';
 import { configFileOf, dataDirOptionOf } from '../context.js';
@@ -45,8 +46,10 @@ export function registerStartCommand(program: Command): void {
     .option('--json', 'print the listening addresses as one JSON object on stdout (log lines go to stderr)')
     .action(
       action(async (out, cmd) => {
-        // Log lines of the server go to stderr with --json: stdout holds the one JSON object.
-        const httpOptions = out.json ? { logTo: process.stderr } : {};
+        // Log lines of the server go to stderr with --json: stdout holds the one JSON object. A
+        // generated admin password goes to stderr always, never into the log stream.
+        const toStderr = (line: string) => void process.stderr.write(`${line}\n`);
+        const httpOptions = { tellSecret: toStderr, ...(out.json ? { logTo: process.stderr } : {}) };
         if (isClusterWorker()) {
           // A process that `start --workers` forked: it serves, the primary prints, also why this
           // one could not start (its configuration included: the file may have changed since).
@@ -61,8 +64,11 @@ export function registerStartCommand(program: Command): void {
           return;
         }
         const config = loadStartConfig(cmd);
-        // With --json the human-readable lines (including a generated admin password) go to stderr.
-        const log = out.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => process.stdout.write(`${line}\n`);
+        // The start-up and stop lines are for people: on stdout when it shows readable log lines
+        // or none, on stderr when stdout holds JSON (the --json result, or JSON log lines that a
+        // collector parses).
+        const jsonLogsOnStdout = config.logLevel !== 'silent' && !isPretty(config.logFormat, process.stdout);
+        const log = out.json || jsonLogsOnStdout ? toStderr : (line: string) => void process.stdout.write(`${line}\n`);
         // Listen before starting, so a signal that arrives during start-up still closes cleanly.
         const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
           process.once('SIGINT', resolve);
@@ -88,7 +94,7 @@ export function registerStartCommand(program: Command): void {
               async prepare() {
                 const grantry = await createGrantry(config);
                 try {
-                  await bootstrap(grantry, log);
+                  await bootstrap(grantry, log, toStderr);
                 } finally {
                   await grantry.close();
                 }
