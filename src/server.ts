@@ -7,7 +7,7 @@ import { createGrantry, type Grantry } from './app.js';
 import type { Config } from './config/index.js';
 import type { Readiness } from './http/health.js';
 import { currentRequestId } from './http/logging.js';
-import { buildHttpApp, type HttpAppOptions } from './http/server.js';
+import { buildHttpApp, type HttpApp, type HttpAppOptions } from './http/server.js';
 import type { MetricsListener } from './observability/metrics.js';
 import { scheduleCleanup } from './management/cleanup.js';
 import { CLI } from './management/principal.js';
@@ -32,6 +32,17 @@ export interface RunningServer {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Whether `work` settles before `deadline` (ms since the epoch); its timer never outlives the answer. */
+async function finishesBefore(work: Promise<unknown>, deadline: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()))));
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** How often, while stopping, connections that finished their last request are closed (not left to keep-alive). */
 const IDLE_SWEEP_MS = 50;
@@ -90,12 +101,14 @@ export interface ServerOptions extends HttpAppOptions {
 
 export async function startServer(config: Config, log: (line: string) => void = console.log, options: ServerOptions = {}): Promise<RunningServer> {
   const grantry = await createGrantry(config);
-  let http: Awaited<ReturnType<typeof buildHttpApp>> | undefined;
+  let http: HttpApp | undefined;
   let metrics: MetricsListener | undefined;
   let stopCleanup = () => {};
   try {
     await bootstrap(grantry, log, options.tellSecret);
     http = await buildHttpApp(grantry, options);
+    const { readiness } = http;
+    grantry.metrics.readinessFrom(async () => (await readiness.check()).ready);
     const logger = http.app.log;
     // Each audit event is also one structured log line (the table is for the console and the
     // CLI), with the id of the request that caused it.
@@ -146,9 +159,8 @@ export async function startServer(config: Config, log: (line: string) => void = 
     // A connection kept alive by its client becomes idle when its last response is sent: close
     // it then, rather than let it hold the stop until keep_alive_timeout.
     const sweep = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
-    const beforeDeadline = <T>(work: Promise<T>) => Promise.race([work.then(() => true), sleep(Math.max(0, deadline - Date.now())).then(() => false)]);
     try {
-      if (!(await beforeDeadline(closed))) {
+      if (!(await finishesBefore(closed, deadline))) {
         const open = await new Promise<number>((resolve) => app.server.getConnections((_e, n) => resolve(n ?? 0)));
         app.server.closeAllConnections();
         app.log.info({ connections: open }, `closed ${open} connections still open after ${config.shutdownTimeout} s`);
@@ -158,7 +170,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
       clearInterval(sweep);
     }
     // A handler whose client went away still runs, and still needs the database.
-    if (!(await beforeDeadline(handlers.whenIdle()))) {
+    if (!(await finishesBefore(handlers.whenIdle(), deadline))) {
       app.log.warn({ handlers: handlers.count }, `${handlers.count} request handlers still running after ${config.shutdownTimeout} s; closing the database anyway`);
     }
     await metrics?.close();
