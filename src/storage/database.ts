@@ -155,6 +155,10 @@ function openSqlite(file: string, options: OpenOptions): SQLite.Database {
     if (create) {
       mkdirSync(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
       createPrivately(file);
+      // SQLite opens a file it cannot write without a word when its -wal and -shm files are
+      // there (a process killed on a disk remounted read-only since): it would then serve reads
+      // and fail every write. A server is better refused at start.
+      accessSync(file, constants.W_OK);
     }
     const sqlite = new SQLite(file, { fileMustExist: Boolean(options.mustExist) });
     // WAL lets readers run beside the single writer. The journal mode is stored in the file: the

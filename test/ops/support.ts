@@ -54,6 +54,18 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Unmounts a test's file system; if a process still holds it (a failed test's), detaches it
+ * lazily so that it goes once that process does.
+ */
+export function unmount(mountPoint: string): void {
+  try {
+    run('umount', [mountPoint]);
+  } catch {
+    run('umount', ['-l', mountPoint]);
+  }
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` every 50 ms until it returns something other than undefined or false; fails after `timeoutMs`. */
@@ -83,7 +95,13 @@ export interface GrantryNode {
 export async function startNode(dataDir: string, databaseUrl: string | undefined, extra: Record<string, string> = {}): Promise<GrantryNode> {
   const node = new CliProcess(['start'], cliEnv(dataDir, databaseUrl, { PORT: '0', ...extra }));
   try {
-    const [, url] = await node.waitFor(LISTENING_LINE, 'stdout', 30_000);
+    // The banner goes to stdout, or to stderr when stdout carries the JSON log lines.
+    const [, url] = await waitUntil('the listening line', async () => {
+      if (node.child.exitCode !== null || node.child.signalCode !== null) throw new Error(`grantry start exited\nstdout: ${node.stdout}\nstderr: ${node.stderr}`);
+      return LISTENING_LINE.exec(node.stderr) ?? LISTENING_LINE.exec(node.stdout) ?? undefined;
+    }, 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}\nstdout: ${node.stdout}\nstderr: ${node.stderr}`);
+    });
     return {
       process: node,
       url: url as string,
@@ -95,6 +113,7 @@ export async function startNode(dataDir: string, databaseUrl: string | undefined
     };
   } catch (e) {
     node.kill();
+    await node.exited;
     throw e;
   }
 }
