@@ -10,6 +10,7 @@ import { registerAuditCommands } from './commands/audit.js';
 import { registerCleanupCommand } from './commands/cleanup.js';
 import { registerClientCommands } from './commands/clients.js';
 import { registerConfigCommand } from './commands/config.js';
+import { registerDoctorCommand } from './commands/doctor.js';
 import { registerKeysCommands } from './commands/keys.js';
 import { registerMigrateCommand } from './commands/migrate.js';
 import { registerStartCommand } from './commands/start.js';
@@ -50,6 +51,7 @@ function buildProgram(): Command {
   registerTokenCommands(program);
   registerAuditCommands(program);
   registerCleanupCommand(program);
+  registerDoctorCommand(program);
   registerConfigCommand(program);
   return program;
 }

@@ -82,3 +82,34 @@ export async function migrateToLatest(db: Kysely<any>, dialect: 'sqlite' | 'post
     throw error instanceof Error ? error : new Error(String(error));
   }
 }
+
+/** Where a database stands against the migrations this build carries. */
+export interface MigrationStatus {
+  /** Applied, in order. */
+  applied: string[];
+  /** Not applied yet, in the order migrateToLatest would apply them. */
+  pending: string[];
+  /**
+   * Recorded in the database but unknown to this build: a newer Grantry migrated it (this one
+   * must not run there), or someone else's. Kysely's migrator refuses to migrate such a database.
+   */
+  unknown: string[];
+}
+
+/**
+ * Reads the migrations recorded in the database and compares them with this build's, changing
+ * nothing (`grantry migrate --dry-run`, `grantry doctor`): unlike Kysely's Migrator, it neither
+ * creates the bookkeeping tables nor takes the migration lock.
+ */
+export async function migrationStatus(db: Kysely<any>): Promise<MigrationStatus> {
+  const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+  const recorded = tables.some((t) => t.name === 'kysely_migration')
+    ? new Set((await db.selectFrom('kysely_migration').select('name').execute()).map((r: { name: string }) => r.name))
+    : new Set<string>();
+  const known = Object.keys(STEPS);
+  return {
+    applied: known.filter((name) => recorded.has(name)),
+    pending: known.filter((name) => !recorded.has(name)),
+    unknown: [...recorded].filter((name) => !(name in STEPS)).sort(),
+  };
+}
