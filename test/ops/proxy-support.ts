@@ -7,7 +7,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,18 +29,6 @@ if (!nginxAvailable) process.stderr.write(`\nProxy test not run: no runnable ngi
 
 /** The shipped configuration, the one the deployment guide shows. */
 export const NGINX_CONF = fileURLToPath(new URL('../../deploy/nginx.conf', import.meta.url));
-
-/** A port nobody listens on right now (for nginx, whose port PUBLIC_URL must name before it starts). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Certificates {
   ca: string;
