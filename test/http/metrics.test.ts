@@ -119,6 +119,10 @@ describe.each(BACKENDS)('metrics on metrics_port (%s)', (backend) => {
       expect(response.headers.get('content-type')).toMatch(/^application\/json/);
       expect(await response.json()).toEqual({ error: 'not_found', error_description: 'this listener serves only GET /metrics' });
     }
+    // A path that cannot be decoded: a clear 400, without the path.
+    const undecodable = await fetch(new URL('/%zz', metricsUrl));
+    expect(undecodable.status).toBe(400);
+    expect(await undecodable.json()).toEqual({ error: 'invalid_request', error_description: 'the request could not be read' });
     const main = await fetch(`${server.url}/metrics`);
     expect(main.status).toBe(404);
     expect(await main.text()).not.toContain('grantry_http_requests_total');
@@ -193,8 +197,9 @@ describe.each(BACKENDS)('metrics on metrics_port (%s)', (backend) => {
     for (const route of routes) expect(route === 'unmatched' || route?.startsWith('/')).toBe(true);
   });
 
-  it('measures database queries, signing key age and, on PostgreSQL, the pool', async () => {
+  it('measures database queries, signing key age, readiness and, on PostgreSQL, the pool', async () => {
     const { samples } = await scrape(metricsUrl);
+    expect(valueOf(samples, 'grantry_ready')).toBe(1);
     expect(valueOf(samples, 'grantry_db_query_duration_seconds_count', { outcome: 'ok' })).toBeGreaterThan(0);
     expect(samples.some((s) => s.name === 'grantry_db_query_duration_seconds_bucket' && s.labels.outcome === 'ok' && s.labels.le === '0.001')).toBe(true);
     const keyAge = samples.find((s) => s.name === 'grantry_signing_key_age_seconds');
