@@ -8,6 +8,10 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { okJson, runCli, cliEnv } from '../cli/run.js';
+import { TestBrowser } from '../helpers/browser.js';
+import { BACKENDS } from '../helpers/backends.js';
+import { obtainCode } from '../helpers/oauth.js';
+import { type DataDir, freshDataDir } from '../helpers/server.js';
 import { type GrantryNode, longestAnswerMs, type Outcome, PrivatePostgres, opsAvailable, send, sleep, startLoad, startNode, statusCounts, tokenPost, waitUntil } from './support.js';
 
 const ADMIN_PASSWORD = 'ops-faults-admin-pass-1';
@@ -94,10 +98,165 @@ describe.runIf(opsAvailable)('PostgreSQL restarted during a load', () => {
     // Readiness: 503 while the database was down, 200 once it was back.
     await waitUntil('readiness 200 again', () => readiness.some((o) => o.sentAt >= backAt && o.status === 200), 10_000).finally(() => (watching = false));
     await watcher;
-    expect(readiness.some((o) => o.sentAt >= stoppedAt && o.answeredAt < backAt && o.status === 503), JSON.stringify(statusCounts(readiness))).toBe(true);
+    const notReady = readiness.filter((o) => o.sentAt >= stoppedAt && o.answeredAt < backAt && o.status === 503);
+    expect(notReady.length, JSON.stringify(statusCounts(readiness))).toBeGreaterThan(0);
+    for (const o of notReady) expect((JSON.parse(o.body) as { checks: { database: string } }).checks.database).not.toBe('ok');
     expect(readiness.some((o) => o.sentAt >= backAt && o.status === 200)).toBe(true);
     // The process lived through it: still the one started, still serving.
     expect(node.process.child.exitCode).toBeNull();
     expect(node.process.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+type Client = { client_id: string; client_secret: string };
+const REDIRECT_URI = 'http://127.0.0.1:9/callback';
+
+/** One request of the mixed load: what it was, and what came back. */
+interface Sent {
+  kind: 'client_credentials' | 'code' | 'refresh';
+  /** The code or refresh token presented. */
+  presented?: string;
+  /** A second try of the same code or refresh token, after the first got no answer. */
+  retry: boolean;
+  outcome: Outcome;
+}
+
+describe.runIf(opsAvailable && BACKENDS.includes('postgres'))('kill -9 of one of two nodes on one PostgreSQL during a mixed load', () => {
+  let data: DataDir | undefined;
+  const nodes: GrantryNode[] = [];
+
+  afterAll(async () => {
+    for (const n of nodes) await n.kill();
+    await data?.remove();
+  });
+
+  it('the other node keeps serving; no code is redeemed twice, no refresh token has two successors, and the stored tokens keep their invariants', async () => {
+    data = await freshDataDir('postgres', 'grantry-ops-kill-');
+    const env = { GRANTRY_ADMIN_PASSWORD: ADMIN_PASSWORD, GRANTRY_LOG_LEVEL: 'error' };
+    const cliEnvironment = cliEnv(data.dir, data.databaseUrl, env);
+    // Both nodes share the data folder: the secret and seed key every node of a deployment shares.
+    nodes.push(await startNode(data.dir, data.databaseUrl, env));
+    nodes.push(await startNode(data.dir, data.databaseUrl, env));
+    const [victim, survivor] = nodes as [GrantryNode, GrantryNode];
+    const machine = okJson(
+      await runCli(['client', 'create', '--side', 'backoffice', '--name', 'Machine', '--type', 'confidential', '--grant', 'client_credentials', '--owner', 'admin', '--json'], cliEnvironment),
+    ) as Client;
+    const app = okJson(
+      await runCli(
+        ['client', 'create', '--side', 'backoffice', '--name', 'App', '--type', 'confidential', '--grant', 'authorization_code', '--grant', 'refresh_token', '--redirect-uri', REDIRECT_URI, '--skip-consent', '--json'],
+        cliEnvironment,
+      ),
+    ) as Client;
+
+    // Codes prepared beforehand (one sign-in, then one authorize each), and refresh-token families.
+    const browser = new TestBrowser(victim.url);
+    const codes: string[] = [];
+    for (let i = 0; i < 60; i += 1) codes.push(await obtainCode(browser, 'backoffice', { response_type: 'code', client_id: app.client_id, redirect_uri: REDIRECT_URI }, { login: 'admin', password: ADMIN_PASSWORD }));
+    const families: string[] = [];
+    for (const code of codes.splice(0, 4)) {
+      const first = await tokenPost(0, victim.url, app, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI });
+      expect(first.status, first.body).toBe(200);
+      families.push((JSON.parse(first.body) as { refresh_token: string }).refresh_token);
+    }
+
+    let killedAt = Number.POSITIVE_INFINITY;
+    const sent: Sent[] = [];
+    /** Both nodes in turn, only the survivor once the victim is dead. */
+    const target = (turn: number) => (Date.now() >= killedAt || turn % 2 === 1 ? 1 : 0);
+    const post = (turn: number, client: Client, form: Record<string, string>) => {
+      const t = target(turn);
+      return tokenPost(t, (nodes[t] as GrantryNode).url, client, form);
+    };
+    /** A code or refresh token whose answer was lost is sent again, to the survivor. */
+    const withRetry = async (kind: 'code' | 'refresh', turn: number, client: Client, presented: string, form: Record<string, string>, first_ = post(turn, client, form)) => {
+      const first = await first_;
+      sent.push({ kind, presented, retry: false, outcome: first });
+      if (first.status !== 0) return first;
+      const again = await tokenPost(1, survivor.url, client, form);
+      sent.push({ kind, presented, retry: true, outcome: again });
+      return again;
+    };
+    let stopped = false;
+    const loops = [
+      ...[0, 1].map(async (loop) => {
+        for (let turn = loop; !stopped; turn += 1) sent.push({ kind: 'client_credentials', retry: false, outcome: await post(turn, machine, { grant_type: 'client_credentials' }) });
+      }),
+      ...[0, 1].map(async (loop) => {
+        for (let turn = loop; !stopped && codes.length > 0; turn += 1) {
+          const code = codes.shift() as string;
+          await withRetry('code', turn, app, code, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI });
+        }
+      }),
+      ...families.map(async (family, loop) => {
+        let token = family;
+        for (let turn = loop; !stopped; turn += 1) {
+          const answer = await withRetry('refresh', turn, app, token, { grant_type: 'refresh_token', refresh_token: token });
+          if (answer.status !== 200) return;
+          token = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
+        }
+      }),
+    ];
+    await waitUntil('the load under way on both nodes', () => sent.filter((s) => s.outcome.status === 200 && s.outcome.target === 0).length >= 10);
+    // A burst of code exchanges to the victim as it dies: some answered, some committed with the
+    // answer lost, some never run; each one whose answer was lost is sent again to the survivor.
+    const burst = codes.splice(0, 8).map((code) => {
+      const form = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI };
+      return withRetry('code', 0, app, code, form, tokenPost(0, victim.url, app, form));
+    });
+    await sleep(15);
+    process.kill(victim.pid, 'SIGKILL');
+    killedAt = Date.now();
+    await Promise.all(burst);
+    await victim.process.exited;
+    await waitUntil('the survivor serving after the kill', () => sent.filter((s) => s.outcome.target === 1 && s.outcome.sentAt > killedAt && s.outcome.status === 200).length >= 100);
+    stopped = true;
+    await Promise.all(loops);
+
+    const afterKill = sent.filter((s) => s.outcome.target === 1 && s.outcome.sentAt > killedAt);
+    const lost = sent.filter((s) => s.outcome.status === 0);
+    const retries = sent.filter((s) => s.retry);
+    const byKind = (kind: Sent['kind']) => JSON.stringify(statusCounts(sent.filter((s) => s.kind === kind).map((s) => s.outcome)));
+    console.log(
+      `kill -9 of one of two nodes: ${sent.length} requests (client_credentials ${byKind('client_credentials')}, code ${byKind('code')}, refresh ${byKind('refresh')}); ${lost.length} lost with the killed node, ${retries.length} sent again to the survivor ${JSON.stringify(statusCounts(retries.map((s) => s.outcome)))}; the survivor after the kill ${JSON.stringify(statusCounts(afterKill.map((s) => s.outcome)))}`,
+    );
+
+    // Only the killed node's requests went unanswered; the survivor answered every one, never a 5xx.
+    expect(lost.every((s) => s.outcome.target === 0)).toBe(true);
+    expect(sent.filter((s) => s.outcome.status >= 500)).toEqual([]);
+    expect(afterKill.filter((s) => s.kind === 'client_credentials').every((s) => s.outcome.status === 200)).toBe(true);
+    // A refusal is only ever invalid_grant: a code or refresh token already spent.
+    for (const s of sent.filter((x) => x.outcome.status !== 200 && x.outcome.status !== 0)) {
+      expect(s.outcome.status).toBe(400);
+      expect((JSON.parse(s.outcome.body) as { error: string }).error).toBe('invalid_grant');
+    }
+    // Whatever a client saw: each code got at most one 200, each refresh token at most one successor.
+    const successes = new Map<string, Set<string>>();
+    for (const s of sent.filter((x) => x.presented !== undefined && x.outcome.status === 200)) {
+      const set = successes.get(s.presented as string) ?? new Set<string>();
+      set.add(s.outcome.body);
+      successes.set(s.presented as string, set);
+    }
+    expect([...successes.values()].filter((set) => set.size > 1)).toEqual([]);
+    expect(sent.filter((s) => s.kind === 'code' && s.outcome.status === 200).length).toBeGreaterThan(0);
+    expect(sent.filter((s) => s.kind === 'refresh' && s.outcome.status === 200).length).toBeGreaterThan(0);
+
+    // What the database says: every code a client exchanged is spent, and no grant has two live
+    // refresh tokens (a code exchanged twice, or a refresh token rotated twice, would leave two).
+    const db = new pg.Client({ connectionString: data.databaseUrl });
+    await db.connect();
+    try {
+      const exchanged = sent.filter((s) => s.kind === 'code' && s.outcome.status === 200).map((s) => s.presented as string);
+      expect(exchanged.length).toBeGreaterThan(0);
+      const forked = await db.query('select grant_id, count(*)::int as live from refresh_tokens where used_at is null group by grant_id having count(*) > 1');
+      expect(forked.rows).toEqual([]);
+      const unspentButExchanged = await db.query('select count(*)::int as n from authorization_codes c where c.used_at is null and exists (select 1 from refresh_tokens r where r.grant_id = c.grant_id)');
+      expect(unspentButExchanged.rows).toEqual([{ n: 0 }]);
+      const orphans = await db.query('select count(*)::int as n from refresh_tokens r where not exists (select 1 from access_tokens a where a.jti = r.access_jti)');
+      expect(orphans.rows).toEqual([{ n: 0 }]);
+    } finally {
+      await db.end();
+    }
+    // The survivor still serves.
+    expect((await tokenPost(1, survivor.url, machine, { grant_type: 'client_credentials' })).status).toBe(200);
   });
 });
