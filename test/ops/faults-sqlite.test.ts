@@ -20,8 +20,13 @@ type Client = { client_id: string; client_secret: string };
 /** The jti of an access token in a 200 body. */
 const jtiOf = (o: Outcome) => JSON.parse(Buffer.from((JSON.parse(o.body) as { access_token: string }).access_token.split('.')[1] as string, 'base64url').toString()).jti as string;
 
-/** Opens the database file as a fresh process would, and checks it is whole and holds every token in `jtis`. */
-function expectIntactWith(file: string, jtis: readonly string[]): void {
+/**
+ * Opens the database file as a fresh process would, and checks it is whole (SQLite's checks, and
+ * grantry doctor's of Grantry's own invariants) and holds every token in `jtis`.
+ */
+async function expectIntactWith(file: string, jtis: readonly string[]): Promise<void> {
+  const doctor = okJson(await runCli(['doctor', '--json'], cliEnv(path.dirname(file), undefined, ENV)));
+  expect(doctor.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
   const db = new SQLite(file, { fileMustExist: true });
   try {
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
@@ -115,7 +120,7 @@ describe.runIf(opsAvailable)('SQLite on a bad disk', () => {
 
     await serving.kill();
     node = undefined;
-    expectIntactWith(path.join(mountPoint, DATABASE), [...before, ...whileFull, ...after].filter((o) => o.status === 200).map(jtiOf));
+    await expectIntactWith(path.join(mountPoint, DATABASE), [...before, ...whileFull, ...after].filter((o) => o.status === 200).map(jtiOf));
   });
 
   it('a read-only file system: start stops at once with one sentence naming the file and the cause, and the file is left whole', async () => {
@@ -132,7 +137,7 @@ describe.runIf(opsAvailable)('SQLite on a bad disk', () => {
     expectFailure(result, 1, `grantry: cannot open the SQLite database ${path.join(mountPoint, DATABASE)} for writing: its file system is read-only\n`);
     expect(Date.now() - started).toBeLessThan(10_000);
     run('mount', ['-o', 'remount,rw', mountPoint]);
-    expectIntactWith(path.join(mountPoint, DATABASE), [jtiOf(issued)]);
+    await expectIntactWith(path.join(mountPoint, DATABASE), [jtiOf(issued)]);
   });
 
   it('SIGKILL in the middle of writes: the file opens whole, every token the clients were given is stored, and a new start serves', async () => {
@@ -148,7 +153,7 @@ describe.runIf(opsAvailable)('SQLite on a bad disk', () => {
     // The requests in flight at the kill lost their connection (status 0); nothing else failed.
     expect(outcomes.every((o) => o.status === 200 || o.status === 0), JSON.stringify(statusCounts(outcomes))).toBe(true);
     console.log(`SQLite SIGKILL under load: ${outcomes.length} requests, statuses ${JSON.stringify(statusCounts(outcomes))}; every acknowledged token checked in the file`);
-    expectIntactWith(path.join(mountPoint, DATABASE), acknowledged.map(jtiOf));
+    await expectIntactWith(path.join(mountPoint, DATABASE), acknowledged.map(jtiOf));
 
     node = await startNode(mountPoint, undefined, ENV);
     const again = await tokenPost(0, node.url, client, { grant_type: 'client_credentials' });
