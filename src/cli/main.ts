@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerBackupCommand } from './commands/backup.js';
 import { registerCleanupCommand } from './commands/cleanup.js';
 import { registerClientCommands } from './commands/clients.js';
 import { registerConfigCommand } from './commands/config.js';
@@ -52,6 +53,7 @@ function buildProgram(): Command {
   registerAuditCommands(program);
   registerCleanupCommand(program);
   registerDoctorCommand(program);
+  registerBackupCommand(program);
   registerConfigCommand(program);
   return program;
 }
