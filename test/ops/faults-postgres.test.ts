@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { okJson, runCli, cliEnv } from '../cli/run.js';
@@ -12,6 +13,8 @@ import { TestBrowser } from '../helpers/browser.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { obtainCode } from '../helpers/oauth.js';
 import { type DataDir, freshDataDir } from '../helpers/server.js';
+import { unavailabilityOf } from '../../src/storage/database-errors.js';
+import { openDatabase } from '../../src/storage/database.js';
 import { type GrantryNode, longestAnswerMs, type Outcome, PrivatePostgres, opsAvailable, send, sleep, startLoad, startNode, statusCounts, tokenPost, waitUntil } from './support.js';
 
 const ADMIN_PASSWORD = 'ops-faults-admin-pass-1';
@@ -37,6 +40,36 @@ describe.runIf(opsAvailable)('PostgreSQL restarted during a load', () => {
     await node?.kill();
     cluster?.destroy();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a connection lost inside a transaction fails that transaction as unavailable, without crashing the process, and is not handed out again', async () => {
+    const cluster_ = cluster as PrivatePostgres;
+    const database = openDatabase(cluster_.url(), { poolSize: 2 });
+    try {
+      let failure: unknown;
+      await database.db
+        .transaction()
+        .execute(async (trx) => {
+          await sql`select 1`.execute(trx);
+          // The server goes away while the transaction holds its connection between two queries:
+          // node-postgres reports that on the client, where only Grantry's listener hears it.
+          cluster_.stop();
+          await sleep(200);
+          await sql`select 1`.execute(trx);
+        })
+        .catch((e: unknown) => (failure = e));
+      expect(unavailabilityOf(failure), String(failure)).toBe('unreachable');
+      expect(database.poolUse?.().total).toBe(0);
+      // Down: refused at once, not after a wait.
+      const refused = await sql`select 1`.execute(database.db).catch((e: unknown) => e);
+      expect(unavailabilityOf(refused), String(refused)).toBe('unreachable');
+      cluster_.start();
+      // Back: the same pool serves with fresh connections.
+      const { rows } = await sql<{ one: number }>`select 1 as one`.execute(database.db);
+      expect(rows).toEqual([{ one: 1 }]);
+    } finally {
+      await database.close();
+    }
   });
 
   it('answers 503 with Retry-After while the database is down, never hangs or fails with a 500, and serves again by itself once it is back', async () => {
