@@ -2,12 +2,13 @@
  * Starts Grantry: core, first-start bootstrap, HTTP server. `grantry start` and the tests call
  * startServer().
  */
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { createGrantry, type Grantry } from './app.js';
 import type { Config } from './config/index.js';
 import type { Readiness } from './http/health.js';
 import { currentRequestId } from './http/logging.js';
-import { buildHttpApp, type HttpApp, type HttpAppOptions } from './http/server.js';
+import { buildHttpApp, type HandlersInFlight, type HttpApp, type HttpAppOptions } from './http/server.js';
 import type { MetricsListener } from './observability/metrics.js';
 import { scheduleCleanup } from './management/cleanup.js';
 import { CLI } from './management/principal.js';
@@ -22,6 +23,8 @@ export interface RunningServer {
   app: FastifyInstance;
   /** What GET /readyz reports (the metrics' grantry_ready gauge reads it too). */
   readiness: Readiness;
+  /** The route handlers running now (a graceful stop waits for them before it closes the database). */
+  handlers: HandlersInFlight;
   /**
    * Stops gracefully: readiness fails at once ("draining"), requests are still served for
    * shutdown_delay seconds, then the listener closes; requests in flight get shutdown_timeout
@@ -146,6 +149,18 @@ export async function startServer(config: Config, log: (line: string) => void = 
   log(`  token endpoint         ${config.publicUrl}${TOKEN_PATH}`);
   if (metrics) log(`  metrics                ${metrics.url}`);
 
+  // Connections, so that a stop can close those a client opened and never used (a browser's or a
+  // pool's preconnect): Node's closeIdleConnections() leaves them to their headers timeout.
+  const connections = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+  const closeIdleConnections = () => {
+    app.server.closeIdleConnections();
+    for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
+  };
+
   async function stopGracefully(): Promise<void> {
     readiness.startDraining();
     app.log.info({ shutdown_delay: config.shutdownDelay }, 'draining: /readyz answers 503');
@@ -158,7 +173,8 @@ export async function startServer(config: Config, log: (line: string) => void = 
     const deadline = Date.now() + config.shutdownTimeout * 1000;
     // A connection kept alive by its client becomes idle when its last response is sent: close
     // it then, rather than let it hold the stop until keep_alive_timeout.
-    const sweep = setInterval(() => app.server.closeIdleConnections(), IDLE_SWEEP_MS);
+    closeIdleConnections();
+    const sweep = setInterval(closeIdleConnections, IDLE_SWEEP_MS);
     try {
       if (!(await finishesBefore(closed, deadline))) {
         const open = await new Promise<number>((resolve) => app.server.getConnections((_e, n) => resolve(n ?? 0)));
@@ -184,6 +200,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
     grantry,
     app,
     readiness,
+    handlers,
     close: () => (stopping ??= stopGracefully()),
   };
 }

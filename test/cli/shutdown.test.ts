@@ -9,10 +9,16 @@
 import net from 'node:net';
 import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { type Backend, BACKENDS } from '../helpers/backends.js';
 import { LISTENING_LINE, WORKERS_LINE } from '../helpers/cluster.js';
 import { openConnection, rawRequest } from '../helpers/raw-http.js';
 import { type DataDir, freshDataDir } from '../helpers/server.js';
 import { CliProcess, cliEnv, okJson, runCli } from './run.js';
+import { Writable } from 'node:stream';
+import { CLI } from '../../src/management/principal.js';
+import { startServer } from '../../src/server.js';
+import { testConfig } from '../helpers/server.js';
 
 const ADMIN_PASSWORD = 'shutdown-admin-1';
 
@@ -76,6 +82,8 @@ describe('graceful shutdown', () => {
       stalled.socket.write(head + body.slice(0, half));
       const idle = await openConnection(url);
       idle.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      // And a connection opened but never used (a preconnect).
+      const unused = await openConnection(url);
       await idle.waitFor('{"status":"ok"}');
       expect((await readyz(url)).status).toBe(200);
 
@@ -96,11 +104,14 @@ describe('graceful shutdown', () => {
       expect(answer).toMatch(/\r\nx-request-id: [0-9a-f-]{36}\r\n/);
       expect(answer).toContain('"access_token":"');
 
-      // The idle connection does not wait for shutdown_timeout; the stalled one is cut at it.
+      // The idle and unused connections do not wait for shutdown_timeout; the stalled one is cut at it.
       const idleClosed = await idle.closed;
+      const unusedClosed = await unused.closed;
       const stalledClosed = await stalled.closed;
       expect(stalledClosed.data).toBe('');
+      expect(unusedClosed.data).toBe('');
       expect(idleClosed.afterMs).toBeLessThan(stalledClosed.afterMs);
+      expect(unusedClosed.afterMs).toBeLessThan(stalledClosed.afterMs);
 
       expect(await server.exited).toEqual({ code: 0, signal: null });
       const records = server.stdout
@@ -142,6 +153,83 @@ describe('graceful shutdown', () => {
       expect(cluster.stdout).toMatch(/\nReceived SIGTERM, shutting down\.\.\.\nStopped\.\n$/);
     } finally {
       cluster.kill();
+    }
+  });
+});
+
+/** Holds a lock of another connection that the token request's handler must wait for, until released. */
+async function holdLock(backend: Backend, databaseUrl: string): Promise<() => Promise<void>> {
+  if (backend === 'sqlite') {
+    // SQLite's write lock: the handler waits to record its token.
+    const sqlite = new SQLite(databaseUrl.replace(/^sqlite:/, ''));
+    sqlite.prepare('BEGIN IMMEDIATE').run();
+    return async () => {
+      sqlite.prepare('COMMIT').run();
+      sqlite.close();
+    };
+  }
+  // The clients table, reads included: the handler waits at its first query, and has more to make.
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query('LOCK TABLE clients IN ACCESS EXCLUSIVE MODE');
+  return async () => {
+    await client.query('COMMIT');
+    await client.end();
+  };
+}
+
+describe.each(BACKENDS)('graceful stop of a server whose client has gone (%s)', (backend) => {
+  it('closes the database only after the handler of a request whose client disconnected has finished', async () => {
+    const data = await freshDataDir(backend, 'grantry-shutdown-');
+    const lines: string[] = [];
+    const logTo = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const server = await startServer(testConfig(data.dir, data.databaseUrl, { logLevel: 'info', logFormat: 'json', shutdownDelay: 1, shutdownTimeout: 5 }), () => {}, { logTo });
+    let release = async () => {};
+    try {
+      const { client, clientSecret } = await server.grantry.clients.create(CLI, {
+        name: 'Gone',
+        side: 'backoffice',
+        type: 'confidential',
+        grants: ['client_credentials'],
+        redirectUris: [],
+        scopes: ['api'],
+        owner: 'admin',
+      });
+      await server.grantry.audit.flush();
+      release = await holdLock(backend, data.databaseUrl);
+      const abort = new AbortController();
+      const request = fetch(`${server.url}/oauth2-token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ grant_type: 'client_credentials', client_id: client.clientId, client_secret: clientSecret }),
+        signal: abort.signal,
+      }).catch((e: Error) => e.name);
+      await until('the handler runs', async () => server.handlers.count === 1);
+      abort.abort();
+      expect(await request).toBe('AbortError');
+      const closing = server.close();
+      // The listener closes after shutdown_delay with no connection left; the handler still waits.
+      await until('the listener is closed', async () => lines.some((l) => l.includes('stopped accepting connections')));
+      expect(server.handlers.count).toBe(1);
+      const releasing = release();
+      release = async () => {};
+      await releasing;
+      await closing;
+      const messages = lines.map((l) => (JSON.parse(l) as { msg: string }).msg);
+      // The handler finished (its token issued and audited) before the database closed, and nothing failed.
+      expect(messages.indexOf('audit token.issued')).toBeGreaterThan(messages.indexOf('stopped accepting connections'));
+      expect(messages.indexOf('audit token.issued')).toBeLessThan(messages.indexOf('stopped'));
+      expect(lines.filter((l) => (JSON.parse(l) as { level: number }).level >= 40)).toEqual([]);
+    } finally {
+      await release();
+      await server.close();
+      await data.remove();
     }
   });
 });
