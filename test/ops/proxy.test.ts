@@ -23,6 +23,7 @@ import { HttpsClient, type HttpsResponse, makeCertificates, nginxAvailable, rend
 import { freePort, type GrantryNode, startNode, waitUntil } from './support.js';
 
 const ENV_EXAMPLE = fileURLToPath(new URL('../../deploy/grantry.env.example', import.meta.url));
+const ALERT_RULES = fileURLToPath(new URL('../../deploy/prometheus-alerts.yml', import.meta.url));
 const ADMIN_PASSWORD = 'proxy-admin-password-1';
 const REDIRECT_URI = 'https://app.example/callback';
 const NODES = 3;
@@ -284,5 +285,20 @@ describe.runIf(nginxAvailable && postgresAvailable)('three nodes on one PostgreS
     const response = await fetch(`http://127.0.0.1:${httpPort}/admin/oauth2-token/login?x=1`, { redirect: 'manual' });
     expect(response.status).toBe(301);
     expect(response.headers.get('location')).toBe(`${origin}/admin/oauth2-token/login?x=1`);
+  });
+
+  it('every metric deploy/prometheus-alerts.yml uses is one a node serves (scraped from its metrics listener)', async () => {
+    const output = nodes[0]?.process.stdout ?? '';
+    const listener = /^\s*metrics\s+(http:\/\/\S+)$/m.exec(output)?.[1];
+    expect(listener, `no metrics listener line in the node's output:\n${output}`).toBeDefined();
+    const response = await fetch(listener as string);
+    expect(response.status).toBe(200);
+    const served = new Map([...(await response.text()).matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1] as string, m[2] as string]));
+    // A histogram's series are its name with _bucket, _sum and _count.
+    const series = new Set([...served].flatMap(([name, type]) => (type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name])));
+    const rules = readFileSync(ALERT_RULES, 'utf8');
+    const used = [...new Set(rules.match(/\b(grantry|nodejs|process)_[a-z0-9_]+/g))];
+    expect(used.filter((name) => name.startsWith('grantry_')).length).toBeGreaterThanOrEqual(10);
+    expect(used.filter((name) => !series.has(name))).toEqual([]);
   });
 });
