@@ -301,4 +301,9 @@ describe.runIf(nginxAvailable && postgresAvailable)('three nodes on one PostgreS
     expect(used.filter((name) => name.startsWith('grantry_')).length).toBeGreaterThanOrEqual(10);
     expect(used.filter((name) => !series.has(name))).toEqual([]);
   });
+
+  it('grantry doctor finds the database the three nodes shared sound', async () => {
+    const report = await cli(['doctor']);
+    expect(report.ok, JSON.stringify(report.checks)).toBe(true);
+  });
 });
