@@ -35,7 +35,9 @@
  * it (writeProblem()), since reads still work and a load balancer would otherwise keep sending
  * writes to a node that can only refuse them. While a problem is remembered, asking for it
  * tries a write now and then (rewriting the file's user_version, a change of nothing), so that
- * a node no longer sent any traffic still notices that the disk is back.
+ * a node no longer sent any traffic still notices that the disk is back. That write needs no new
+ * space: on a disk still full it may pass, and the next write that needs space sets the problem
+ * again (readiness may then go back and forth while the disk stays full).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type SQLite from 'better-sqlite3';
@@ -83,7 +85,11 @@ function newBatch(): Batch {
 
 const SAVEPOINT = 'grantry_transaction';
 
-const lostBatch = () => new Error('the database rolled back a write transaction after an earlier error');
+/**
+ * The error of a write in a batch SQLite rolled back by itself. Its cause is the disk's refusal
+ * that made SQLite do so, when one was seen, so that the request is answered as that (a 503).
+ */
+const lostBatch = (cause: unknown) => new Error('the database rolled back a write transaction after an earlier error', cause === undefined ? {} : { cause });
 
 const isSqliteBusy = (error: unknown) => /^SQLITE_BUSY(_|$)/.test(String((error as { code?: unknown } | null)?.code));
 
@@ -160,7 +166,8 @@ export class GroupCommitSqliteDriver implements Driver {
   private readonly statements: StatementCache;
   private readonly connection: GroupCommitConnection;
   private batch: Batch | undefined;
-  private problem: Unavailability | undefined;
+  /** The last write the disk refused, until a commit succeeds. */
+  private problem: { why: Unavailability; error: unknown } | undefined;
   private lastProbe = 0;
 
   /** `sqlite` must have busy_timeout 0: waits for locks are this driver's (see above). */
@@ -207,7 +214,7 @@ export class GroupCommitSqliteDriver implements Driver {
     }
     // Some errors (a full disk, an I/O error) make SQLite roll the whole transaction back by
     // itself: then the batch is lost, and with it every write it held (runInBatch has said so).
-    if (!this.sqlite.inTransaction) return this.loseBatch(lostBatch());
+    if (!this.sqlite.inTransaction) return this.loseBatch(lostBatch(this.problem?.error));
     this.inBatch('rollback to');
     this.inBatch('release');
   }
@@ -241,7 +248,7 @@ export class GroupCommitSqliteDriver implements Driver {
     await this.whenNotBusy(() => {
       if (this.batch !== undefined) {
         if (this.sqlite.inTransaction) return;
-        this.loseBatch(lostBatch());
+        this.loseBatch(lostBatch(this.problem?.error));
       }
       this.noteFailureOf(() => this.sqlite.exec('begin immediate'));
       this.batch = newBatch();
@@ -262,7 +269,7 @@ export class GroupCommitSqliteDriver implements Driver {
    */
   runInBatch<R>(statement: SQLite.Statement, query: CompiledQuery): QueryResult<R> {
     if (!this.sqlite.inTransaction) {
-      const error = lostBatch();
+      const error = lostBatch(this.problem?.error);
       this.loseBatch(error);
       throw error;
     }
@@ -325,7 +332,7 @@ export class GroupCommitSqliteDriver implements Driver {
       return write();
     } catch (e) {
       const why = unavailabilityOf(e);
-      if (isWriteProblem(why)) this.problem = why;
+      if (isWriteProblem(why)) this.problem = { why, error: e };
       throw e;
     }
   }
@@ -340,7 +347,7 @@ export class GroupCommitSqliteDriver implements Driver {
       this.lastProbe = Date.now();
       void this.tryWrite().catch(() => {});
     }
-    return this.problem;
+    return this.problem?.why;
   }
 
   /** One write that changes nothing (user_version rewritten with its own value), committed as any other. */

@@ -1,4 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type OpenDatabase } from '../../src/storage/database.js';
 import { describeUnavailability, isWriteProblem, unavailabilityOf } from '../../src/storage/database-errors.js';
 
 const withCode = (code: string, message = 'x') => Object.assign(new Error(message), { code });
@@ -83,5 +88,51 @@ describe('write problems and their words', () => {
     expect(describeUnavailability('read-only')).toMatch(/read-only$/);
     expect(describeUnavailability('I/O error')).toMatch(/input\/output errors$/);
     expect(describeUnavailability('cannot open')).toMatch(/cannot be opened$/);
+  });
+});
+
+describe('SQLite writeProblem()', () => {
+  let dir: string | undefined;
+  let database: OpenDatabase | undefined;
+  afterEach(async () => {
+    await database?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports a write the disk refused until writes work again, found by its own trial write when no request writes', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'grantry-write-problem-'));
+    const opened = openDatabase(`sqlite:${path.join(dir, 'test.sqlite')}`);
+    database = opened;
+    const { db } = opened;
+    await sql`create table filler (x blob)`.execute(db);
+    expect(opened.writeProblem()).toBeUndefined();
+
+    // A file that may not grow stands for a full disk: SQLite answers SQLITE_FULL.
+    const pages = Number((await sql<{ page_count: number }>`pragma page_count`.execute(db)).rows[0]?.page_count);
+    await sql.raw(`pragma max_page_count = ${pages + 2}`).execute(db);
+    const full = await sql`insert into filler values (zeroblob(100000))`.execute(db).catch((e: unknown) => e);
+    expect(unavailabilityOf(full)).toBe('disk full');
+    expect(opened.writeProblem()).toBe('the database cannot store anything now: its disk is full');
+    // Reads still work; a write that commits clears the problem.
+    expect((await sql<{ n: number }>`select count(*) as n from filler`.execute(db)).rows).toEqual([{ n: 0 }]);
+    await sql.raw('pragma max_page_count = 1073741823').execute(db);
+    await sql`insert into filler values (zeroblob(100000))`.execute(db);
+    expect(opened.writeProblem()).toBeUndefined();
+
+    // A connection that may not write stands for a read-only file: the trial writes fail too, so
+    // the problem stays; once writes work, a trial write clears it with no request writing.
+    await sql.raw('pragma query_only = on').execute(db);
+    const readOnly = await sql`insert into filler values (zeroblob(10))`.execute(db).catch((e: unknown) => e);
+    expect(unavailabilityOf(readOnly)).toBe('read-only');
+    expect(opened.writeProblem()).toBe('the database cannot store anything now: its file or file system is read-only');
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(opened.writeProblem()).toBe('the database cannot store anything now: its file or file system is read-only');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(opened.writeProblem()).toBe('the database cannot store anything now: its file or file system is read-only');
+    await sql.raw('pragma query_only = off').execute(db);
+    const deadline = Date.now() + 5000;
+    while (opened.writeProblem() !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(opened.writeProblem()).toBeUndefined();
+    expect((await sql<{ n: number }>`select count(*) as n from filler`.execute(db)).rows).toEqual([{ n: 1 }]);
   });
 });
