@@ -71,7 +71,7 @@ export function renderNginxConf(values: Record<string, string>): string {
 }
 
 /** Waits until something accepts TCP connections on 127.0.0.1:`port`, or fails after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs: number, alive: () => boolean): Promise<void> {
+async function waitForPort(port: number, timeoutMs: number, alive: () => boolean): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const accepted = await new Promise<boolean>((resolve) => {

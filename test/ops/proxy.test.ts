@@ -306,4 +306,8 @@ describe.runIf(nginxAvailable && postgresAvailable)('three nodes on one PostgreS
     const report = await cli(['doctor']);
     expect(report.ok, JSON.stringify(report.checks)).toBe(true);
   });
+
+  it('nginx logged no error: no node refused, reset or timed out a connection during the run', () => {
+    expect((nginx as RunningNginx).errorLog().split('\n').filter((line) => /\[(error|crit|alert|emerg)\]/.test(line))).toEqual([]);
+  });
 });
