@@ -30,7 +30,13 @@ export function backupSqlite(source: string, target: string, overwrite: boolean)
   if (!overwrite && existsSync(target)) throw new BackupExistsError(`${target} exists; pass --force to replace it`);
   const partial = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.partial`);
   // VACUUM INTO writes into an empty file as it finds it: created here with the owner's mode only.
-  closeSync(openSync(partial, 'wx', 0o600));
+  try {
+    closeSync(openSync(partial, 'wx', 0o600));
+  } catch (e) {
+    const why = { ENOENT: 'does not exist', EACCES: 'may not be written by this user', EROFS: 'is on a read-only file system', ENOSPC: 'is on a full disk' }[(e as NodeJS.ErrnoException).code ?? ''];
+    if (why) throw Object.assign(new Error(`cannot write ${target}: its folder ${why}`), { code: (e as NodeJS.ErrnoException).code });
+    throw e;
+  }
   const startedAt = Date.now();
   try {
     const db = new SQLite(source, { fileMustExist: true });

@@ -114,11 +114,13 @@ describe('grantry backup (SQLite, while the server issues tokens)', () => {
     await stopServer();
   });
 
-  it('refuses PostgreSQL, pointing at pg_dump, and a database that is not there', async () => {
+  it('refuses PostgreSQL, pointing at pg_dump, a database that is not there, and a folder that is not there', async () => {
     const postgres = await runCli(['backup', path.join(data.dir, 'pg.sqlite')], cliEnv(data.dir, 'postgres://grantry@127.0.0.1:5432/grantry'));
     expectFailure(postgres, 2, /grantry backup copies a SQLite database; back up PostgreSQL with pg_dump \(pg_dump --format=custom/);
     const missing = await runCli(['backup', path.join(data.dir, 'nothing.sqlite')], cliEnv(path.join(data.dir, 'nowhere'), undefined));
     expectFailure(missing, 2, `grantry: no Grantry database at ${path.join(data.dir, 'nowhere', 'grantry.sqlite')}`);
+    const noFolder = await runCli(['backup', path.join(data.dir, 'no-such-folder', 'b.sqlite')], env);
+    expectFailure(noFolder, 1, `grantry: cannot write ${path.join(data.dir, 'no-such-folder', 'b.sqlite')}: its folder does not exist`);
     expect(existsSync(path.join(data.dir, 'pg.sqlite'))).toBe(false);
     expect(existsSync(path.join(data.dir, 'nothing.sqlite'))).toBe(false);
   });
