@@ -138,6 +138,8 @@ describe.runIf(opsAvailable)('PostgreSQL restarted during a load', () => {
     // The process lived through it: still the one started, still serving.
     expect(node.process.child.exitCode).toBeNull();
     expect(node.process.stderr).not.toMatch(/^\s+at /m);
+    // The log says why, in words an operator reads at a glance.
+    expect(node.process.stdout + node.process.stderr).toMatch(/"msg":"database unavailable: the database cannot be reached now; try again in a moment"/);
   });
 });
 
