@@ -31,7 +31,7 @@ export interface MetricsListener {
 /** The route label of a request no route matched (a 404 of an unknown path). */
 const UNMATCHED = 'unmatched';
 
-/** Request latency, from a cached token answer (about a millisecond) to a slow page. */
+/** Request latency, from an API answer to a bearer token (under a millisecond) to a slow page. */
 const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 /** Query latency: SQLite answers in microseconds, a loaded PostgreSQL in milliseconds or more. */
 const QUERY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
