@@ -136,7 +136,7 @@ const signingKeysOpen: Check = {
 const activeAdmin: Check = {
   name: 'active_admin',
   description: 'an enabled, unlocked back-office administrator exists',
-  find: async ({ queries }) => ((await queries.activeAdmins(1)).count > 0 ? listed([]) : { count: 1, examples: ['no active administrator'] }),
+  find: async ({ queries }) => ((await queries.activeAdminCount()) > 0 ? listed([]) : { count: 1, examples: ['no active administrator'] }),
 };
 
 const CHECKS: Check[] = [

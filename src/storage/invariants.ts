@@ -21,6 +21,6 @@ export interface InvariantQueries {
   grantsWithSeveralUnusedRefreshTokens(limit: number): Promise<Violations>;
   /** Grants with a used (rotated) refresh token whose access token was not revoked with it. */
   grantsWithRotatedButLiveAccess(limit: number): Promise<Violations>;
-  /** Back-office users who may sign in and are administrators. */
-  activeAdmins(limit: number): Promise<Violations>;
+  /** How many back-office administrators may sign in (enabled, not locked). */
+  activeAdminCount(): Promise<number>;
 }

@@ -11,7 +11,6 @@ async function violations<O extends { id: string | number }>(db: Kysely<Database
   return { count: Number(counted.n), examples: rows.map((r) => String(r.id)) };
 }
 
-
 export class KyselyInvariantQueries implements InvariantQueries {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -70,8 +69,14 @@ export class KyselyInvariantQueries implements InvariantQueries {
     return violations(this.db, query, limit);
   }
 
-  activeAdmins(limit: number): Promise<Violations> {
-    const query = this.db.selectFrom('backoffice_users').select('id').where('is_admin', '=', 1).where('enabled', '=', 1).where('locked', '=', 0);
-    return violations(this.db, query, limit);
+  async activeAdminCount(): Promise<number> {
+    const row = await this.db
+      .selectFrom('backoffice_users')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('is_admin', '=', 1)
+      .where('enabled', '=', 1)
+      .where('locked', '=', 0)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 }
