@@ -55,7 +55,7 @@ function describe(status: number): { title: string; detail: string } {
 /** An error page's next step: the request came from a link or a form, most likely an application's. */
 const WHAT_NEXT = 'Check the address, or go back to the application and try again.';
 
-/** `detail`, when given, replaces the status's own plain words (a sentence without its final full stop). */
+/** `detailOverride`, when given, replaces the status's own plain words (a sentence without its final full stop). */
 export function sendErrorInFormat(format: Format, reply: FastifyReply, status: number, brand: Brand, detailOverride?: string): FastifyReply {
   const { title } = describe(status);
   const detail = detailOverride === undefined ? describe(status).detail : `${detailOverride[0]?.toUpperCase()}${detailOverride.slice(1)}.`;

@@ -67,6 +67,8 @@ class Mutex {
 /** The write transaction shared by the writes of one turn of the event loop. */
 interface Batch {
   committed: Promise<void>;
+  /** Whether a write of it succeeded: only then does its commit show that the disk takes writes. */
+  wrote: boolean;
   resolve(): void;
   reject(error: unknown): void;
 }
@@ -80,7 +82,7 @@ function newBatch(): Batch {
   });
   // Every member awaits it; this only keeps a failure nobody is left to hear from being "unhandled".
   committed.catch(() => {});
-  return { committed, resolve, reject };
+  return { committed, wrote: false, resolve, reject };
 }
 
 const SAVEPOINT = 'grantry_transaction';
@@ -274,7 +276,9 @@ export class GroupCommitSqliteDriver implements Driver {
       throw error;
     }
     try {
-      return this.noteFailureOf(() => run<R>(statement, query));
+      const result = this.noteFailureOf(() => run<R>(statement, query));
+      if (this.batch && !statement.readonly) this.batch.wrote = true;
+      return result;
     } catch (e) {
       if (!this.sqlite.inTransaction) this.loseBatch(e);
       throw e;
@@ -311,7 +315,7 @@ export class GroupCommitSqliteDriver implements Driver {
       this.batch = undefined;
       try {
         this.noteFailureOf(() => this.sqlite.exec('commit'));
-        this.problem = undefined;
+        if (batch.wrote) this.problem = undefined;
         batch.resolve();
       } catch (e) {
         batch.reject(e);
@@ -338,7 +342,7 @@ export class GroupCommitSqliteDriver implements Driver {
   }
 
   /**
-   * Why writes fail, learned from the last failed write, until a commit succeeds. While a
+   * Why writes fail, learned from the last failed write, until a commit of writes succeeds. While a
    * problem lasts, each call starts a trial write (at most one a second) that clears it once the
    * disk takes writes again.
    */
