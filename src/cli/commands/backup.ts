@@ -20,7 +20,7 @@ export function registerBackupCommand(program: Command): void {
         const config = loadCliConfig(cmd);
         const source = sqliteFileOf(config.databaseUrl);
         if (source === undefined) {
-          throw new CliError('grantry backup copies a SQLite database; back up PostgreSQL with pg_dump (pg_dump --format=custom --file=grantry.dump "$DATABASE_URL"; restore with pg_restore --clean --if-exists --dbname="$DATABASE_URL" grantry.dump)', 'unsupported', EXIT_USAGE);
+          throw new CliError('grantry backup copies a SQLite database; back up PostgreSQL with pg_dump (pg_dump --format=custom --file=grantry.dump "$DATABASE_URL" while the nodes serve; restore into an empty database, the nodes stopped, with pg_restore --dbname="$DATABASE_URL" grantry.dump)', 'unsupported', EXIT_USAGE);
         }
         const { existsSync } = await import('node:fs');
         if (source === '' || source === ':memory:' || !existsSync(source)) {
