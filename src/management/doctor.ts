@@ -106,7 +106,7 @@ const signingKeyCurrent: Check = {
   description: 'a signing key is active now, and at most one key is not retired',
   find: async ({ signingKeys, now }) => {
     const keys = await signingKeys();
-    const unretired = keys.filter((k) => k.publishedUntil === null).map((k) => k.kid);
+    const unretired = keys.filter((k) => k.publishedUntil === null).map((k) => k.kid).sort();
     if (!keys.some((k) => k.activatesAt <= now && isPublished(k, now))) return { count: 1, examples: ['no active signing key'] };
     return unretired.length > 1 ? listed(unretired) : listed([]);
   },
