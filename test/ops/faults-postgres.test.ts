@@ -81,7 +81,9 @@ describe.runIf(opsAvailable)('PostgreSQL restarted during a load', () => {
     ) as { client_id: string; client_secret: string };
     const url = node.url;
     const issue = () => tokenPost(0, url, client, { grant_type: 'client_credentials' });
-    expect((await issue()).status).toBe(200);
+    const first = await issue();
+    expect(first.status).toBe(200);
+    const accessToken = (JSON.parse(first.body) as { access_token: string }).access_token;
 
     // Readiness is watched beside the load, its answers kept with their times.
     const readiness: Outcome[] = [];
@@ -97,8 +99,12 @@ describe.runIf(opsAvailable)('PostgreSQL restarted during a load', () => {
     await waitUntil('some tokens issued under load', () => load.outcomes.filter((o) => o.status === 200).length >= 20);
     const stoppedAt = Date.now();
     (cluster as PrivatePostgres).stop();
+    // The other route groups answer in their own formats meanwhile: the JSON:API (the token is
+    // checked against the database) and the pages (the authorization request names a client).
+    const api = await send(0, `${url}/admin/api/users`, { headers: { authorization: `Bearer ${accessToken}`, accept: 'application/vnd.api+json' } });
+    const page = await send(0, `${url}/admin/oauth2-token/authorize?response_type=code&client_id=${encodeURIComponent(client.client_id)}`);
     // Down long enough for every request of the load to meet it a few times.
-    await sleep(2000);
+    await sleep(Math.max(0, stoppedAt + 2000 - Date.now()));
     (cluster as PrivatePostgres).start();
     const backAt = Date.now();
     const firstSuccess = await waitUntil('a token issued after PostgreSQL is back', () => load.outcomes.find((o) => o.status === 200 && o.sentAt >= backAt), 20_000);
@@ -125,6 +131,13 @@ describe.runIf(opsAvailable)('PostgreSQL restarted during a load', () => {
       expect(o.retryAfter).toBe('5');
       expect(JSON.parse(o.body)).toEqual({ error: 'temporarily_unavailable', error_description: 'the database cannot be reached now; try again in a moment' });
     }
+    expect(api.status, api.body).toBe(503);
+    expect(api.retryAfter).toBe('5');
+    expect(JSON.parse(api.body)).toEqual({ errors: [{ status: '503', title: 'Service unavailable', detail: 'the database cannot be reached now; try again in a moment' }] });
+    expect(page.status, page.body).toBe(503);
+    expect(page.retryAfter).toBe('5');
+    expect(page.body).toMatch(/^<!DOCTYPE html>/i);
+    expect(page.body).toContain('The database cannot be reached now; try again in a moment.');
     // Recovered by itself: every request sent after the first success succeeded.
     expect(afterRecovery.length).toBeGreaterThan(0);
     expect(statusCounts(afterRecovery)).toEqual({ 200: afterRecovery.length });
