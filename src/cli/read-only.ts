@@ -1,4 +1,4 @@
-/** For the commands that inspect a deployment without changing it (doctor, migrate --dry-run, backup). */
+/** For the commands that inspect a deployment without changing it (doctor, migrate --dry-run). */
 import type { Config } from '../config/index.js';
 import type { OpenDatabase } from '../storage/database.js';
 import { announceDatabase } from './context.js';

@@ -18,7 +18,11 @@ export interface BackupResult {
 }
 
 /** The target exists and replacing it was not asked for. */
-export class BackupExistsError extends Error {}
+export class BackupExistsError extends Error {
+  constructor(readonly target: string) {
+    super(`${target} exists`);
+  }
+}
 
 /**
  * Copies the database `source` to `target`, which must not exist unless `overwrite`. The copy is
@@ -27,7 +31,7 @@ export class BackupExistsError extends Error {}
  * good older backup. The file is created 0600: it holds password hashes and sealed keys.
  */
 export function backupSqlite(source: string, target: string, overwrite: boolean): BackupResult {
-  if (!overwrite && existsSync(target)) throw new BackupExistsError(`${target} exists; pass --force to replace it`);
+  if (!overwrite && existsSync(target)) throw new BackupExistsError(target);
   const partial = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(6).toString('hex')}.partial`);
   // VACUUM INTO writes into an empty file as it finds it: created here with the owner's mode only.
   try {
@@ -61,7 +65,7 @@ export function backupSqlite(source: string, target: string, overwrite: boolean)
     }
   } catch (e) {
     if (existsSync(partial)) unlinkSync(partial);
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new BackupExistsError(`${target} exists; pass --force to replace it`);
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new BackupExistsError(target);
     throw e;
   }
   return { bytes: statSync(target).size, startedAt, durationMs: Date.now() - startedAt };

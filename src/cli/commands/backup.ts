@@ -33,7 +33,7 @@ export function registerBackupCommand(program: Command): void {
         try {
           result = backupSqlite(source, file, Boolean(force));
         } catch (e) {
-          if (e instanceof BackupExistsError) throw new CliError(e.message, 'exists');
+          if (e instanceof BackupExistsError) throw new CliError(`${e.message}; pass --force to replace it`, 'exists');
           throw e;
         }
         const takenAt = new Date(result.startedAt).toISOString();
