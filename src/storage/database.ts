@@ -227,9 +227,11 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
     // A server that does not answer (down, restarting, a network gone) fails a query after 3 s
     // instead of leaving it waiting for a connection: the request is answered 503 (error-format.ts).
     connectionTimeoutMillis: 3000,
-    // TCP keep-alive notices a connection whose server vanished without closing it (a host
-    // down, a dropped network), which would otherwise look idle and healthy in the pool.
+    // TCP keep-alive notices a pooled connection whose server vanished without closing it (a
+    // host down, a dropped network), which would otherwise look idle and healthy in the pool
+    // forever. It probes after 30 s of quiet, then at the system's interval (net.ipv4.tcp_keepalive_*).
     keepAlive: true,
+    keepAliveInitialDelayMillis: 30_000,
     // Epoch-second columns are BIGINT; they fit a JS number, so read them as numbers.
     types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) } as pg.CustomTypesConfig,
   });
