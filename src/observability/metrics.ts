@@ -12,7 +12,7 @@
  * its registry over the cluster channel (prom-client's AggregatorRegistry) and serves the sum.
  */
 import cluster from 'node:cluster';
-import Fastify, { type FastifyInstance, type FastifyReply, type onSendHookHandler } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type onResponseHookHandler, type onSendHookHandler } from 'fastify';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../config/index.js';
 import { answerClientError } from '../http/error-format.js';
@@ -51,6 +51,9 @@ function perKey<K, V>(make: (key: K) => V): (key: K) => V {
     return value;
   };
 }
+
+/** A route option's hooks as an array (Fastify takes one hook or several). */
+const hooksOf = <H>(hooks: H | H[] | undefined): H[] => (hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks]);
 
 /** The `error` of an RFC 6749 error body the token endpoint sent, as a label value. */
 function tokenErrorCodeOf(payload: string): string {
@@ -153,10 +156,14 @@ class Recorder {
 
   readonly observeQuery: QueryObserver = (durationMs, failed) => (failed ? this.queryFailed : this.queryOk).observe(durationMs / 1000);
 
-  request(method: string, route: string, status: number, seconds: number): void {
-    const series = this.httpSeries(route)(method);
-    series.requests(status).inc();
-    series.duration.observe(seconds);
+  /** Records a request to `route` (a pattern, or UNMATCHED): made once per route, called per request. */
+  requestsTo(route: string): (method: string, status: number, seconds: number) => void {
+    const byMethod = this.httpSeries(route);
+    return (method, status, seconds) => {
+      const series = byMethod(method);
+      series.requests(status).inc();
+      series.duration.observe(seconds);
+    };
   }
 
   tokenError(code: string): void {
@@ -207,25 +214,33 @@ export class Metrics {
   /**
    * Counts and times every request by route pattern and status, and counts the token
    * endpoint's errors by code (read from the body it sends, whichever handler wrote it: the
-   * grant's, or the server's for a body it could not parse).
+   * grant's, or the server's for a body it could not parse). Each route gets hooks of its own,
+   * made once with its pattern, so that a request pays no lookup of its route (Fastify's
+   * request.routeOptions builds an object at each call).
    */
   instrumentHttp(app: FastifyInstance): void {
     const { recorder } = this;
     if (!recorder) return;
+    // The not-found handler has no route of its own to hook: requests no route matched.
+    const unmatched = recorder.requestsTo(UNMATCHED);
     app.addHook('onResponse', (request, reply, done) => {
-      recorder.request(request.method, request.routeOptions.url ?? UNMATCHED, reply.statusCode, reply.elapsedTime / 1000);
+      if (request.is404) unmatched(request.method, reply.statusCode, reply.elapsedTime / 1000);
       done();
     });
     const countTokenError: onSendHookHandler = (_request, reply, payload, done) => {
       if (reply.statusCode >= 400 && typeof payload === 'string') recorder.tokenError(tokenErrorCodeOf(payload));
       done(null, payload);
     };
-    // Only the token route gets this hook: no other request pays for it.
     app.addHook('onRoute', (route) => {
+      const record = recorder.requestsTo(route.url);
+      const countRequest: onResponseHookHandler = (request, reply, done) => {
+        record(request.method, reply.statusCode, reply.elapsedTime / 1000);
+        done();
+      };
+      route.onResponse = [...hooksOf(route.onResponse), countRequest];
+      // Only the token route reads its error bodies: no other request pays for it.
       const methods = Array.isArray(route.method) ? route.method : [route.method];
-      if (route.url !== TOKEN_PATH || !methods.includes('POST')) return;
-      const existing = route.onSend === undefined ? [] : Array.isArray(route.onSend) ? route.onSend : [route.onSend];
-      route.onSend = [...existing, countTokenError];
+      if (route.url === TOKEN_PATH && methods.includes('POST')) route.onSend = [...hooksOf(route.onSend), countTokenError];
     });
   }
 
