@@ -42,7 +42,7 @@ function buildProgram(): Command {
       'after',
       '\nEvery command takes --json to print one JSON object on stdout.\n' +
         "The commands that manage users, clients, tokens and keys work on the server's existing database, named on stderr; only start and migrate create one.\n" +
-        'Exit codes: 0 success, 1 the request failed, 2 bad usage or configuration (or no Grantry database).',
+        'Exit codes: 0 success, 1 the request failed, 2 bad usage or configuration (or no Grantry database); grantry doctor: 3 a check failed.',
     );
   registerStartCommand(program);
   registerMigrateCommand(program);

@@ -15,6 +15,7 @@ import { BrowserSessions } from './browser-session.js';
 import type { HttpContext } from './context.js';
 import { consoleRoutes } from './console/index.js';
 import { CorsPolicy } from './cors.js';
+import { slowClientLimits } from './socket-limits.js';
 import { discoveryRoutes } from './discovery.js';
 import { answerClientError, errorHandler, sendErrorAt } from './error-format.js';
 import { registerFormParser } from './form-body.js';
@@ -92,27 +93,6 @@ export class HandlersInFlight {
     if (this.running > 0) return;
     for (const resolve of this.idle.splice(0)) resolve();
   }
-}
-
-/**
- * The timeouts of the HTTP server. requestTimeout bounds the whole request (headers and body),
- * headersTimeout the headers alone: a client past either is answered 408 and disconnected.
- * connectionTimeout closes a socket silent for twice as long as a whole request may take (one
- * that does not read its response): longer than requestTimeout, so that a stalled request gets
- * its 408 first. keepAliveTimeout closes idle connections between requests.
- * Node checks the request and header deadlines only every connectionsCheckingInterval (30 s by
- * default, which would double a 30 s limit): check at least every half of the shorter one, and
- * every second at most, which costs one pass over the open connections.
- */
-function slowClientLimits(config: Config) {
-  const requestTimeout = config.requestTimeout * 1000;
-  const headersTimeout = config.headersTimeout * 1000;
-  return {
-    requestTimeout,
-    connectionTimeout: 2 * requestTimeout,
-    keepAliveTimeout: config.keepAliveTimeout * 1000,
-    http: { requestTimeout, headersTimeout, connectionsCheckingInterval: Math.min(1000, Math.floor(headersTimeout / 2)) },
-  };
 }
 
 export interface HttpAppOptions {
