@@ -62,7 +62,8 @@ export class KeyRing implements KeySource {
     if (this.entries.length > 0) return;
     const { pem, key } = seed();
     const now = nowSeconds();
-    await this.repo.add(this.toStored(key, pem, now, now), null);
+    // Another process may have stored its own seed meanwhile: then that one is the key.
+    await this.repo.addFirst(this.toStored(key, pem, now, now));
     await this.load();
   }
 

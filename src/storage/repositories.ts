@@ -282,6 +282,11 @@ export interface SigningKeyRepository {
   list(): Promise<StoredSigningKey[]>;
   /** Adds a key; when retireOthersAt is set, every key not yet retired is published until then. */
   add(key: StoredSigningKey, retireOthersAt: number | null): Promise<void>;
+  /**
+   * Stores the seed key only if there is no key yet, atomically across processes; false when
+   * another key was there (nodes with their own seed keys starting together on one database).
+   */
+  addFirst(key: StoredSigningKey): Promise<boolean>;
 }
 
 export interface CleanupRepository {
