@@ -2,23 +2,10 @@
  * `grantry start --workers 2` with metrics_port: the primary's GET /metrics is the sum of both
  * workers' metrics (the workers open no listener of their own).
  */
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childrenOf, PinnedConnection, type RunningCluster, servingPid, startCluster } from '../helpers/cluster.js';
-import { type DataDir, freshDataDir } from '../helpers/server.js';
+import { type DataDir, freePort, freshDataDir } from '../helpers/server.js';
 import { cliEnv } from './run.js';
-
-/** A port free at this moment (the primary's metrics listener takes it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** The value of the series `name{labels}` exactly as prom-client writes it (0 when absent). */
 function valueOf(exposition: string, series: string): number {

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -21,6 +22,18 @@ export const TEST_SCOPES = { api: 'Use the API on your behalf', read: 'Read your
 export const ADMIN_PASSWORD = 'admin-password-1';
 /** The one redirect URI of a test client created without redirectUris. */
 export const DEFAULT_REDIRECT_URI = 'https://app.example/callback';
+
+/** A port free at this moment, for a listener a test starts later (a metrics listener, a node). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
 
 /** Creates an empty PostgreSQL database and returns its URL and a function that drops it. */
 export async function createPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {

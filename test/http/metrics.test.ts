@@ -6,7 +6,6 @@
  * cleanup), with route patterns and no identifier in any label; database latency and, on
  * PostgreSQL, the pool's use are there.
  */
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCleanup } from '../../src/management/cleanup.js';
 import { Metrics } from '../../src/observability/metrics.js';
@@ -14,20 +13,8 @@ import { BACKENDS } from '../helpers/backends.js';
 import { signIn, TestBrowser } from '../helpers/browser.js';
 import { openConnection } from '../helpers/raw-http.js';
 import { tokenRequest } from '../helpers/oauth.js';
-import { startTestServer, testConfig, type TestServer } from '../helpers/server.js';
+import { freePort, startTestServer, testConfig, type TestServer } from '../helpers/server.js';
 import { codeFor, createSideUser, expectTokenError, expectTokenSuccess, type SideUser, type TestClient } from '../helpers/tokens.js';
-
-/** A port free at this moment (the metrics listener of the server under test takes it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 interface Sample {
   name: string;

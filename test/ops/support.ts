@@ -6,11 +6,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { CliProcess, cliEnv } from '../cli/run.js';
 import { LISTENING_LINE } from '../helpers/cluster.js';
+import { freePort } from '../helpers/server.js';
 
 /** The newest of Debian's PostgreSQL versions installed (/usr/lib/postgresql/<version>/bin). */
 function postgresBinaries(): string | undefined {
@@ -42,17 +42,7 @@ export const opsAvailable = missing === undefined;
 if (missing !== undefined && process.env.GRANTRY_REQUIRE_OPS === '1') throw new Error(`GRANTRY_REQUIRE_OPS=1 but the operations tests cannot run: ${missing}`);
 if (missing !== undefined) process.stderr.write(`\nOperations tests not run: ${missing}.\n`);
 
-/** A TCP port nobody listens on now (the kernel's choice). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /**
  * Unmounts a test's file system; if a process still holds it (a failed test's), detaches it

@@ -1,6 +1,7 @@
 import { type Kysely, type SelectQueryBuilder, sql } from 'kysely';
 import type { InvariantQueries, Violations } from '../invariants.js';
 import type { Database } from '../schema.js';
+import { countActiveAdmins } from './users.js';
 
 /** The count of what `query` selects and its first `limit` ids (the `id` column). */
 async function violations<O extends { id: string | number }>(db: Kysely<Database>, query: SelectQueryBuilder<Database, any, O>, limit: number): Promise<Violations> {
@@ -69,14 +70,7 @@ export class KyselyInvariantQueries implements InvariantQueries {
     return violations(this.db, query, limit);
   }
 
-  async activeAdminCount(): Promise<number> {
-    const row = await this.db
-      .selectFrom('backoffice_users')
-      .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('is_admin', '=', 1)
-      .where('enabled', '=', 1)
-      .where('locked', '=', 0)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+  activeAdminCount(): Promise<number> {
+    return countActiveAdmins(this.db);
   }
 }

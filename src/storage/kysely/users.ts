@@ -177,15 +177,8 @@ export class KyselyUserRepository implements UserRepository {
     return this.activeAdmins(this.db);
   }
 
-  private async activeAdmins(db: Kysely<Database>): Promise<number> {
-    const row = await db
-      .selectFrom('backoffice_users')
-      .select((eb) => eb.fn.countAll<number | string>().as('n'))
-      .where('is_admin', '=', 1)
-      .where('enabled', '=', 1)
-      .where('locked', '=', 0)
-      .executeTakeFirstOrThrow();
-    return Number(row.n);
+  private activeAdmins(db: Kysely<Database>): Promise<number> {
+    return countActiveAdmins(db);
   }
 
   /**
@@ -299,4 +292,16 @@ export class KyselyUserRepository implements UserRepository {
             .executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
+}
+
+/** Back-office users who can administer now: admin, enabled and not locked (the last one is kept). */
+export async function countActiveAdmins(db: Kysely<Database>): Promise<number> {
+  const row = await db
+    .selectFrom('backoffice_users')
+    .select((eb) => eb.fn.countAll<number | string>().as('n'))
+    .where('is_admin', '=', 1)
+    .where('enabled', '=', 1)
+    .where('locked', '=', 0)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }
