@@ -49,6 +49,8 @@ async function finishesBefore(work: Promise<unknown>, deadline: number): Promise
 
 /** How often, while stopping, connections that finished their last request are closed (not left to keep-alive). */
 const IDLE_SWEEP_MS = 50;
+/** How long a stop waits for the database to close after the handlers' deadline. */
+const DATABASE_CLOSE_TIMEOUT_MS = 5000;
 
 /**
  * On an empty database, creates the back-office admin. The password comes from
@@ -190,8 +192,11 @@ export async function startServer(config: Config, log: (line: string) => void = 
       app.log.warn({ handlers: handlers.count }, `${handlers.count} request handlers still running after ${config.shutdownTimeout} s; closing the database anyway`);
     }
     await metrics?.close();
-    // Timers stopped and the audit trail flushed before the database closes.
-    await grantry.close();
+    // Timers stopped and the audit trail flushed before the database closes. A handler stuck in a
+    // query (a PostgreSQL gone silent) would hold the pool's end, and the stop, indefinitely.
+    if (!(await finishesBefore(grantry.close(), Date.now() + DATABASE_CLOSE_TIMEOUT_MS))) {
+      app.log.warn(`the database did not close within ${DATABASE_CLOSE_TIMEOUT_MS / 1000} s; stopping without waiting for it`);
+    }
     app.log.info('stopped');
   }
   let stopping: Promise<void> | undefined;

@@ -84,7 +84,9 @@ const RETRY_AFTER = { busy: 1, other: 5 } as const;
  */
 export function errorHandler(sides: readonly Side[], branding: Branding) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const unavailable = unavailabilityOf(error);
+    // Only an error without a client-error status: a client that drops its connection while
+    // sending a body ends the read with ECONNRESET too, which is its 400, not a database outage.
+    const unavailable = error.statusCode === undefined || error.statusCode >= 500 ? unavailabilityOf(error) : undefined;
     if (unavailable) {
       if (unavailable === 'busy') request.log.warn({ err: error }, 'database busy');
       else request.log.error({ err: error }, `database unavailable: ${describeUnavailability(unavailable)}`);

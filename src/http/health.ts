@@ -6,6 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import { sql } from 'kysely';
 import type { Grantry } from '../app.js';
+import { describeUnavailability, unavailabilityOf } from '../storage/database-errors.js';
 import { sendErrorInFormat } from './error-format.js';
 import type { Branding } from './views/brand.js';
 
@@ -69,7 +70,12 @@ export class Readiness {
       .execute(this.grantry.database.db)
       .then(
         () => 'ok',
-        (e: unknown) => `does not answer: ${e instanceof Error ? e.message : String(e)}`,
+        // In plain words: the driver's message would name the database's host, port and user on
+        // an endpoint anyone may call.
+        (e: unknown) => {
+          const why = unavailabilityOf(e);
+          return why ? describeUnavailability(why) : 'does not answer';
+        },
       )
       .finally(() => (this.probe = undefined));
     let timer: NodeJS.Timeout | undefined;

@@ -4,7 +4,7 @@
  * (in the WAL) are simply not in it, and unlike the page-by-page backup API it never restarts
  * because another connection wrote.
  */
-import { closeSync, existsSync, linkSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import SQLite from 'better-sqlite3';
@@ -57,16 +57,30 @@ export function backupSqlite(source: string, target: string, overwrite: boolean)
     } finally {
       copy.close();
     }
+    // VACUUM INTO does not sync what it wrote: without this, a power loss after the rename could
+    // leave the target's name on a partly written file, in place of a good older backup.
+    syncToDisk(partial);
     if (overwrite) renameSync(partial, target);
     else {
       // A link fails if the target appeared meanwhile, where a rename would replace it.
       linkSync(partial, target);
       unlinkSync(partial);
     }
+    syncToDisk(path.dirname(path.resolve(target)));
   } catch (e) {
     if (existsSync(partial)) unlinkSync(partial);
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new BackupExistsError(target);
     throw e;
   }
   return { bytes: statSync(target).size, startedAt, durationMs: Date.now() - startedAt };
+}
+
+/** fsync of a file, or of a folder (so that a rename or link in it lasts). */
+function syncToDisk(file: string): void {
+  const fd = openSync(file, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }

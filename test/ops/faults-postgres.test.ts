@@ -146,7 +146,8 @@ describe.runIf(opsAvailable)('PostgreSQL restarted during a load', () => {
     await watcher;
     const notReady = readiness.filter((o) => o.sentAt >= stoppedAt && o.answeredAt < backAt && o.status === 503);
     expect(notReady.length, JSON.stringify(statusCounts(readiness))).toBeGreaterThan(0);
-    for (const o of notReady) expect((JSON.parse(o.body) as { checks: { database: string } }).checks.database).not.toBe('ok');
+    // In plain words, never the driver's message with the database's address (anyone may ask /readyz).
+    for (const o of notReady) expect((JSON.parse(o.body) as { checks: { database: string } }).checks.database).toMatch(/^(the database cannot be reached now; try again in a moment|no answer within 2 s)$/);
     expect(readiness.some((o) => o.sentAt >= backAt && o.status === 200)).toBe(true);
     // The process lived through it: still the one started, still serving.
     expect(node.process.child.exitCode).toBeNull();
