@@ -6,8 +6,7 @@
  * the request's own text (a path can carry markup).
  */
 import { STATUS_CODES } from 'node:http';
-import type { Socket } from 'node:net';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../oauth/errors.js';
 import { INTROSPECTION_PATH, REVOCATION_PATH, TOKEN_PATH } from '../oauth/metadata.js';
 import type { Side } from '../oauth/sides.js';
@@ -102,32 +101,4 @@ export function errorHandler(sides: readonly Side[], branding: Branding) {
 /** The error answer for a request's path: its route group's format, and on a page its side's brand. */
 export function sendErrorAt(request: FastifyRequest, reply: FastifyReply, status: number, sides: readonly Side[], branding: Branding, detail?: string): FastifyReply {
   return sendErrorInFormat(errorFormatOf(request.url, sides), reply, status, branding.of(pageSideOf(request.url, sides).name), detail);
-}
-
-/** The status Node gives each error of its HTTP parser (as its own default answer does). */
-function clientErrorStatus(code: string | undefined): number {
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
-  if (code === 'HPE_HEADER_OVERFLOW') return 431;
-  if (code === 'HPE_CHUNK_EXTENSIONS_OVERFLOW') return 413;
-  return 400;
-}
-
-/**
- * Answers a request that Node's HTTP parser refused before any route (request line and headers
- * over 16 KiB, text that is not HTTP, a request past request_timeout): its status alone, with no
- * body, and the connection closed. There is no route group to answer for yet, and Fastify's
- * default answer has a JSON body, which a HEAD request must never get (RFC 9110 §9.3.2: its
- * client would read the body as the next response).
- */
-export function answerClientError(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
-  // A reset connection has nobody to answer.
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  this.log.trace({ err: error }, 'client error');
-  // As Node does: never write into a response already on its way (its headers sent).
-  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-  if (socket.writable && !inFlight?.headersSent) {
-    const status = clientErrorStatus(error.code);
-    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
-  }
-  socket.destroy(error);
 }
