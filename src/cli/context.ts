@@ -35,6 +35,12 @@ export function announceDatabase(out: Output, config: Config): void {
   out.info(`using the ${describeDatabase(config.databaseUrl)}`);
 }
 
+/** What a command says when the configuration points at no Grantry database: where to look. */
+export function noDatabaseError(e: Error, config: Config): CliError {
+  const advice = config.databaseUrl.startsWith('sqlite:') ? 'run this where the server runs, pass --data-dir, or start the server once' : "use the server's DATABASE_URL, or start the server once";
+  return new CliError(`${e.message}; ${advice}`, 'no_database', EXIT_USAGE);
+}
+
 /**
  * Runs `fn` with the core on the server's existing database (pending migrations applied) and
  * always closes it. Never creates a database, a data folder or a server secret: run from the
@@ -49,10 +55,7 @@ export async function withGrantry<T>(out: Output, config: Config, fn: (grantry: 
   try {
     grantry = await createGrantry(config, { initialise: false });
   } catch (e) {
-    if (e instanceof MissingDatabaseError) {
-      const advice = config.databaseUrl.startsWith('sqlite:') ? 'run this where the server runs, pass --data-dir, or start the server once' : "use the server's DATABASE_URL, or start the server once";
-      throw new CliError(`${e.message}; ${advice}`, 'no_database', EXIT_USAGE);
-    }
+    if (e instanceof MissingDatabaseError) throw noDatabaseError(e, config);
     throw e;
   }
   announceDatabase(out, config);

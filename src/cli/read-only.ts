@@ -1,8 +1,8 @@
 /** For the commands that inspect a deployment without changing it (doctor, migrate --dry-run). */
 import type { Config } from '../config/index.js';
 import type { OpenDatabase } from '../storage/database.js';
-import { announceDatabase } from './context.js';
-import { CliError, EXIT_USAGE, type Output } from './output.js';
+import { announceDatabase, noDatabaseError } from './context.js';
+import type { Output } from './output.js';
 
 /**
  * Runs `fn` on the server's existing database and its secret, and always closes it. Unlike
@@ -16,7 +16,7 @@ export async function withExistingDatabase<T>(out: Output, config: Config, fn: (
   try {
     opened = await openWithSecret(config, { initialise: false });
   } catch (e) {
-    if (e instanceof MissingDatabaseError) throw new CliError(`${e.message}; run this where the server runs, pass --data-dir, or use the server's DATABASE_URL`, 'no_database', EXIT_USAGE);
+    if (e instanceof MissingDatabaseError) throw noDatabaseError(e, config);
     throw e;
   }
   announceDatabase(out, config);

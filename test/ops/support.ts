@@ -9,7 +9,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } fr
 import os from 'node:os';
 import path from 'node:path';
 import { CliProcess, cliEnv } from '../cli/run.js';
-import { LISTENING_LINE } from '../helpers/cluster.js';
+import { eventually, LISTENING_LINE } from '../helpers/cluster.js';
 import { freePort } from '../helpers/server.js';
 
 /** The newest of Debian's PostgreSQL versions installed (/usr/lib/postgresql/<version>/bin). */
@@ -59,15 +59,8 @@ export function unmount(mountPoint: string): void {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` every 50 ms until it returns something other than undefined or false; fails after `timeoutMs`. */
-export async function waitUntil<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+export const waitUntil = <T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> =>
+  eventually(what, check, timeoutMs);
 
 /** A running `grantry start` process. */
 export interface GrantryNode {
