@@ -18,6 +18,12 @@ export interface Side {
   authorizePath: string;
   loginPath: string;
   logoutPath: string;
+  /** OpenID Connect UserInfo endpoint (Core §5.3). */
+  userinfoPath: string;
+  /** OpenID Connect RP-initiated logout (RP-Initiated Logout 1.0 §2). */
+  endSessionPath: string;
+  /** OpenID Connect Discovery 1.0 §4: the issuer followed by /.well-known/openid-configuration. */
+  openidConfigurationPath: string;
   apiPath: string;
   /** The administration console: back office only (it uses the back-office login and session). */
   consolePath?: string;
@@ -38,6 +44,9 @@ export function buildSides(config: Config): Side[] {
     authorizePath: `${prefix}/oauth2-token/authorize`,
     loginPath: `${prefix}/oauth2-token/login`,
     logoutPath: `${prefix}/oauth2-token/logout`,
+    userinfoPath: `${prefix}/oauth2-token/userinfo`,
+    endSessionPath: `${prefix}/oauth2-token/end-session`,
+    openidConfigurationPath: `${prefix}/.well-known/openid-configuration`,
     apiPath: `${prefix}/api`,
     ...(name === 'backoffice' ? { consolePath: `${prefix}/console` } : {}),
     accountPath: `${prefix}/account`,

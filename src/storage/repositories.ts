@@ -26,13 +26,24 @@ export interface Client {
   ownerUserId: number | null;
   /** Storefront only: may get guest (visitor) tokens without login. */
   allowGuests: boolean;
+  /** Where RP-initiated logout may send the browser back to (exact match), as for redirectUris. */
+  postLogoutRedirectUris: string[];
+  /** The algorithm of its ID tokens (OIDC `id_token_signed_response_alg`); null: the server's signing key. */
+  idTokenSignedResponseAlg: SigningAlgorithm | null;
+  /** Whether its ID tokens carry the user's subject of the side, or one for this client only (OIDC Core §8). */
+  subjectType: SubjectType;
   createdAt: number;
   updatedAt: number;
   lastUsedAt: number | null;
 }
 
-export type NewClient = Omit<Client, 'pk' | 'createdAt' | 'updatedAt' | 'lastUsedAt'>;
-export type ClientChanges = Partial<Pick<Client, 'name' | 'grants' | 'redirectUris' | 'skipConsent' | 'scopes' | 'ownerUserId' | 'allowGuests' | 'secretHash'>>;
+export const SUBJECT_TYPES = ['public', 'pairwise'] as const;
+export type SubjectType = (typeof SUBJECT_TYPES)[number];
+
+/** The OpenID Connect settings a new client may leave out: none, the server's key, public. */
+type OidcClientSettings = 'postLogoutRedirectUris' | 'idTokenSignedResponseAlg' | 'subjectType';
+export type NewClient = Omit<Client, 'pk' | 'createdAt' | 'updatedAt' | 'lastUsedAt' | OidcClientSettings> & Partial<Pick<Client, OidcClientSettings>>;
+export type ClientChanges = Partial<Pick<Client, 'name' | 'grants' | 'redirectUris' | 'skipConsent' | 'scopes' | 'ownerUserId' | 'allowGuests' | 'secretHash' | OidcClientSettings>>;
 
 /** What a list of clients may be narrowed to; every given member must match. */
 export interface ClientFilter {
@@ -163,6 +174,20 @@ export interface Grant {
   scope: string;
   createdAt: number;
   expiresAt: number;
+  /** The sign-in an OpenID Connect grant (scope openid, authorize endpoint) came from; absent otherwise. */
+  oidc?: OidcGrant | null;
+}
+
+/** What ID tokens of a grant repeat from the sign-in it came from (OIDC Core §2, §12.2). */
+export interface OidcGrant {
+  /** The authorization request's nonce, echoed in the first ID token only. */
+  nonce?: string;
+  /** When the user authenticated: the start of their session. */
+  authTime: number;
+  /** The session's OIDC id (`sid`), for logout. */
+  sid?: string;
+  /** Claims asked for by name with the `claims` parameter (OIDC Core §5.5), by where they go. */
+  claims?: { id_token?: string[]; userinfo?: string[] };
 }
 
 export interface AuthorizationCode {
@@ -326,10 +351,12 @@ export interface Session {
   side: SideName;
   userId: number;
   expiresAt: number;
+  /** When the user signed in (OIDC auth_time). */
+  createdAt: number;
 }
 
 export interface SessionRepository {
-  create(idHash: string, session: Session, now: number): Promise<void>;
+  create(idHash: string, session: Omit<Session, 'createdAt'>, now: number): Promise<void>;
   /** The live session with that hash, if the user may still sign in. */
   find(idHash: string, now: number): Promise<Session | undefined>;
   delete(idHash: string): Promise<void>;

@@ -55,6 +55,12 @@ export interface ClientTable {
   /** The user a client-credentials token acts as. */
   owner_user_id: number | null;
   allow_guests: Generated<number>;
+  /** JSON array of the URIs RP-initiated logout may return to. */
+  post_logout_redirect_uris: Generated<string>;
+  /** The JWS algorithm of the client's ID tokens; null: the server's current signing key. */
+  id_token_signed_response_alg: string | null;
+  /** 'public' or 'pairwise' (OpenID Connect Core §8). */
+  subject_type: Generated<string>;
 }
 
 /** One authorization of a client by a user: the family that codes and tokens descend from. */
@@ -69,6 +75,8 @@ export interface GrantTable {
   created_at: number;
   expires_at: number;
   revoked_at: number | null;
+  /** JSON of the sign-in an OpenID Connect grant came from (OidcGrant); null for other grants. */
+  oidc: string | null;
 }
 
 export interface AuthorizationCodeTable {

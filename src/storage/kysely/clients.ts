@@ -19,6 +19,9 @@ const toClient = (row: Selectable<ClientTable>): Client => ({
   scopes: JSON.parse(row.scopes) as string[],
   ownerUserId: row.owner_user_id,
   allowGuests: row.allow_guests === 1,
+  postLogoutRedirectUris: JSON.parse(row.post_logout_redirect_uris) as string[],
+  idTokenSignedResponseAlg: row.id_token_signed_response_alg as Client['idTokenSignedResponseAlg'],
+  subjectType: row.subject_type as Client['subjectType'],
   createdAt: row.created_at,
   updatedAt: row.updated_at,
   lastUsedAt: row.last_used_at,
@@ -49,6 +52,9 @@ export class KyselyClientRepository implements ClientRepository {
         scopes: JSON.stringify(client.scopes),
         owner_user_id: client.ownerUserId,
         allow_guests: client.allowGuests ? 1 : 0,
+        post_logout_redirect_uris: JSON.stringify(client.postLogoutRedirectUris ?? []),
+        id_token_signed_response_alg: client.idTokenSignedResponseAlg ?? null,
+        subject_type: client.subjectType ?? 'public',
         created_at: now,
         updated_at: now,
       })
@@ -112,6 +118,9 @@ export class KyselyClientRepository implements ClientRepository {
     if (changes.ownerUserId !== undefined) values.owner_user_id = changes.ownerUserId;
     if (changes.allowGuests !== undefined) values.allow_guests = changes.allowGuests ? 1 : 0;
     if (changes.secretHash !== undefined) values.secret_hash = changes.secretHash;
+    if (changes.postLogoutRedirectUris !== undefined) values.post_logout_redirect_uris = JSON.stringify(changes.postLogoutRedirectUris);
+    if (changes.idTokenSignedResponseAlg !== undefined) values.id_token_signed_response_alg = changes.idTokenSignedResponseAlg;
+    if (changes.subjectType !== undefined) values.subject_type = changes.subjectType;
     const result = await this.db.updateTable('clients').set(values).where('client_id', '=', clientId).executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }

@@ -1,6 +1,6 @@
 import { type Kysely, PostgresAdapter, type QueryCreator, type Selectable, sql, type Transaction } from 'kysely';
 import type { SideName } from '../../oauth/sides.js';
-import type { AccessTokenRecord, AuthorizationCode, Grant, GrantRepository, NewRefreshToken } from '../repositories.js';
+import type { AccessTokenRecord, AuthorizationCode, Grant, GrantRepository, NewRefreshToken, OidcGrant } from '../repositories.js';
 import type { AuthorizationCodeTable, Database, GrantTable } from '../schema.js';
 import { PreparedQuery } from './prepared.js';
 
@@ -25,6 +25,7 @@ export const toGrant = (row: Selectable<GrantTable>): Grant & { revokedAt: numbe
   createdAt: row.created_at,
   expiresAt: row.expires_at,
   revokedAt: row.revoked_at,
+  oidc: row.oidc === null ? null : (JSON.parse(row.oidc) as OidcGrant),
 });
 
 const toGrantRow = (grant: Grant) => ({
@@ -36,6 +37,7 @@ const toGrantRow = (grant: Grant) => ({
   scope: grant.scope,
   created_at: grant.createdAt,
   expires_at: grant.expiresAt,
+  oidc: grant.oidc ? JSON.stringify(grant.oidc) : null,
 });
 
 /** The values of one issuance in a single statement (IssuedTokenStatements.record on PostgreSQL). */

@@ -9,7 +9,7 @@ export class KyselySessionRepository implements SessionRepository {
     private readonly users: UserRepository,
   ) {}
 
-  async create(idHash: string, session: Session, now: number): Promise<void> {
+  async create(idHash: string, session: Omit<Session, 'createdAt'>, now: number): Promise<void> {
     await this.db
       .insertInto('sessions')
       .values({ id_hash: idHash, side: session.side, user_id: session.userId, created_at: now, expires_at: session.expiresAt })
@@ -19,7 +19,7 @@ export class KyselySessionRepository implements SessionRepository {
   async find(idHash: string, now: number): Promise<Session | undefined> {
     const row = await this.db
       .selectFrom('sessions')
-      .select(['side', 'user_id', 'expires_at'])
+      .select(['side', 'user_id', 'expires_at', 'created_at'])
       .where('id_hash', '=', idHash)
       .where('expires_at', '>', now)
       .executeTakeFirst();
@@ -27,7 +27,7 @@ export class KyselySessionRepository implements SessionRepository {
     const side = row.side as SideName;
     // A user disabled or locked after signing in loses the session at once.
     if (!(await this.users.isActive(side, row.user_id))) return undefined;
-    return { side, userId: row.user_id, expiresAt: row.expires_at };
+    return { side, userId: row.user_id, expiresAt: row.expires_at, createdAt: row.created_at };
   }
 
   async delete(idHash: string): Promise<void> {

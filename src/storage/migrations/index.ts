@@ -15,6 +15,7 @@ import * as codeRedirectUriSent from './005-code-redirect-uri-sent.js';
 import * as auditTrail from './006-audit-trail.js';
 import * as consents from './007-consents.js';
 import * as sessionsByUser from './008-sessions-by-user.js';
+import * as openIdConnect from './009-openid-connect.js';
 
 type Step = { up: (db: Kysely<any>, ctx: MigrationContext) => Promise<void> };
 const STEPS: Record<string, Step> = {
@@ -26,6 +27,7 @@ const STEPS: Record<string, Step> = {
   '006-audit-trail': auditTrail,
   '007-consents': consents,
   '008-sessions-by-user': sessionsByUser,
+  '009-openid-connect': openIdConnect,
 };
 
 export function createMigrator(db: Kysely<any>, dialect: 'sqlite' | 'postgres'): Migrator {
