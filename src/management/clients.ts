@@ -14,6 +14,7 @@
  * A refusal of a setting names it (ManagementError.field, by its JSON:API attribute name), so
  * each entry point can show the message at that setting.
  */
+import { SIGNING_ALGORITHMS, type SigningAlgorithm } from '../config/index.js';
 import { API_SCOPES, type Role, roleMayHold } from '../oauth/api-scopes.js';
 import { CLIENT_SECRET_PURPOSE } from '../oauth/client-authentication.js';
 import { redirectUriProblem } from '../oauth/redirect-uri.js';
@@ -21,7 +22,20 @@ import type { ScopePolicy } from '../oauth/scopes.js';
 import type { SideName } from '../oauth/sides.js';
 import { textProblem } from '../security/input.js';
 import { randomToken, type SecretHasher } from '../security/tokens.js';
-import { type BackofficeUser, type Client, type ClientChanges, type ClientFilter, type ClientRepository, type ClientType, GRANT_TYPES, type CustomerUser, type GrantRepository, type GrantType } from '../storage/repositories.js';
+import {
+  type BackofficeUser,
+  type Client,
+  type ClientChanges,
+  type ClientFilter,
+  type ClientRepository,
+  type ClientType,
+  GRANT_TYPES,
+  type CustomerUser,
+  type GrantRepository,
+  type GrantType,
+  SUBJECT_TYPES,
+  type SubjectType,
+} from '../storage/repositories.js';
 import type { AuditTrail } from './audit.js';
 import { checkedPage, checkedSearch } from './listing.js';
 import { isUniqueViolation, ManagementError } from './errors.js';
@@ -40,6 +54,12 @@ export interface NewClientInput {
   /** Owner user of a client-credentials client: id, username or email of a user of its side. */
   owner?: string;
   allowGuests?: boolean;
+  /** Where OpenID Connect sign-out may send the browser back to; authorization_code clients only. */
+  postLogoutRedirectUris?: string[];
+  /** The algorithm of the client's ID tokens; null (or left out): the server's signing key. */
+  idTokenSignedResponseAlg?: string | null;
+  /** 'public' (the default) or 'pairwise'. */
+  subjectType?: string;
 }
 
 export type ClientUpdate = Partial<Omit<NewClientInput, 'side' | 'type'>>;
@@ -48,7 +68,7 @@ export type ClientUpdate = Partial<Omit<NewClientInput, 'side' | 'type'>>;
 export type ClientListQuery = ClientFilter & { page: number; size: number };
 
 /** The settings an update may change, by their names in ClientUpdate (owner is ownerUserId). */
-const SETTINGS = ['name', 'grants', 'redirectUris', 'skipConsent', 'scopes', 'ownerUserId', 'allowGuests'] as const;
+const SETTINGS = ['name', 'grants', 'redirectUris', 'skipConsent', 'scopes', 'ownerUserId', 'allowGuests', 'postLogoutRedirectUris', 'idTokenSignedResponseAlg', 'subjectType'] as const;
 
 /**
  * The settings whose value differs between the client and its validated new settings. Grants and
@@ -77,6 +97,16 @@ function shown(value: string): string {
 function shownList(values: readonly string[]): string {
   const more = values.length - SHOWN_VALUES;
   return values.slice(0, SHOWN_VALUES).map(shown).join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+
+/** A list of redirect URIs (of either kind), each following the redirect URI rule, without repeats. */
+function checkedRedirectUris(uris: readonly string[], what: string, field: string): string[] {
+  const unique = [...new Set(uris)];
+  for (const uri of unique) {
+    const problem = redirectUriProblem(uri);
+    if (problem) throw new ManagementError(`${what} ${shown(uri)} ${problem}`, 'invalid_input', field);
+  }
+  return unique;
 }
 
 /**
@@ -140,6 +170,9 @@ export class ClientManager {
         scopes: settings.scopes as string[],
         ownerUserId: settings.ownerUserId ?? null,
         allowGuests: settings.allowGuests ?? false,
+        postLogoutRedirectUris: settings.postLogoutRedirectUris,
+        idTokenSignedResponseAlg: settings.idTokenSignedResponseAlg,
+        subjectType: settings.subjectType,
       });
       this.audit.action(ctx, { kind: 'client.created', side: client.side, clientId: client.clientId, details: { name: client.name, type: client.type } });
       return { client, clientSecret };
@@ -163,6 +196,10 @@ export class ClientManager {
       scopes: changes.scopes ?? current.scopes,
       owner: self !== undefined ? await this.ownedBy(self, changes.owner) : (changes.owner ?? (current.ownerUserId !== null ? String(current.ownerUserId) : undefined)),
       allowGuests: changes.allowGuests ?? current.allowGuests,
+      postLogoutRedirectUris: changes.postLogoutRedirectUris ?? current.postLogoutRedirectUris,
+      // null is a value here (back to the server's key), not "not given".
+      idTokenSignedResponseAlg: changes.idTokenSignedResponseAlg !== undefined ? changes.idTokenSignedResponseAlg : current.idTokenSignedResponseAlg,
+      subjectType: changes.subjectType ?? current.subjectType,
     };
     const settings = await this.validate(ctx, current.side, current.type, current, merged);
     // The audit names only what really changed: the console's form sends every field back, so
@@ -179,6 +216,12 @@ export class ClientManager {
     const details: Record<string, string> = { changed: changed.join(',') };
     // Where the codes and tokens may go is what matters most in an investigation: both lists, space-separated (a URI has no space).
     if (changed.includes('redirectUris')) Object.assign(details, { redirect_uris_before: current.redirectUris.join(' '), redirect_uris_after: (settings.redirectUris ?? []).join(' ') });
+    if (changed.includes('postLogoutRedirectUris')) {
+      Object.assign(details, { post_logout_redirect_uris_before: current.postLogoutRedirectUris.join(' '), post_logout_redirect_uris_after: (settings.postLogoutRedirectUris ?? []).join(' ') });
+    }
+    // Which key signs its ID tokens and which subject its users get: an investigation asks what they were.
+    if (changed.includes('idTokenSignedResponseAlg')) Object.assign(details, { id_token_alg_before: current.idTokenSignedResponseAlg ?? 'server', id_token_alg_after: settings.idTokenSignedResponseAlg ?? 'server' });
+    if (changed.includes('subjectType')) Object.assign(details, { subject_type_before: current.subjectType, subject_type_after: settings.subjectType as string });
     this.audit.action(ctx, { kind: 'client.updated', side: current.side, clientId, details });
     return this.get(ctx, clientId);
   }
@@ -283,12 +326,21 @@ export class ClientManager {
     if (grants.includes('refresh_token') && !grants.includes('authorization_code') && !grants.includes('password')) {
       throw new ManagementError('the refresh_token grant needs authorization_code or password, which issue refresh tokens', 'invalid_input', 'grants');
     }
-    const redirectUris = [...new Set(input.redirectUris)];
-    for (const uri of redirectUris) {
-      const problem = redirectUriProblem(uri);
-      if (problem) throw new ManagementError(`redirect URI ${shown(uri)} ${problem}`, 'invalid_input', 'redirectUris');
-    }
+    const redirectUris = checkedRedirectUris(input.redirectUris, 'redirect URI', 'redirectUris');
     if (grants.includes('authorization_code') && redirectUris.length === 0) throw new ManagementError('the authorization_code grant needs at least one redirect URI', 'invalid_input', 'redirectUris');
+    const postLogoutRedirectUris = checkedRedirectUris(input.postLogoutRedirectUris ?? [], 'post-logout redirect URI', 'postLogoutRedirectUris');
+    // Only a user who signed in through the application can be signed out from it.
+    if (postLogoutRedirectUris.length > 0 && !grants.includes('authorization_code')) {
+      throw new ManagementError('post-logout redirect URIs are for clients with the authorization_code grant, through which users sign in', 'invalid_input', 'postLogoutRedirectUris');
+    }
+    const alg = input.idTokenSignedResponseAlg ?? null;
+    if (alg !== null && !(SIGNING_ALGORITHMS as readonly string[]).includes(alg)) {
+      throw new ManagementError(`unknown ID token signing algorithm "${shown(alg)}"; known: ${SIGNING_ALGORITHMS.join(', ')}`, 'invalid_input', 'idTokenSignedResponseAlg');
+    }
+    const subjectType = input.subjectType ?? 'public';
+    if (!(SUBJECT_TYPES as readonly string[]).includes(subjectType)) {
+      throw new ManagementError(`unknown subject type "${shown(subjectType)}"; known: ${SUBJECT_TYPES.join(', ')}`, 'invalid_input', 'subjectType');
+    }
     const scopes = [...new Set(input.scopes ?? [])];
     const unknown = scopes.filter((s) => !this.scopes.isKnown(s));
     if (unknown.length) throw new ManagementError(`unknown scope ${shownList(unknown)}; known: ${Object.keys(this.scopes.known).join(', ')}`, 'invalid_input', 'scopes');
@@ -308,6 +360,17 @@ export class ClientManager {
     }
     if (input.allowGuests && side !== 'storefront') throw new ManagementError('only storefront clients can allow guests', 'invalid_input', 'allowGuests');
     if (input.allowGuests && !grants.includes('authorization_code')) throw new ManagementError('guests get their tokens through the authorization_code grant', 'invalid_input', 'allowGuests');
-    return { name, grants: grants as GrantType[], redirectUris, skipConsent: input.skipConsent ?? false, scopes, ownerUserId: owner?.id ?? null, allowGuests: input.allowGuests ?? false };
+    return {
+      name,
+      grants: grants as GrantType[],
+      redirectUris,
+      skipConsent: input.skipConsent ?? false,
+      scopes,
+      ownerUserId: owner?.id ?? null,
+      allowGuests: input.allowGuests ?? false,
+      postLogoutRedirectUris,
+      idTokenSignedResponseAlg: alg as SigningAlgorithm | null,
+      subjectType: subjectType as SubjectType,
+    };
   }
 }

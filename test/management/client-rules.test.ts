@@ -99,6 +99,10 @@ describe.each(BACKENDS)('client rules (%s)', (backend) => {
       [{ allowGuests: true }, 'allowGuests'],
       [{ type: 'secret' as 'public' }, 'type'],
       [{ side: 'elsewhere' as 'backoffice' }, 'side'],
+      [{ postLogoutRedirectUris: ['http://evil.example/bye'] }, 'postLogoutRedirectUris'],
+      [{ grants: ['client_credentials'], redirectUris: [], owner: 'admin-rules', postLogoutRedirectUris: ['https://alice.example/bye'] }, 'postLogoutRedirectUris'],
+      [{ idTokenSignedResponseAlg: 'none' }, 'idTokenSignedResponseAlg'],
+      [{ subjectType: 'random' }, 'subjectType'],
     ];
     for (const [change, field] of cases) {
       expect(await refusal(server.grantry.clients.create(CLI, app('Fielded', change))), JSON.stringify(change)).toMatchObject({ code: 'invalid_input', field });
@@ -106,6 +110,51 @@ describe.each(BACKENDS)('client rules (%s)', (backend) => {
     expect(await refusal(server.grantry.clients.create(alice, app('Fielded', { skipConsent: true })))).toMatchObject({ code: 'forbidden', field: 'skipConsent' });
     await server.grantry.clients.create(CLI, app('Fielded twice'));
     expect(await refusal(server.grantry.clients.create(CLI, app('Fielded twice')))).toMatchObject({ code: 'conflict', field: 'name' });
+  });
+
+  it('the OpenID Connect settings: stored as given, checked like the redirect URIs, kept by updates that do not name them', async () => {
+    const { client } = await server.grantry.clients.create(
+      CLI,
+      app('OIDC rules', { postLogoutRedirectUris: ['https://alice.example/bye', 'com.example.app:/bye', 'https://alice.example/bye'], idTokenSignedResponseAlg: 'ES256', subjectType: 'pairwise' }),
+    );
+    // Deduplicated, in the order given.
+    expect(client).toMatchObject({ postLogoutRedirectUris: ['https://alice.example/bye', 'com.example.app:/bye'], idTokenSignedResponseAlg: 'ES256', subjectType: 'pairwise' });
+    // Left out: none, the server's key, public.
+    expect((await server.grantry.clients.create(CLI, app('OIDC defaults'))).client).toMatchObject({ postLogoutRedirectUris: [], idTokenSignedResponseAlg: null, subjectType: 'public' });
+
+    // The exact redirect URI rule, with the words of the setting.
+    const cases: [string, string][] = [
+      ['http://alice.example/bye', 'post-logout redirect URI http://alice.example/bye must use https (http is allowed only for loopback addresses)'],
+      ['https://alice.example/bye#top', 'post-logout redirect URI https://alice.example/bye#top must not contain a fragment'],
+      ['/bye', 'post-logout redirect URI /bye is not an absolute URI'],
+    ];
+    for (const [uri, message] of cases) {
+      expect(await refusal(server.grantry.clients.update(CLI, client.clientId, { postLogoutRedirectUris: [uri] }))).toMatchObject({ code: 'invalid_input', field: 'postLogoutRedirectUris', message });
+    }
+    expect(await refusal(server.grantry.clients.update(CLI, client.clientId, { idTokenSignedResponseAlg: 'HS256' }))).toMatchObject({
+      code: 'invalid_input',
+      field: 'idTokenSignedResponseAlg',
+      message: 'unknown ID token signing algorithm "HS256"; known: RS256, PS256, ES256, EdDSA',
+    });
+    expect(await refusal(server.grantry.clients.update(CLI, client.clientId, { subjectType: 'Pairwise' }))).toMatchObject({ code: 'invalid_input', field: 'subjectType', message: 'unknown subject type "Pairwise"; known: public, pairwise' });
+    // Dropping the code grant while sign-out destinations remain is refused at them.
+    expect(await refusal(server.grantry.clients.update(CLI, client.clientId, { grants: ['password'] }))).toMatchObject({
+      code: 'invalid_input',
+      field: 'postLogoutRedirectUris',
+      message: 'post-logout redirect URIs are for clients with the authorization_code grant, through which users sign in',
+    });
+    expect(await server.grantry.clients.get(CLI, client.clientId)).toMatchObject({ grants: ['authorization_code'], postLogoutRedirectUris: ['https://alice.example/bye', 'com.example.app:/bye'], idTokenSignedResponseAlg: 'ES256', subjectType: 'pairwise' });
+
+    // An update that names none of them keeps them; a non-admin may set them on their own application.
+    expect(await server.grantry.clients.update(CLI, client.clientId, { name: 'OIDC rules 2' })).toMatchObject({ postLogoutRedirectUris: ['https://alice.example/bye', 'com.example.app:/bye'], idTokenSignedResponseAlg: 'ES256', subjectType: 'pairwise' });
+    const { client: alices } = await server.grantry.clients.create(alice, app('Alice OIDC', { postLogoutRedirectUris: ['https://alice.example/bye'], subjectType: 'pairwise' }));
+    expect(alices).toMatchObject({ postLogoutRedirectUris: ['https://alice.example/bye'], subjectType: 'pairwise', idTokenSignedResponseAlg: null });
+    // Cleared: an empty list, null for the server's key, public again.
+    const cleared = await server.grantry.clients.update(CLI, client.clientId, { postLogoutRedirectUris: [], idTokenSignedResponseAlg: null, subjectType: 'public' });
+    expect(cleared).toMatchObject({ name: 'OIDC rules 2', postLogoutRedirectUris: [], idTokenSignedResponseAlg: null, subjectType: 'public' });
+    expect(await server.grantry.clients.get(CLI, client.clientId)).toMatchObject({ postLogoutRedirectUris: [], idTokenSignedResponseAlg: null, subjectType: 'public' });
+    // Without sign-out destinations, the code grant may go.
+    expect(await server.grantry.clients.update(CLI, client.clientId, { grants: ['password'] })).toMatchObject({ grants: ['password'] });
   });
 
   // Terminal escapes in a name would recolour or rewrite what `grantry client list` or
@@ -135,7 +184,7 @@ describe.each(BACKENDS)('client edits in the audit trail (%s)', (backend) => {
 
   const updates = async (clientId: string) => (await server.grantry.audit.list(CLI, { kind: 'client.updated', clientId, page: 1, size: 50 })).items.map((e) => e.details).reverse();
 
-  it('an edit records only the settings whose value changed, and the redirect URIs before and after', async () => {
+  it('an edit records only the settings whose value changed, and the redirect URIs (and OpenID Connect settings) before and after', async () => {
     const { client } = await server.grantry.clients.create(CLI, {
       side: 'storefront',
       name: 'Audited edits',
@@ -160,6 +209,24 @@ describe.each(BACKENDS)('client edits in the audit trail (%s)', (backend) => {
         redirect_uris_before: 'https://shop.example/cb https://shop.example/cb2',
         redirect_uris_after: 'https://shop.example/cb https://shop.example/new',
       },
+    ]);
+
+    // The OpenID Connect settings, before and after; the same values again are no change.
+    const oidc = { postLogoutRedirectUris: ['https://shop.example/bye'], idTokenSignedResponseAlg: 'PS256', subjectType: 'pairwise' };
+    await server.grantry.clients.update(CLI, client.clientId, oidc);
+    await server.grantry.clients.update(CLI, client.clientId, { ...oidc, postLogoutRedirectUris: ['https://shop.example/bye', 'https://shop.example/bye'] });
+    await server.grantry.clients.update(CLI, client.clientId, { idTokenSignedResponseAlg: null });
+    expect((await updates(client.clientId)).slice(2)).toEqual([
+      {
+        changed: 'postLogoutRedirectUris,idTokenSignedResponseAlg,subjectType',
+        post_logout_redirect_uris_before: '',
+        post_logout_redirect_uris_after: 'https://shop.example/bye',
+        id_token_alg_before: 'server',
+        id_token_alg_after: 'PS256',
+        subject_type_before: 'public',
+        subject_type_after: 'pairwise',
+      },
+      { changed: 'idTokenSignedResponseAlg', id_token_alg_before: 'PS256', id_token_alg_after: 'server' },
     ]);
   });
 });
