@@ -1,6 +1,6 @@
 /**
  * The token-lifecycle commands against a real database, on SQLite and on PostgreSQL: client
- * create/update/rotate-secret with grants, scopes, owners and guests, keys rotate/list, cleanup
+ * create/update/rotate-secret with grants, scopes, owners, guests and the OpenID Connect settings, keys rotate/list, cleanup
  * and token revoke. The CLI runs as a child process; a server runs in this process on the same
  * database (and data folder, hence the same server secret) to issue tokens and check what the
  * token endpoint and the APIs make of the CLI's changes.
@@ -85,10 +85,13 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
       type: 'confidential',
       grants: ['client_credentials'],
       redirect_uris: [],
+      post_logout_redirect_uris: [],
       scopes: ['api', 'read'],
       owner_user_id: ops.id,
       allow_guests: false,
       skip_consent: false,
+      id_token_signed_response_alg: null,
+      subject_type: 'public',
       active: true,
       created_at: expect.stringMatching(ISO),
       updated_at: expect.stringMatching(ISO),
@@ -186,6 +189,61 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
     // The refused updates changed nothing.
     const stored = await server.grantry.clients.get(CLI, machine.client_id);
     expect(stored).toMatchObject({ name: 'Importer v2', grants: ['client_credentials'], allowGuests: false, scopes: ['write', 'api'], ownerUserId: auditor.id });
+  });
+
+  it('client create and update take the OpenID Connect settings: post-logout redirect URIs, the ID token algorithm and the subject type', async () => {
+    const created = await cli([
+      'client', 'create', '--side', 'storefront', '--name', 'OIDC app', '--type', 'confidential', '--grant', 'authorization_code', '--redirect-uri', 'https://oidc.example/cb',
+      '--post-logout-redirect-uri', 'https://oidc.example/bye', '--post-logout-redirect-uri', 'com.example.oidc:/bye', '--id-token-alg', 'EdDSA', '--subject-type', 'pairwise', '--json',
+    ]);
+    const json = okJson(created);
+    expect(json).toMatchObject({ post_logout_redirect_uris: ['https://oidc.example/bye', 'com.example.oidc:/bye'], id_token_signed_response_alg: 'EdDSA', subject_type: 'pairwise' });
+    const id = json.client_id as string;
+    expect(await server.grantry.clients.get(CLI, id)).toMatchObject({ postLogoutRedirectUris: ['https://oidc.example/bye', 'com.example.oidc:/bye'], idTokenSignedResponseAlg: 'EdDSA', subjectType: 'pairwise' });
+
+    // show, as text and JSON, and list --json.
+    const [showText, show, list] = await Promise.all([cli(['client', 'show', id]), cli(['client', 'show', id, '--json']), cli(['client', 'list', '--json'])]);
+    expect(showText.code, showText.stderr).toBe(0);
+    expect(showText.stdout).toMatch(/^post-logout URIs\s+https:\/\/oidc\.example\/bye\n\s+com\.example\.oidc:\/bye$/m);
+    expect(showText.stdout).toMatch(/^ID token alg\s+EdDSA$/m);
+    expect(showText.stdout).toMatch(/^subject type\s+pairwise$/m);
+    const { client_secret: _secret, ...withoutSecret } = json;
+    expect(okJson(show)).toEqual(withoutSecret);
+    expect((okJson(list).clients as Array<Record<string, unknown>>).find((c) => c.client_id === id)).toEqual(withoutSecret);
+
+    // An update that names none of them keeps them; the repeatable option replaces the list.
+    expect(okJson(await cli(['client', 'update', id, '--name', 'OIDC app 2', '--json']))).toMatchObject({ name: 'OIDC app 2', post_logout_redirect_uris: ['https://oidc.example/bye', 'com.example.oidc:/bye'], id_token_signed_response_alg: 'EdDSA', subject_type: 'pairwise' });
+    expect(okJson(await cli(['client', 'update', id, '--post-logout-redirect-uri', 'https://oidc.example/signed-out', '--id-token-alg', 'PS256', '--json']))).toMatchObject({
+      post_logout_redirect_uris: ['https://oidc.example/signed-out'],
+      id_token_signed_response_alg: 'PS256',
+      subject_type: 'pairwise',
+    });
+
+    // Refusals: exit 1 with ClientManager's words, or exit 2 for a value outside the option's choices; nothing changes.
+    const [badUri, withoutCode, unknownAlg, unknownSubject, both] = await Promise.all([
+      cli(['client', 'update', id, '--post-logout-redirect-uri', 'http://oidc.example/bye', '--json']),
+      cli(['client', 'create', '--side', 'backoffice', '--name', 'OIDC machine', '--type', 'confidential', '--grant', 'client_credentials', '--owner', 'ops', '--post-logout-redirect-uri', 'https://m.example/bye']),
+      cli(['client', 'update', id, '--id-token-alg', 'HS256']),
+      cli(['client', 'update', id, '--subject-type', 'random']),
+      cli(['client', 'update', id, '--post-logout-redirect-uri', 'https://oidc.example/x', '--no-post-logout-redirect-uris']),
+    ]);
+    expectFailure(badUri, 1, 'grantry: post-logout redirect URI http://oidc.example/bye must use https (http is allowed only for loopback addresses)');
+    expect(onlyJson(badUri)).toEqual({ error: 'invalid_input', message: 'post-logout redirect URI http://oidc.example/bye must use https (http is allowed only for loopback addresses)' });
+    expectFailure(withoutCode, 1, 'grantry: post-logout redirect URIs are for clients with the authorization_code grant');
+    expectFailure(unknownAlg, 2, /--id-token-alg <alg>' argument 'HS256' is invalid\. Allowed choices are RS256, PS256, ES256, EdDSA, server/);
+    expectFailure(unknownSubject, 2, /--subject-type <type>' argument 'random' is invalid\. Allowed choices are public, pairwise/);
+    expectFailure(both, 2, /'--no-post-logout-redirect-uris' cannot be used with option '--post-logout-redirect-uri <uri>'/);
+    expect(await server.grantry.clients.get(CLI, id)).toMatchObject({ postLogoutRedirectUris: ['https://oidc.example/signed-out'], idTokenSignedResponseAlg: 'PS256', subjectType: 'pairwise' });
+
+    // Cleared: no post-logout URIs, the server's key, public subjects.
+    const cleared = await cli(['client', 'update', id, '--no-post-logout-redirect-uris', '--id-token-alg', 'server', '--subject-type', 'public']);
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect(cleared.stdout).toMatch(/^post-logout URIs\s+\(none\)$/m);
+    expect(cleared.stdout).toMatch(/^ID token alg\s+server \(the server's signing key\)$/m);
+    expect(cleared.stdout).toMatch(/^subject type\s+public$/m);
+    expect(await server.grantry.clients.get(CLI, id)).toMatchObject({ name: 'OIDC app 2', postLogoutRedirectUris: [], idTokenSignedResponseAlg: null, subjectType: 'public' });
+    expect(await server.grantry.clients.list(CLI, { search: 'OIDC machine', page: 1, size: 10 })).toMatchObject({ total: 0 });
+    expect(okJson(await cli(['client', 'delete', id, '--json']))).toEqual({ deleted: true, client_id: id });
   });
 
   it('client rotate-secret prints a new secret once; the old one stops working at the token endpoint at once', async () => {

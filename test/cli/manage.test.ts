@@ -24,7 +24,7 @@ describe.each(BACKENDS)('grantry migrate, user and client commands (%s)', (backe
   afterAll(() => data?.remove());
 
   it('migrate applies the migrations once and reports them', async () => {
-    expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: ['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent', '006-audit-trail', '007-consents', '008-sessions-by-user'] });
+    expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: ['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent', '006-audit-trail', '007-consents', '008-sessions-by-user', '009-openid-connect'] });
     expect(okJson(await cli(['migrate', '--json']))).toEqual({ applied: [] });
     const text = await cli(['migrate']);
     expect(text.code).toBe(0);
@@ -156,10 +156,13 @@ describe.each(BACKENDS)('grantry migrate, user and client commands (%s)', (backe
         type: 'confidential',
         grants: ['authorization_code'],
         redirect_uris: ['https://console.example/cb', 'http://127.0.0.1/cb'],
+        post_logout_redirect_uris: [],
         scopes: ['api'],
         owner_user_id: null,
         allow_guests: false,
         skip_consent: false,
+        id_token_signed_response_alg: null,
+        subject_type: 'public',
         active: true,
         created_at: expect.stringMatching(ISO),
         updated_at: expect.stringMatching(ISO),

@@ -4,9 +4,10 @@
  */
 import { type Command, Option } from 'commander';
 import type { Grantry } from '../../app.js';
+import { SIGNING_ALGORITHMS } from '../../config/index.js';
 import { SIDE_NAMES, type SideName } from '../../oauth/sides.js';
 import type { ClientUpdate } from '../../management/clients.js';
-import { type Client, type ClientType, GRANT_TYPES } from '../../storage/repositories.js';
+import { type Client, type ClientType, GRANT_TYPES, SUBJECT_TYPES } from '../../storage/repositories.js';
 import { loadCliConfig, warnIfSideDisabled, withGrantry } from '../context.js';
 import { action, isoTime, isoTimeOrNull, type JsonObject, type Output, table, usageError } from '../output.js';
 import { CLI } from '../../management/principal.js';
@@ -14,6 +15,14 @@ import { CLI } from '../../management/principal.js';
 /** Repeatable options: every occurrence is added to the list (undefined until the first one). */
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 const jsonOption = (what: string) => new Option('--json', `print ${what} as one JSON object on stdout`);
+
+/** What --id-token-alg takes for "no algorithm of its own": the server's signing key signs its ID tokens. */
+const SERVER_ALG = 'server';
+const idTokenAlgOption = (serverNote: string) =>
+  new Option('--id-token-alg <alg>', `algorithm of its OpenID Connect ID tokens; ${SERVER_ALG}: that of the server's signing key ${serverNote}`).choices([...SIGNING_ALGORITHMS, SERVER_ALG]);
+const subjectTypeOption = (defaultNote: string) =>
+  new Option('--subject-type <type>', `the user identifier (sub) its ID tokens carry: public, the same for every client of the side${defaultNote}, or pairwise, one for this client only`).choices(SUBJECT_TYPES);
+const postLogoutHelp = 'where OpenID Connect sign-out may send the browser back to, repeatable; the rule of --redirect-uri; authorization_code clients only';
 
 /** The client without its secret hash: that never leaves the database. */
 export function clientJson(client: Client): JsonObject {
@@ -24,10 +33,13 @@ export function clientJson(client: Client): JsonObject {
     type: client.type,
     grants: [...client.grants],
     redirect_uris: [...client.redirectUris],
+    post_logout_redirect_uris: [...client.postLogoutRedirectUris],
     scopes: [...client.scopes],
     owner_user_id: client.ownerUserId,
     allow_guests: client.allowGuests,
     skip_consent: client.skipConsent,
+    id_token_signed_response_alg: client.idTokenSignedResponseAlg,
+    subject_type: client.subjectType,
     active: client.active,
     created_at: isoTime(client.createdAt),
     updated_at: isoTime(client.updatedAt),
@@ -36,21 +48,27 @@ export function clientJson(client: Client): JsonObject {
 }
 
 function describeClient(client: Client): string[] {
-  return [
-    `client_id      ${client.clientId}`,
-    `name           ${client.name}`,
-    `side           ${client.side}`,
-    `type           ${client.type}`,
-    `grants         ${client.grants.join(', ')}`,
-    `redirect URIs  ${client.redirectUris.join('\n               ') || '(none)'}`,
-    `scopes         ${client.scopes.join(' ') || '(none)'}`,
-    `owner user     ${client.ownerUserId ?? '(none)'}`,
-    `allow guests   ${client.allowGuests ? 'yes' : 'no'}`,
-    `skip consent   ${client.skipConsent ? 'yes' : 'no'}`,
-    `active         ${client.active ? 'yes' : 'no'}`,
-    `created        ${isoTime(client.createdAt)}`,
-    `last used      ${isoTimeOrNull(client.lastUsedAt) ?? 'never'}`,
+  const rows: [string, string | string[]][] = [
+    ['client_id', client.clientId],
+    ['name', client.name],
+    ['side', client.side],
+    ['type', client.type],
+    ['grants', client.grants.join(', ')],
+    ['redirect URIs', client.redirectUris.length ? client.redirectUris : '(none)'],
+    ['post-logout URIs', client.postLogoutRedirectUris.length ? client.postLogoutRedirectUris : '(none)'],
+    ['scopes', client.scopes.join(' ') || '(none)'],
+    ['owner user', String(client.ownerUserId ?? '(none)')],
+    ['allow guests', yesNo(client.allowGuests)],
+    ['skip consent', yesNo(client.skipConsent)],
+    ['ID token alg', client.idTokenSignedResponseAlg ?? `${SERVER_ALG} (the server's signing key)`],
+    ['subject type', client.subjectType],
+    ['active', yesNo(client.active)],
+    ['created', isoTime(client.createdAt)],
+    ['last used', isoTimeOrNull(client.lastUsedAt) ?? 'never'],
   ];
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  // A list goes one item a line, each under the first.
+  return rows.map(([label, value]) => label.padEnd(width) + (Array.isArray(value) ? value.join(`\n${' '.repeat(width)}`) : value));
 }
 
 export function registerClientCommands(program: Command): void {
@@ -68,6 +86,9 @@ export function registerClientCommands(program: Command): void {
     .option('--owner <user>', 'owner user the client acts as with client_credentials (required there): id, username (back office) or email of a user of the side')
     .option('--allow-guests', 'storefront, authorization_code only: may get guest tokens without login')
     .option('--skip-consent', 'do not ask users to consent (first-party clients)')
+    .option('--post-logout-redirect-uri <uri>', postLogoutHelp, collect)
+    .addOption(idTokenAlgOption('(the default)'))
+    .addOption(subjectTypeOption(' (the default)'))
     .addOption(jsonOption('the client, with client_secret for a confidential client,'))
     .addHelpText(
       'after',
@@ -87,6 +108,9 @@ export function registerClientCommands(program: Command): void {
           owner?: string;
           allowGuests?: boolean;
           skipConsent?: boolean;
+          postLogoutRedirectUri?: string[];
+          idTokenAlg?: string;
+          subjectType?: string;
         }>();
         if (!o.grant) throw usageError(`give at least one --grant (${GRANT_TYPES.join(', ')})`);
         const config = loadCliConfig(cmd);
@@ -102,6 +126,9 @@ export function registerClientCommands(program: Command): void {
             scopes: o.scope,
             owner: o.owner,
             allowGuests: o.allowGuests ?? false,
+            postLogoutRedirectUris: o.postLogoutRedirectUri ?? [],
+            idTokenSignedResponseAlg: o.idTokenAlg === SERVER_ALG ? null : o.idTokenAlg,
+            subjectType: o.subjectType,
           });
           printWithSecret(out, created, clientSecret, `Created ${created.type} ${created.side} client "${created.name}".`);
         });
@@ -121,11 +148,28 @@ export function registerClientCommands(program: Command): void {
     .option('--no-skip-consent', 'ask users to consent')
     .option('--allow-guests', 'storefront only: may get guest tokens without login')
     .option('--no-allow-guests', 'no guest tokens')
+    .option('--post-logout-redirect-uri <uri>', postLogoutHelp, collect)
+    .addOption(new Option('--no-post-logout-redirect-uris', 'remove every post-logout redirect URI').conflicts('postLogoutRedirectUri'))
+    .addOption(idTokenAlgOption('again'))
+    .addOption(subjectTypeOption(''))
     .addOption(jsonOption('the updated client'))
     .action(
       action(async (out, cmd) => {
         const clientId = cmd.processedArgs[0] as string;
-        const o = cmd.opts<{ name?: string; grant?: string[]; redirectUri?: string[]; scope?: string[]; owner?: string; skipConsent?: boolean; allowGuests?: boolean }>();
+        const o = cmd.opts<{
+          name?: string;
+          grant?: string[];
+          redirectUri?: string[];
+          scope?: string[];
+          owner?: string;
+          skipConsent?: boolean;
+          allowGuests?: boolean;
+          postLogoutRedirectUri?: string[];
+          /** false with --no-post-logout-redirect-uris (commander's default for a lone --no- option is true). */
+          postLogoutRedirectUris: boolean;
+          idTokenAlg?: string;
+          subjectType?: string;
+        }>();
         const changes: ClientUpdate = {
           name: o.name,
           grants: o.grant,
@@ -134,9 +178,14 @@ export function registerClientCommands(program: Command): void {
           owner: o.owner,
           skipConsent: o.skipConsent,
           allowGuests: o.allowGuests,
+          postLogoutRedirectUris: o.postLogoutRedirectUris === false ? [] : o.postLogoutRedirectUri,
+          idTokenSignedResponseAlg: o.idTokenAlg === SERVER_ALG ? null : o.idTokenAlg,
+          subjectType: o.subjectType,
         };
         if (Object.values(changes).every((v) => v === undefined)) {
-          throw usageError('nothing to change: give at least one of --name, --grant, --redirect-uri, --scope, --owner, --[no-]skip-consent, --[no-]allow-guests');
+          throw usageError(
+            'nothing to change: give at least one of --name, --grant, --redirect-uri, --scope, --owner, --[no-]skip-consent, --[no-]allow-guests, --post-logout-redirect-uri (or --no-post-logout-redirect-uris), --id-token-alg, --subject-type',
+          );
         }
         const config = loadCliConfig(cmd);
         await withGrantry(out, config, async (grantry) => {
