@@ -5,7 +5,6 @@
  * the JSON:API conventions (409, 422 with pointers, 415, 406, pages, filters, sparse fieldsets).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NewClientInput } from '../../src/management/clients.js';
 import { CLI } from '../../src/management/principal.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { TestBrowser } from '../helpers/browser.js';
@@ -124,7 +123,7 @@ describe.each(BACKENDS)('JSON:API OAuth applications (%s)', (backend) => {
 
   /** A new application, made through management as the CLI, of `target`'s kind. */
   const targetApplication = async (target: Target) => {
-    const input: Partial<NewClientInput> & { side: 'backoffice' | 'storefront' } =
+    const input: Parameters<TestServer['createClient']>[0] =
       target === 'storefront' ? { side: 'storefront', scopes: ['api'] } : { side: 'backoffice', owner: String(target === 'own' ? staff.id : bob.id), scopes: ['applications:read'] };
     return (await server.createClient(input)).clientId;
   };
