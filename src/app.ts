@@ -16,6 +16,9 @@ import { PasswordGrant } from './oauth/grants/password.js';
 import { RefreshTokenGrant } from './oauth/grants/refresh-token.js';
 import { Introspection } from './oauth/introspection.js';
 import { KeyRing } from './oauth/key-ring.js';
+import { IdTokenService } from './oauth/oidc/id-tokens.js';
+import { SubjectIdentifiers } from './oauth/oidc/subjects.js';
+import { UserInfo } from './oauth/oidc/userinfo.js';
 import { loadOrCreateSigningKey } from './oauth/keys.js';
 import { Revocation } from './oauth/revocation.js';
 import { ScopePolicy } from './oauth/scopes.js';
@@ -43,6 +46,10 @@ export interface Grantry {
   /** True when this start generated the seed signing key file. */
   signingKeyCreated: boolean;
   accessTokens: AccessTokenService;
+  /** OpenID Connect: ID tokens (and id_token_hint checks) and the users' subject identifiers. */
+  idTokens: IdTokenService;
+  subjects: SubjectIdentifiers;
+  userInfo: UserInfo;
   codes: AuthorizationCodeIssuer;
   tokenEndpoint: TokenEndpoint;
   revocation: Revocation;
@@ -150,7 +157,9 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
   metrics.observeSigningKeys(keys);
 
   const accessTokens = new AccessTokenService(keys, repos.grants, config.accessTokenTtl);
-  const issuer = new TokenIssuer(accessTokens, repos.grants, repos.refreshTokens, hasher, sides, config.refreshTokenTtl);
+  const subjects = new SubjectIdentifiers(hasher);
+  const idTokens = new IdTokenService(keys, subjects, repos.users, config.accessTokenTtl);
+  const issuer = new TokenIssuer(accessTokens, repos.grants, repos.refreshTokens, hasher, sides, config.refreshTokenTtl, idTokens);
   const codes = new AuthorizationCodeIssuer(repos.grants, hasher, config.authorizationCodeTtl);
   const grants: GrantHandler[] = [
     new AuthorizationCodeGrant(repos.grants, repos.users, hasher, issuer),
@@ -170,6 +179,9 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
     keys,
     signingKeyCreated,
     accessTokens,
+    idTokens,
+    subjects,
+    userInfo: new UserInfo(accessTokens, repos.clients, subjects, idTokens),
     codes,
     tokenEndpoint: new TokenEndpoint(repos.clients, hasher, sides, grants, throttle, audit),
     revocation: new Revocation(accessTokens, repos.grants, issuer, audit),

@@ -12,12 +12,17 @@ import {
   consentDecision,
   errorResponseUrl,
   limitToRole,
+  mustSignInAgain,
+  openIdGrantOf,
+  paramsAfterSignIn,
   validateAuthorizationRequest,
 } from '../oauth/authorize.js';
 import { AuthorizePageError, OAuthError } from '../oauth/errors.js';
 import { VISITOR_AUTHORIZE_PATH } from '../oauth/metadata.js';
+import { OPENID_SCOPE } from '../oauth/oidc/claims.js';
 import type { RawParams } from '../oauth/params.js';
 import type { Side } from '../oauth/sides.js';
+import type { Session } from '../storage/repositories.js';
 import { activeUserRole } from '../oauth/user-role.js';
 import { Throttle } from '../security/throttle.js';
 import type { HttpContext } from './context.js';
@@ -36,10 +41,42 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
   const redirect = (request: FastifyRequest, reply: FastifyReply, location: string) =>
     reply.code(request.method === 'POST' ? 303 : 302).header('Cache-Control', 'no-store').header('Location', location).send();
 
-  const sendCode = async (request: FastifyRequest, reply: FastifyReply, authz: AuthorizationRequest, userId: number | null) => {
-    const code = await grantry.codes.issue(authz, userId);
+  const sendCode = async (request: FastifyRequest, reply: FastifyReply, authz: AuthorizationRequest, signedIn: Session | null) => {
+    const sessionKey = signedIn ? browser.sessionKey(request, side) : undefined;
+    const oidc = signedIn ? openIdGrantOf(authz, signedIn, sessionKey && grantry.subjects.sessionId(sessionKey)) : undefined;
+    const code = await grantry.codes.issue(authz, signedIn?.userId ?? null, oidc);
     return redirect(request, reply, authorizationResponseUrl(authz.redirectUri, { code, state: authz.state, iss: side.issuer }));
   };
+
+  const redirectError = (request: FastifyRequest, reply: FastifyReply, authz: AuthorizationRequest, error: OAuthError) =>
+    redirect(request, reply, errorResponseUrl(new AuthorizeRedirectError(error, authz.redirectUri, authz.state), side.issuer));
+
+  /**
+   * To the login page, coming back to this request afterwards (less what asked for the sign-in).
+   * `again`: the user is signed in but must sign in anew (prompt=login, max_age), so the login
+   * page shows its form instead of passing the signed-in user straight back.
+   */
+  const toLogin = (request: FastifyRequest, reply: FastifyReply, authz: AuthorizationRequest, raw: RawParams, again: boolean) => {
+    const returnTo = `${side.authorizePath}?${new URLSearchParams(paramsAfterSignIn(forwardedParams(raw)))}`;
+    const login = `${side.loginPath}?${new URLSearchParams({ return_to: returnTo, ...(again ? { again: '1' } : {}) })}`;
+    // The request comes back through the login page encoded twice over: past this size the
+    // browser's next request would be refused (431), so say so to the client now.
+    if (login.length > MAX_LOGIN_LOCATION) return redirectError(request, reply, authz, OAuthError.invalidRequest('the authorization request is too long to carry through sign-in'));
+    return reply.code(303).header('Cache-Control', 'no-store').header('Location', login).send();
+  };
+
+  /**
+   * id_token_hint names who the client expects to be signed in (OIDC Core §3.1.2.1): it must be
+   * an ID token of ours for this client, and for the signed-in user; otherwise login_required,
+   * so a client never gets a code for someone other than the user it asked about.
+   */
+  async function hintProblem(authz: AuthorizationRequest, session: Session): Promise<OAuthError | undefined> {
+    if (authz.openid.idTokenHint === undefined) return undefined;
+    const hint = await grantry.idTokens.readHint(authz.openid.idTokenHint, side);
+    if (!hint || !hint.audience.includes(authz.client.clientId)) return OAuthError.invalidRequest('id_token_hint is not an ID token this server issued to the client');
+    if (hint.sub !== grantry.subjects.of(authz.client, session.userId)) return OAuthError.loginRequired('the signed-in user is not the one id_token_hint names');
+    return undefined;
+  }
 
   /** The authorize parameters as a query string, to return to after login or carry in the consent form. */
   const forwardedParams = (raw: RawParams): Record<string, string> => {
@@ -68,21 +105,15 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
     let authz = validated;
 
     const session = await browser.current(request, side);
-    // prompt=none: no page at all, so a missing session is told to the client (OIDC Core §3.1.2.6).
-    if (!session && authz.prompt.has('none')) {
-      return redirect(request, reply, errorResponseUrl(new AuthorizeRedirectError(OAuthError.loginRequired(), authz.redirectUri, authz.state), side.issuer));
+    const decision = request.method === 'POST' ? raw.decision : undefined;
+    // prompt=none: no page at all, so a needed sign-in is told to the client (OIDC Core §3.1.2.6).
+    const again = session !== undefined && decision === undefined && mustSignInAgain(authz, session, Math.floor(Date.now() / 1000));
+    if (!session || again) {
+      if (authz.prompt.has('none')) return redirectError(request, reply, authz, OAuthError.loginRequired(session ? 'the sign-in is older than max_age and prompt=none forbids the sign-in page' : undefined));
+      return toLogin(request, reply, authz, raw, again);
     }
-    if (!session) {
-      const returnTo = `${side.authorizePath}?${new URLSearchParams(forwardedParams(raw))}`;
-      const login = `${side.loginPath}?${new URLSearchParams({ return_to: returnTo })}`;
-      // The request comes back through the login page encoded twice over: past this size the
-      // browser's next request would be refused (431), so say so to the client now.
-      if (login.length > MAX_LOGIN_LOCATION) {
-        const tooLong = new AuthorizeRedirectError(OAuthError.invalidRequest('the authorization request is too long to carry through sign-in'), authz.redirectUri, authz.state);
-        return redirect(request, reply, errorResponseUrl(tooLong, side.issuer));
-      }
-      return reply.code(303).header('Cache-Control', 'no-store').header('Location', login).send();
-    }
+    const hintError = await hintProblem(authz, session);
+    if (hintError) return redirectError(request, reply, authz, hintError);
     // The scopes follow the signed-in user's role (api-scopes.ts). A disabled or locked user has
     // none; their code is refused at the token endpoint, as it always was.
     const role = await activeUserRole(grantry.repos.users, side.name, session.userId);
@@ -95,7 +126,6 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
       }
     }
 
-    const decision = request.method === 'POST' ? raw.decision : undefined;
     if (decision !== undefined) {
       if (!browser.verifyCsrf(request, raw.csrf_token)) {
         return sendPage(reply, 403, errorPage(brand, {
@@ -110,20 +140,19 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
         if (grantry.config.rememberConsent) {
           await grantry.repos.consents.record(side.name, session.userId, authz.client.pk, authz.scope.split(' ').filter((s) => s !== ''));
         }
-        return sendCode(request, reply, authz, session.userId);
+        return sendCode(request, reply, authz, session);
       }
       grantry.audit.emit({ kind: 'consent.denied', ...about });
-      const denied = new AuthorizeRedirectError(OAuthError.accessDenied(), authz.redirectUri, authz.state);
-      return redirect(request, reply, errorResponseUrl(denied, side.issuer));
+      return redirectError(request, reply, authz, OAuthError.accessDenied());
     }
     // A consent POST is the answer to the page, so prompt=consent cannot loop; remembered
     // consent covering the request skips the page.
     const remembered =
       grantry.config.rememberConsent && !authz.client.skipConsent ? await grantry.repos.consents.find(side.name, session.userId, authz.client.pk) : undefined;
     const consent = consentDecision(authz, remembered);
-    if (!consent.ask) return sendCode(request, reply, authz, session.userId);
+    if (!consent.ask) return sendCode(request, reply, authz, session);
     if (authz.prompt.has('none')) {
-      return redirect(request, reply, errorResponseUrl(new AuthorizeRedirectError(OAuthError.consentRequired(), authz.redirectUri, authz.state), side.issuer));
+      return redirectError(request, reply, authz, OAuthError.consentRequired());
     }
     // In the words of what the scope lets this user's role do (an admin's api manages everyone).
     const describe = (names: string[]) => names.map((name) => ({ name, description: grantry.scopes.describe(name, role) }));
@@ -154,15 +183,13 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
   async function handleVisitor(request: FastifyRequest, reply: FastifyReply) {
     const authz = await validate(request, reply, (request.query ?? {}) as RawParams);
     if (!authz) return reply;
-    if (!authz.client.allowGuests) {
-      const refused = new AuthorizeRedirectError(OAuthError.unauthorizedClient('the client does not allow guests'), authz.redirectUri, authz.state);
-      return redirect(request, reply, errorResponseUrl(refused, side.issuer));
-    }
+    if (!authz.client.allowGuests) return redirectError(request, reply, authz, OAuthError.unauthorizedClient('the client does not allow guests'));
+    // A guest has no account to sign in with, so there is no identity for an ID token to tell.
+    if (authz.scope.split(' ').includes(OPENID_SCOPE)) return redirectError(request, reply, authz, OAuthError.invalidScope('openid needs a signed-in user; guests have none'));
     const retryAfter = await grantry.throttle.reserve(Throttle.visitorKeys(request.ip), Math.floor(Date.now() / 1000));
     if (retryAfter > 0) {
-      const busy = OAuthError.temporarilyUnavailable('too many guest authorizations from this address; try again later', retryAfter);
       reply.header('Retry-After', String(retryAfter));
-      return redirect(request, reply, errorResponseUrl(new AuthorizeRedirectError(busy, authz.redirectUri, authz.state), side.issuer));
+      return redirectError(request, reply, authz, OAuthError.temporarilyUnavailable('too many guest authorizations from this address; try again later', retryAfter));
     }
     return sendCode(request, reply, authz, null);
   }

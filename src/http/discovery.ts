@@ -1,4 +1,4 @@
-/** Discovery: RFC 8414 and RFC 9728 metadata per side, and the JWKS, readable cross-origin. */
+/** Discovery: RFC 8414 / OpenID Connect and RFC 9728 metadata per side, and the JWKS, readable cross-origin. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import {
   authorizationServerMetadata,
@@ -21,8 +21,11 @@ export function discoveryRoutes(ctx: HttpContext) {
     for (const side of grantry.sides.all) {
       const asPath = authorizationServerMetadataPath(side);
       const prPath = protectedResourceMetadataPath(side);
-      paths.push(asPath, prPath);
-      app.get(asPath, async (_request, reply) => sendJson(reply, authorizationServerMetadata(side, publicUrl, grantry.tokenEndpoint.grantTypes, grantry.scopes), 300));
+      paths.push(asPath, prPath, side.openidConfigurationPath);
+      const serverMetadata = async (_request: unknown, reply: FastifyReply) =>
+        sendJson(reply, authorizationServerMetadata(side, publicUrl, grantry.tokenEndpoint.grantTypes, grantry.scopes, grantry.keys), 300);
+      app.get(asPath, serverMetadata);
+      app.get(side.openidConfigurationPath, serverMetadata);
       app.get(prPath, async (_request, reply) => sendJson(reply, protectedResourceMetadata(side, publicUrl), 300));
     }
     // Short caching: a rotated key must reach resource servers well within the rotation delay.

@@ -64,8 +64,22 @@ async function knownClientName(ctx: HttpContext, side: Side, clientId: unknown):
  * to. Only the client_id is read from return_to, and only the name stored for it is shown.
  */
 function clientOfReturnTo(ctx: HttpContext, side: Side, returnTo: string | undefined): Promise<string | undefined> {
-  if (!returnTo?.startsWith(`${side.authorizePath}?`)) return Promise.resolve(undefined);
-  return knownClientName(ctx, side, new URLSearchParams(returnTo.slice(side.authorizePath.length + 1)).get('client_id'));
+  return knownClientName(ctx, side, authorizeParamOf(side, returnTo, 'client_id'));
+}
+
+/** One parameter of the authorize request that return_to comes back to; undefined for other pages. */
+function authorizeParamOf(side: Side, returnTo: string | undefined, name: string): string | undefined {
+  if (!returnTo?.startsWith(`${side.authorizePath}?`)) return undefined;
+  return new URLSearchParams(returnTo.slice(side.authorizePath.length + 1)).get(name) ?? undefined;
+}
+
+/**
+ * The login an authorize request's login_hint (OIDC Core §3.1.2.1) suggests, to pre-fill the
+ * form: only text a login could be (the page escapes it like any value).
+ */
+function loginHintOf(side: Side, returnTo: string | undefined): string | undefined {
+  const hint = authorizeParamOf(side, returnTo, 'login_hint')?.trim();
+  return hint && hint.length <= 255 && !textProblem(hint) ? hint : undefined;
 }
 
 export function loginRoutes(ctx: HttpContext, side: Side) {
@@ -80,13 +94,16 @@ export function loginRoutes(ctx: HttpContext, side: Side) {
   return async function plugin(app: FastifyInstance) {
     app.get(side.loginPath, async (request, reply) => {
       const returnTo = safeReturnTo(side, (request.query as Record<string, unknown>).return_to);
+      const query = request.query as Record<string, unknown>;
       const session = await browser.current(request, side);
-      if (session) {
+      // again=1: the authorize request wants a fresh sign-in (prompt=login, max_age), so a
+      // signed-in user gets the form too; signing in replaces their session.
+      if (session && !(returnTo && query.again === '1')) {
         if (returnTo) return reply.code(303).header('Location', returnTo).send();
         const userName = await displayName(ctx, side, session.userId);
         return sendPage(reply, 200, signedInPage({ brand, userName, logoutAction: side.logoutPath, csrfToken: browser.csrfToken(request, reply), accountPath: side.accountPath }));
       }
-      return renderForm(request, reply, 200, returnTo);
+      return renderForm(request, reply, 200, returnTo, undefined, loginHintOf(side, returnTo));
     });
 
     app.post(side.loginPath, async (request, reply) => {

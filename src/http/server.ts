@@ -23,6 +23,7 @@ import { healthRoutes, Readiness } from './health.js';
 import { registerJsonParser } from './json-body.js';
 import { loggerOptions, type ProxyTrust, requestContext, requestIdOf } from './logging.js';
 import { loginRoutes } from './login.js';
+import { userinfoRoutes } from './userinfo.js';
 import { tokenRoutes } from './token.js';
 import { allowImagesFrom } from './page-headers.js';
 import { Branding, PAGE_STYLESHEET_PATH } from './views/brand.js';
@@ -175,6 +176,7 @@ export async function buildHttpApp(grantry: Grantry, options: HttpAppOptions = {
   for (const side of grantry.sides.all) {
     await app.register(loginRoutes(ctx, side));
     await app.register(authorizeRoutes(ctx, side));
+    await app.register(userinfoRoutes(ctx, side));
     const api = side.name === 'backoffice' ? backofficeApiRoutes(ctx, side) : storefrontApiRoutes(ctx, side);
     await app.register(api, { prefix: side.apiPath });
     if (side.consolePath !== undefined) await app.register(consoleRoutes(ctx, side));

@@ -20,6 +20,7 @@ const tokenResponseSchema = {
       expires_in: { type: 'integer' },
       refresh_token: { type: 'string' },
       scope: { type: 'string' },
+      id_token: { type: 'string' },
     },
     required: ['access_token', 'token_type', 'expires_in'],
   },

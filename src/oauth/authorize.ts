@@ -3,15 +3,17 @@
  * client and redirect URI are trusted they become an error page; after, a redirect back to
  * the client carrying `error`, `state` and `iss` (RFC 9207).
  */
-import type { Client, ClientRepository } from '../storage/repositories.js';
+import type { Client, ClientRepository, OidcGrant } from '../storage/repositories.js';
 import type { Role } from './api-scopes.js';
 import { checkClient } from './checks/check-client.js';
+import { checkOpenIdParameters, type OpenIdParameters } from './checks/check-openid.js';
 import { checkPkce } from './checks/check-pkce.js';
 import { checkPrompt, type Prompt } from './checks/check-prompt.js';
 import { checkRedirectUri } from './checks/check-redirect-uri.js';
 import { checkResponseType } from './checks/check-response-type.js';
 import { checkScope } from './checks/check-scope.js';
 import { OAuthError } from './errors.js';
+import { OPENID_SCOPE, scopesOfRequestedClaims } from './oidc/claims.js';
 import { Params, type RawParams } from './params.js';
 import { ScopePolicy } from './scopes.js';
 import type { Side } from './sides.js';
@@ -26,8 +28,10 @@ export interface AuthorizationRequest {
   state: string | undefined;
   scope: string;
   codeChallenge: string | undefined;
-  /** The prompt values asked for (none, consent); empty when none was sent. */
+  /** The prompt values asked for (none, login, consent); empty when none was sent. */
   prompt: Set<Prompt>;
+  /** The OpenID Connect parameters (nonce, max_age, login_hint, id_token_hint, claims). */
+  openid: OpenIdParameters;
 }
 
 /** An error the client should hear about at its redirect URI. */
@@ -43,7 +47,21 @@ export class AuthorizeRedirectError extends Error {
 }
 
 /** The authorize parameters that a consent form carries forward. */
-export const AUTHORIZE_PARAMS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'prompt'] as const;
+export const AUTHORIZE_PARAMS = [
+  'response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'prompt',
+  'nonce', 'max_age', 'login_hint', 'id_token_hint', 'claims', 'response_mode', 'ui_locales',
+] as const;
+
+/**
+ * The authorize parameters to come back with after the sign-in page: without what asked for
+ * that sign-in (prompt=login, max_age), which the sign-in has just satisfied, so the request
+ * does not send the user round again; prompt's other values stay.
+ */
+export function paramsAfterSignIn(params: Record<string, string>): Record<string, string> {
+  const { max_age: _maxAge, prompt, ...rest } = params;
+  const kept = (prompt ?? '').split(' ').filter((p) => p !== '' && p !== 'login');
+  return kept.length > 0 ? { ...rest, prompt: kept.join(' ') } : rest;
+}
 
 export async function validateAuthorizationRequest(raw: RawParams, side: Side, clients: ClientRepository, scopes: ScopePolicy): Promise<AuthorizationRequest> {
   const params = new Params(raw);
@@ -57,9 +75,13 @@ export async function validateAuthorizationRequest(raw: RawParams, side: Side, c
       throw OAuthError.unauthorizedClient('the client is not allowed to use the authorization code grant');
     }
     const codeChallenge = checkPkce(params, client);
-    const scope = checkScope(params, client, scopes);
     const prompt = checkPrompt(params);
-    return { side, client, redirectUri, redirectUriRequested, state, scope, codeChallenge, prompt };
+    const openid = checkOpenIdParameters(params);
+    let scope = checkScope(params, client, scopes);
+    // Claims asked for by name are asked of the user like their scope (an email is an email), so
+    // the scope grows by it, and the token response says so (RFC 6749 §3.3).
+    if (scope.split(' ').includes(OPENID_SCOPE)) scope = [...new Set([...scope.split(' '), ...scopesOfRequestedClaims(openid.claims)])].join(' ');
+    return { side, client, redirectUri, redirectUriRequested, state, scope, codeChallenge, prompt, openid };
   } catch (e) {
     if (e instanceof OAuthError) throw new AuthorizeRedirectError(e, redirectUri, state);
     throw e;
@@ -78,6 +100,27 @@ export function limitToRole(authz: AuthorizationRequest, role: Role): Authorizat
     if (e instanceof OAuthError) throw new AuthorizeRedirectError(e, authz.redirectUri, authz.state);
     throw e;
   }
+}
+
+/**
+ * Whether the user must sign in again although signed in: the client asked for it
+ * (prompt=login), or the sign-in is older than max_age (OIDC Core §3.1.2.1).
+ */
+export function mustSignInAgain(authz: AuthorizationRequest, session: { createdAt: number }, now: number): boolean {
+  if (authz.prompt.has('login')) return true;
+  return authz.openid.maxAge !== undefined && now - session.createdAt > authz.openid.maxAge;
+}
+
+/** What the grant of an OpenID Connect request keeps of the sign-in for its ID tokens; undefined for other requests. */
+export function openIdGrantOf(authz: AuthorizationRequest, session: { createdAt: number }, sid: string | undefined): OidcGrant | undefined {
+  if (!authz.scope.split(' ').includes(OPENID_SCOPE)) return undefined;
+  const { nonce, claims } = authz.openid;
+  return {
+    authTime: session.createdAt,
+    ...(nonce !== undefined ? { nonce } : {}),
+    ...(sid !== undefined ? { sid } : {}),
+    ...(claims?.id_token ? { idTokenClaims: claims.id_token } : {}),
+  };
 }
 
 /** What a signed-in user must be asked before a code is issued. */

@@ -20,7 +20,12 @@ export type OAuthErrorCode =
   | 'insufficient_scope'
   // OpenID Connect's prompt=none answers, used by the authorize endpoint.
   | 'login_required'
-  | 'consent_required';
+  | 'consent_required'
+  | 'interaction_required'
+  // OpenID Connect Core §3.1.2.6: request objects and dynamic registration are not supported.
+  | 'request_not_supported'
+  | 'request_uri_not_supported'
+  | 'registration_not_supported';
 
 /**
  * RFC 6749 §5.2 allows an error_description only of %x20-21 / %x23-5B / %x5D-7E: no quote, no
@@ -90,6 +95,14 @@ export class OAuthError extends Error {
   /** prompt=none when the user would have to be asked for consent. */
   static consentRequired(description = 'the user has not allowed this request and prompt=none forbids the consent page') {
     return new OAuthError('consent_required', description, 400);
+  }
+  /** prompt=none when some other page would be needed (OIDC Core §3.1.2.6). */
+  static interactionRequired(description: string) {
+    return new OAuthError('interaction_required', description, 400);
+  }
+  /** An OIDC authorize parameter Grantry does not support, with its own error code (OIDC Core §3.1.2.6). */
+  static notSupported(error: 'request_not_supported' | 'request_uri_not_supported' | 'registration_not_supported', description: string) {
+    return new OAuthError(error, description, 400);
   }
   static accessDenied(description = 'the resource owner denied the request') {
     return new OAuthError('access_denied', description, 403);

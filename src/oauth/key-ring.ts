@@ -103,6 +103,27 @@ export class KeyRing implements KeySource {
     return current.key;
   }
 
+  /**
+   * The key for a client that asks for ID tokens of `alg`: the signing key when it has that
+   * algorithm, else the newest active key of it that no rotation has replaced; undefined when
+   * the ring has none (outside a rotation between algorithms, the ring signs with one).
+   */
+  signingKeyFor(alg: SigningAlgorithm, now = nowSeconds()): SigningKey | undefined {
+    const current = this.current(now);
+    if (current?.key.alg === alg) return current.key;
+    const candidates = this.entries.filter((e) => e.key.alg === alg && e.stored.activatesAt <= now && e.stored.publishedUntil === null);
+    return candidates.sort((a, b) => b.stored.createdAt - a.stored.createdAt)[0]?.key;
+  }
+
+  /** The algorithms a client may ask its ID tokens in now (discovery's id_token_signing_alg_values_supported). */
+  signingAlgorithms(now = nowSeconds()): SigningAlgorithm[] {
+    const algs = new Set<SigningAlgorithm>();
+    const current = this.current(now);
+    if (current) algs.add(current.key.alg);
+    for (const e of this.entries) if (e.stored.activatesAt <= now && e.stored.publishedUntil === null) algs.add(e.key.alg);
+    return [...algs];
+  }
+
   verificationKey(kid: string, now = nowSeconds()): SigningKey | undefined {
     const e = this.entries.find((x) => x.stored.kid === kid);
     return e && isPublished(e.stored, now) ? e.key : undefined;

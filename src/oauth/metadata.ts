@@ -6,6 +6,8 @@ import type { KeyRing } from './key-ring.js';
 import { API_SCOPES, roleMayHold, SIDE_ROLES } from './api-scopes.js';
 import type { ScopePolicy } from './scopes.js';
 import type { Side } from './sides.js';
+import { SUPPORTED_CLAIMS } from './oidc/claims.js';
+import { SUBJECT_TYPES } from '../storage/repositories.js';
 
 export const TOKEN_PATH = '/oauth2-token';
 export const REVOCATION_PATH = '/oauth2-token/revoke';
@@ -23,7 +25,11 @@ function heldOnSide(side: Side, names: string[]): string[] {
   return names.filter((scope) => SIDE_ROLES[side.name].some((role) => roleMayHold(role, scope)));
 }
 
-export function authorizationServerMetadata(side: Side, publicUrl: string, grantTypes: string[], scopes: ScopePolicy) {
+/**
+ * One document for both RFC 8414 and OpenID Connect Discovery 1.0 (§3), served at both
+ * addresses, so the two can never disagree; it lists only what is really supported.
+ */
+export function authorizationServerMetadata(side: Side, publicUrl: string, grantTypes: string[], scopes: ScopePolicy, keys: KeyRing) {
   const authMethods = ['client_secret_basic', 'client_secret_post', 'none'];
   return {
     issuer: side.issuer,
@@ -41,6 +47,18 @@ export function authorizationServerMetadata(side: Side, publicUrl: string, grant
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
     authorization_response_iss_parameter_supported: true,
+    userinfo_endpoint: publicUrl + side.userinfoPath,
+    end_session_endpoint: publicUrl + side.endSessionPath,
+    subject_types_supported: [...SUBJECT_TYPES],
+    id_token_signing_alg_values_supported: keys.signingAlgorithms(),
+    claims_supported: [...SUPPORTED_CLAIMS],
+    claim_types_supported: ['normal'],
+    claims_parameter_supported: true,
+    prompt_values_supported: ['none', 'login', 'consent'],
+    request_parameter_supported: false,
+    // Discovery §3 defaults this one to true: it must be said.
+    request_uri_parameter_supported: false,
+    require_request_uri_registration: false,
   };
 }
 

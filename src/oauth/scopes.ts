@@ -5,6 +5,7 @@
 import type { Client } from '../storage/repositories.js';
 import { API_SCOPES, type Role, roleMayHold } from './api-scopes.js';
 import { OAuthError } from './errors.js';
+import { IDENTITY_SCOPES, isIdentityScope, OPENID_SCOPE } from './oidc/claims.js';
 
 /** RFC 6749 §3.3 scope-token characters. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -29,7 +30,8 @@ export class ScopePolicy {
     defaultScope: string,
   ) {
     const catalogue = Object.fromEntries(Object.entries(API_SCOPES).map(([name, entry]) => [name, entry.description]));
-    this.known = { ...catalogue, ...configured };
+    const identity = Object.fromEntries(Object.entries(IDENTITY_SCOPES).map(([name, entry]) => [name, entry.description]));
+    this.known = { ...identity, ...catalogue, ...configured };
     this.defaults = parseScope(defaultScope);
   }
 
@@ -50,7 +52,7 @@ export class ScopePolicy {
     if (own !== undefined && own !== '' && own !== name) return own;
     const entry = Object.hasOwn(API_SCOPES, name) ? API_SCOPES[name] : undefined;
     const forRole = entry && role !== undefined ? entry.byRole[role] : undefined;
-    return forRole ?? entry?.description ?? (own || name);
+    return forRole ?? entry?.description ?? (own || (isIdentityScope(name) ? IDENTITY_SCOPES[name]?.description : undefined) || name);
   }
 
   /** Scopes a new client gets when none are named: the default scope. */
@@ -60,15 +62,30 @@ export class ScopePolicy {
 
   /**
    * The scope to grant for a request: what it names, each allowed for the client, or the default
-   * scope limited to what the client may have when it names none (RFC 6749 §3.3).
+   * scope limited to what the client may have when it names none (RFC 6749 §3.3). `signIn`: the
+   * request comes through the authorize endpoint, where a user signs in and sees what is asked,
+   * so the identity scopes may be asked for without being registered (mayHold); a token request
+   * for itself (client credentials, password) cannot ask for openid, since no sign-in happens
+   * for an ID token to tell of.
    */
-  grant(requested: string | undefined, client: Client): string {
+  grant(requested: string | undefined, client: Client, { signIn = false } = {}): string {
     const tokens = parseScope(requested);
     if (tokens.length === 0) return this.defaults.filter((s) => client.scopes.includes(s)).join(' ');
+    if (!signIn && tokens.includes(OPENID_SCOPE)) throw OAuthError.invalidScope('openid is for a user signing in through the authorize endpoint');
     // The description names no scope: it reaches the client's redirect URI, and a requested
     // value there would read as Grantry's own words (markup, a number to call).
-    if (tokens.some((s) => !client.scopes.includes(s) || !this.isKnown(s))) throw OAuthError.invalidScope('the scope names a scope that is unknown or not allowed for this client');
+    if (tokens.some((s) => !ScopePolicy.mayHold(client, s, signIn) || !this.isKnown(s))) throw OAuthError.invalidScope('the scope names a scope that is unknown or not allowed for this client');
     return tokens.join(' ');
+  }
+
+  /**
+   * Whether the client may be granted `scope`: one it is registered with, or, where a user signs
+   * in (`signIn`), an identity scope (openid, profile, email) of a client of the authorization
+   * code grant. Those release only what the user allows on the consent page, so every such
+   * client may ask for them, as "Sign in with <store>" expects, without registering them.
+   */
+  static mayHold(client: Client, scope: string, signIn: boolean): boolean {
+    return client.scopes.includes(scope) || (signIn && isIdentityScope(scope) && client.grants.includes('authorization_code'));
   }
 
   /**
@@ -89,7 +106,8 @@ export class ScopePolicy {
    * client is allowed now: scopes taken away from a client leave its refreshed tokens too.
    */
   static narrow(requested: string | undefined, granted: string, client: Client): string {
-    const have = granted.split(' ').filter((s) => s !== '' && client.scopes.includes(s));
+    // A grant with an identity scope came from a sign-in (or its client is registered with it).
+    const have = granted.split(' ').filter((s) => s !== '' && ScopePolicy.mayHold(client, s, true));
     const tokens = parseScope(requested);
     if (tokens.length === 0) return have.join(' ');
     if (tokens.some((s) => !have.includes(s))) throw OAuthError.invalidScope('scope may only narrow the original grant: it names a scope that was not granted or is no longer allowed');

@@ -5,6 +5,7 @@
 import { randomToken, type SecretHasher } from '../security/tokens.js';
 import type { Client, Grant, GrantRepository, NewRefreshToken, RefreshTokenRepository } from '../storage/repositories.js';
 import type { AccessTokenService, MintedAccessToken } from './access-tokens.js';
+import { type IdTokenService, wantsIdToken } from './oidc/id-tokens.js';
 import type { Issued, TokenResponse } from './grants/grant.js';
 import type { SideRegistry } from './sides.js';
 
@@ -21,6 +22,7 @@ export class TokenIssuer {
     private readonly hasher: SecretHasher,
     readonly sides: SideRegistry,
     private readonly refreshTtl: number,
+    private readonly idTokens: IdTokenService,
   ) {}
 
   mintAccess(client: Client, grant: Grant, scope: string, now: number): Promise<MintedAccessToken> {
@@ -54,13 +56,21 @@ export class TokenIssuer {
     return token.length <= 256 ? this.refreshTokens.find(this.hashRefresh(token)) : Promise.resolve(undefined);
   }
 
-  static response(access: MintedAccessToken, scope: string, refreshToken?: string): TokenResponse {
+  /**
+   * The token response: with an ID token when the grant is an OpenID Connect sign-in whose scope
+   * still holds openid. `first`: the code exchange, whose ID token echoes the nonce.
+   */
+  async response(client: Client, grant: Grant, access: MintedAccessToken, scope: string, refreshToken: string | undefined, now: number, first: boolean): Promise<TokenResponse> {
+    const idToken = wantsIdToken(grant, scope)
+      ? await this.idTokens.issue({ side: this.sides.require(grant.side), client, grant, accessToken: access.accessToken, now, first })
+      : undefined;
     return {
       token_type: 'Bearer',
       expires_in: access.expiresIn,
       access_token: access.accessToken,
       ...(refreshToken ? { refresh_token: refreshToken } : {}),
       ...(scope ? { scope } : {}),
+      ...(idToken ? { id_token: idToken } : {}),
     };
   }
 
@@ -73,7 +83,8 @@ export class TokenIssuer {
     const withRefresh = options.withRefresh ?? client.grants.includes('refresh_token');
     const access = await this.mintAccess(client, grant, grant.scope, now);
     const refresh = withRefresh ? this.mintRefresh(client, grant, grant.scope, access.record.jti, now) : undefined;
+    const response = await this.response(client, grant, access, grant.scope, refresh?.token, now, true);
     await this.grants.recordIssued(access.record, refresh?.row, options.isNew ? grant : undefined);
-    return { response: TokenIssuer.response(access, grant.scope, refresh?.token), userId: grant.userId };
+    return { response, userId: grant.userId };
   }
 }

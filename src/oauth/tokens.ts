@@ -6,6 +6,7 @@ import { sign as cryptoSign, verify as cryptoVerify, constants, type KeyObject, 
 import { randomToken } from '../security/tokens.js';
 import type { SigningAlgorithm } from '../config/index.js';
 import type { KeySource } from './key-ring.js';
+import type { SigningKey } from './keys.js';
 
 export interface AccessTokenClaims {
   iss: string;
@@ -74,17 +75,24 @@ const SIGNERS: Record<SigningAlgorithm, { sign: Signer; verify: Verifier }> = {
 
 export const newJti = () => randomToken(16);
 
-export class AccessTokenCodec {
+/**
+ * Signs and verifies JWTs of one `typ` with the key ring. The typ keeps kinds apart: an access
+ * token (at+jwt, RFC 9068 §4) is never taken for an ID token (JWT) or the reverse.
+ */
+export class JwtCodec<Claims extends object = Record<string, unknown>> {
   // The JOSE header is the same for every token of one key: encode it once per kid.
   private readonly headers = new Map<string, string>();
 
-  constructor(private readonly keys: KeySource) {}
+  constructor(
+    private readonly keys: KeySource,
+    private readonly typ: string,
+  ) {}
 
-  async sign(claims: AccessTokenClaims, now = Math.floor(Date.now() / 1000)): Promise<string> {
-    const key = this.keys.signingKey(now);
+  /** Signs with `key`, or else the ring's current signing key. */
+  async sign(claims: Claims, now = Math.floor(Date.now() / 1000), key: SigningKey = this.keys.signingKey(now)): Promise<string> {
     let header = this.headers.get(key.kid);
     if (!header) {
-      header = Buffer.from(JSON.stringify({ alg: key.alg, typ: 'at+jwt', kid: key.kid })).toString('base64url');
+      header = Buffer.from(JSON.stringify({ alg: key.alg, typ: this.typ, kid: key.kid })).toString('base64url');
       this.headers.set(key.kid, header);
     }
     const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
@@ -108,13 +116,20 @@ export class AccessTokenCodec {
     if (parts.length !== 3) return undefined;
     const [h, p, s] = parts as [string, string, string];
     const header = decodeJson(h);
-    if (!header || header.typ !== 'at+jwt' || typeof header.kid !== 'string') return undefined;
+    if (!header || header.typ !== this.typ || typeof header.kid !== 'string') return undefined;
     const key = this.keys.verificationKey(header.kid, now);
     // The algorithm comes from our key, never from the token (no alg confusion, no "none").
     if (!key || header.alg !== key.alg) return undefined;
     const signature = decodePart(s);
     if (!signature || !SIGNERS[key.alg].verify(Buffer.from(`${h}.${p}`), key.publicKey, signature)) return undefined;
     return decodeJson(p);
+  }
+}
+
+/** RFC 9068 access tokens. */
+export class AccessTokenCodec extends JwtCodec<AccessTokenClaims> {
+  constructor(keys: KeySource) {
+    super(keys, 'at+jwt');
   }
 }
 

@@ -186,8 +186,8 @@ export interface OidcGrant {
   authTime: number;
   /** The session's OIDC id (`sid`), for logout. */
   sid?: string;
-  /** Claims asked for by name with the `claims` parameter (OIDC Core §5.5), by where they go. */
-  claims?: { id_token?: string[]; userinfo?: string[] };
+  /** Claims asked for by name for the ID token with the `claims` parameter (OIDC Core §5.5). */
+  idTokenClaims?: string[];
 }
 
 export interface AuthorizationCode {

@@ -3,6 +3,7 @@
  * authorization server metadata per side, RFC 9728 protected resource metadata per API, the
  * JWKS, and key rotation without downtime across two server processes on one database.
  */
+import { IDENTITY_SCOPES } from '../../src/oauth/oidc/claims.js';
 import { createPublicKey, verify as cryptoVerify, constants, type JsonWebKey } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import { apiGet, runAuthorize } from '../helpers/oauth.js';
 import { PUBLIC_URL, startTestServer, TEST_SCOPES, type TestServer } from '../helpers/server.js';
 import { API_PATH, createSideUser, decodeJwt, ISSUER, issueToken, SIDES, type SideUser, startServerWithSideUsers, type TestClient } from '../helpers/tokens.js';
 
-/** RFC 8414 §2 (with §2.1 signed_metadata) and RFC 9207 §3: every registered metadata name. */
+/** RFC 8414 §2 (with §2.1 signed_metadata), RFC 9207 §3 and OpenID Connect: every registered metadata name. */
 const RFC8414_NAMES = new Set([
   'issuer',
   'authorization_endpoint',
@@ -42,6 +43,19 @@ const RFC8414_NAMES = new Set([
   'code_challenge_methods_supported',
   'signed_metadata',
   'authorization_response_iss_parameter_supported',
+  // OpenID Connect Discovery 1.0 §3 and RP-Initiated Logout 1.0 §3.3, registered in the same
+  // IANA registry: one document serves both addresses.
+  'userinfo_endpoint',
+  'end_session_endpoint',
+  'subject_types_supported',
+  'id_token_signing_alg_values_supported',
+  'claims_supported',
+  'claim_types_supported',
+  'claims_parameter_supported',
+  'prompt_values_supported',
+  'request_parameter_supported',
+  'request_uri_parameter_supported',
+  'require_request_uri_registration',
 ]);
 
 /** RFC 9728 §2: every registered protected resource metadata name. */
@@ -170,7 +184,7 @@ describe.each(BACKENDS)('discovery metadata (%s)', (backend) => {
       expect([...(metadata.token_endpoint_auth_methods_supported as string[])].sort()).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
       // The API's scopes a user of this side may hold (no customer manages applications), and the server's own.
       const apiScopes = Object.keys(API_SCOPES).filter((s) => side === 'backoffice' || !s.startsWith('applications:'));
-      expect([...(metadata.scopes_supported as string[])].sort()).toEqual([...new Set([...Object.keys(TEST_SCOPES), ...apiScopes])].sort());
+      expect([...(metadata.scopes_supported as string[])].sort()).toEqual([...new Set([...Object.keys(TEST_SCOPES), ...apiScopes, ...Object.keys(IDENTITY_SCOPES)])].sort());
       if ('introspection_endpoint_auth_methods_supported' in metadata) {
         // Public clients cannot introspect, so "none" must not be advertised there.
         expect(metadata.introspection_endpoint_auth_methods_supported).not.toContain('none');

@@ -4,6 +4,7 @@
  * grant of the token endpoint, the default scope limited to what the client may have, the
  * consent page's descriptions, and the granted scope in the JWT and the token response.
  */
+import { IDENTITY_SCOPES } from '../../src/oauth/oidc/claims.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_SCOPES } from '../../src/oauth/api-scopes.js';
 import type { SideName } from '../../src/oauth/sides.js';
@@ -97,7 +98,7 @@ describe.each(BACKENDS)('scopes, no default scope (%s)', (backend) => {
     // The storefront's issuer: no customer may hold the applications scopes, so it offers none.
     const metadata = (await (await fetch(`${f.server.url}/.well-known/oauth-authorization-server`)).json()) as { scopes_supported: string[] };
     const apiScopes = Object.keys(API_SCOPES).filter((s) => !s.startsWith('applications:'));
-    expect(metadata.scopes_supported.sort()).toEqual([...new Set([...Object.keys(TEST_SCOPES), ...apiScopes])].sort());
+    expect(metadata.scopes_supported.sort()).toEqual([...new Set([...Object.keys(TEST_SCOPES), ...apiScopes, ...Object.keys(IDENTITY_SCOPES)])].sort());
   });
 
   describe.each(SIDES)('%s', (side) => {

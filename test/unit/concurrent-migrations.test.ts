@@ -23,9 +23,9 @@ describe('concurrent migrations on SQLite', () => {
       const failures = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
       expect(failures).toEqual([]);
       const applied = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
-      expect([...applied].sort()).toEqual(['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent', '006-audit-trail', '007-consents', '008-sessions-by-user']);
+      expect([...applied].sort()).toEqual(['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent', '006-audit-trail', '007-consents', '008-sessions-by-user', '009-openid-connect']);
       const rows = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(databases[0]!.db);
-      expect(rows.rows.map((r) => r.name)).toEqual(['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent', '006-audit-trail', '007-consents', '008-sessions-by-user']);
+      expect(rows.rows.map((r) => r.name)).toEqual(['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent', '006-audit-trail', '007-consents', '008-sessions-by-user', '009-openid-connect']);
       // And a later start finds nothing to do.
       expect(await migrateToLatest(databases[1]!.db, 'sqlite')).toEqual([]);
     } finally {

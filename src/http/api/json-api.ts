@@ -13,6 +13,7 @@ import type { Side } from '../../oauth/sides.js';
 import { ManagementError, TooManyAttempts } from '../../management/errors.js';
 import type { ActionContext } from '../../management/principal.js';
 import { textProblem } from '../../security/input.js';
+import { bearerTokenOf } from '../bearer.js';
 import type { HttpContext } from '../context.js';
 
 export const JSON_API = 'application/vnd.api+json';
@@ -174,28 +175,18 @@ export function protectApi(app: FastifyInstance, ctx: HttpContext, side: Side): 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.method === 'OPTIONS') return;
     const query = request.query as Record<string, unknown>;
-    // RFC 6750 §2.3 allows the query string; RFC 9700 §2.4.3 forbids it: URLs end up in logs.
-    if (query && Object.hasOwn(query, 'access_token')) {
-      const error = OAuthError.invalidRequest('access tokens are accepted only in the Authorization header');
-      reply.header('WWW-Authenticate', challenge(error));
-      return sendApiError(reply, 400, 'Bad request', error.description, error.error);
-    }
-    const header = request.headers.authorization;
-    // Our access tokens are JWTs: base64url parts joined by dots, never padded (RFC 7515 §2).
-    // RFC 6750's wider b64token syntax ("~+/" and "=") cannot spell one of them.
-    const match = header ? /^Bearer +([A-Za-z0-9\-_.]+) *$/i.exec(header) : null;
-    if (!header || !/^bearer(\s|$)/i.test(header)) {
-      reply.header('WWW-Authenticate', challenge());
-      return sendApiError(reply, 401, 'Unauthorized', 'an access token is required in the Authorization header');
-    }
     let token: ValidatedAccessToken;
     try {
-      if (!match) throw OAuthError.invalidToken('the Authorization header is not a well-formed bearer token');
-      token = await ctx.grantry.accessTokens.validate(match[1] as string, side);
+      const presented = bearerTokenOf(request);
+      if (presented === undefined) {
+        reply.header('WWW-Authenticate', challenge());
+        return sendApiError(reply, 401, 'Unauthorized', 'an access token is required in the Authorization header');
+      }
+      token = await ctx.grantry.accessTokens.validate(presented, side);
     } catch (e) {
       if (!(e instanceof OAuthError)) throw e;
       reply.header('WWW-Authenticate', challenge(e));
-      return sendApiError(reply, 401, 'Unauthorized', e.description, e.error);
+      return e.error === 'invalid_request' ? sendApiError(reply, 400, 'Bad request', e.description, e.error) : sendApiError(reply, 401, 'Unauthorized', e.description, e.error);
     }
     request.accessToken = token;
     // The text rule of every OAuth parameter, for the path and the query: no NUL reaches the

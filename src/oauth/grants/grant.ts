@@ -9,6 +9,8 @@ export interface TokenResponse {
   access_token: string;
   refresh_token?: string;
   scope?: string;
+  /** OpenID Connect: when the grant is a sign-in with openid (oidc/id-tokens.ts). */
+  id_token?: string;
 }
 
 /** What a grant issued, and the user it acts for (null for guests), for the audit trail. */

@@ -9,7 +9,7 @@ import type { Sealer } from '../../security/encryption.js';
 import type { GrantRepository, RefreshTokenRepository, UserRepository } from '../../storage/repositories.js';
 import { OAuthError } from '../errors.js';
 import { ScopePolicy } from '../scopes.js';
-import { TokenIssuer } from '../token-issuer.js';
+import type { TokenIssuer } from '../token-issuer.js';
 import { activeUserRole } from '../user-role.js';
 import type { GrantContext, GrantHandler, Issued, TokenResponse } from './grant.js';
 
@@ -47,7 +47,7 @@ export class RefreshTokenGrant implements GrantHandler {
     // Sign before the transaction so the rotation itself is a few short writes.
     const access = await this.issuer.mintAccess(client, grant, scope, now);
     const next = this.issuer.mintRefresh(client, grant, stored.scope, access.record.jti, now);
-    const response = TokenIssuer.response(access, scope, next.token);
+    const response = await this.issuer.response(client, grant, access, scope, next.token, now, false);
     const replacement = this.gracePeriod > 0 ? this.sealer.seal(JSON.stringify(response)) : null;
     const rotated = await this.refreshTokens.rotate({ oldHash: stored.tokenHash, clientPk: client.pk, now, replacement, next: next.row, nextAccess: access.record });
     if (rotated) return { response, userId: grant.userId };

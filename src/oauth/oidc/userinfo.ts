@@ -1,0 +1,32 @@
+/**
+ * The UserInfo endpoint's answer (OpenID Connect Core §5.3): the claims the access token's scope
+ * releases about its user, under the same subject as the client's ID tokens. The token must be
+ * one of this side's access tokens with openid: an ID token is not an access token (its typ
+ * differs), and the other side's tokens fail the issuer and audience checks.
+ */
+import type { ClientRepository } from '../../storage/repositories.js';
+import type { AccessTokenService } from '../access-tokens.js';
+import { OAuthError } from '../errors.js';
+import type { Side } from '../sides.js';
+import { claimsOfScope, OPENID_SCOPE } from './claims.js';
+import type { IdTokenService } from './id-tokens.js';
+import type { SubjectIdentifiers } from './subjects.js';
+
+export class UserInfo {
+  constructor(
+    private readonly accessTokens: AccessTokenService,
+    private readonly clients: ClientRepository,
+    private readonly subjects: SubjectIdentifiers,
+    private readonly idTokens: IdTokenService,
+  ) {}
+
+  async claims(accessToken: string, side: Side): Promise<Record<string, unknown>> {
+    const token = await this.accessTokens.validate(accessToken, side);
+    if (!token.scope.split(' ').includes(OPENID_SCOPE)) throw OAuthError.insufficientScope('the access token lacks the openid scope that UserInfo needs');
+    const client = await this.clients.findByClientId(token.clientId);
+    // openid is granted only to a signed-in user's request, so a token with it has a user.
+    if (token.userId === null || !client) throw OAuthError.invalidToken('the access token is not for a signed-in user');
+    const claims = await this.idTokens.userClaims(side, token.userId, claimsOfScope(token.scope));
+    return { sub: this.subjects.of(client, token.userId), ...claims };
+  }
+}
