@@ -157,7 +157,9 @@ export function loginRoutes(ctx: HttpContext, side: Side) {
           technical: 'the form\'s CSRF token is missing, expired or from another browser (HTTP 403)',
         }));
       }
+      const session = await browser.current(request, side);
       await browser.end(request, reply, side);
+      if (session) ctx.grantry.audit.emit({ kind: 'signout', side: side.name, userId: session.userId, address: request.ip, details: { via: 'logout_form' } });
       return redirectAfterPost(reply, side.loginPath);
     });
   };

@@ -17,14 +17,15 @@ import { consoleRoutes } from './console/index.js';
 import { CorsPolicy } from './cors.js';
 import { answerClientError, slowClientLimits } from './socket-limits.js';
 import { discoveryRoutes } from './discovery.js';
+import { endSessionRoutes } from './end-session.js';
 import { errorHandler, sendErrorAt } from './error-format.js';
 import { registerFormParser } from './form-body.js';
 import { healthRoutes, Readiness } from './health.js';
 import { registerJsonParser } from './json-body.js';
 import { loggerOptions, type ProxyTrust, requestContext, requestIdOf } from './logging.js';
 import { loginRoutes } from './login.js';
-import { userinfoRoutes } from './userinfo.js';
 import { tokenRoutes } from './token.js';
+import { userinfoRoutes } from './userinfo.js';
 import { allowImagesFrom } from './page-headers.js';
 import { Branding, PAGE_STYLESHEET_PATH } from './views/brand.js';
 
@@ -177,6 +178,7 @@ export async function buildHttpApp(grantry: Grantry, options: HttpAppOptions = {
     await app.register(loginRoutes(ctx, side));
     await app.register(authorizeRoutes(ctx, side));
     await app.register(userinfoRoutes(ctx, side));
+    await app.register(endSessionRoutes(ctx, side));
     const api = side.name === 'backoffice' ? backofficeApiRoutes(ctx, side) : storefrontApiRoutes(ctx, side);
     await app.register(api, { prefix: side.apiPath });
     if (side.consolePath !== undefined) await app.register(consoleRoutes(ctx, side));

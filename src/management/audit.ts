@@ -20,6 +20,7 @@ export const AUDIT_KINDS = [
   'signin.succeeded',
   'signin.failed',
   'signin.blocked',
+  'signout',
   'client_authentication.blocked',
   'consent.granted',
   'consent.denied',

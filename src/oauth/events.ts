@@ -9,6 +9,7 @@ export type ProtocolEventKind =
   | 'signin.succeeded'
   | 'signin.failed'
   | 'signin.blocked'
+  | 'signout'
   | 'client_authentication.blocked'
   | 'consent.granted'
   | 'consent.denied'

@@ -61,6 +61,7 @@ input:focus{outline:2px solid ${colour.strong};outline-offset:1px;border-color:$
 button{font:inherit;font-weight:600;border:0;border-radius:8px;padding:.65rem 1.1rem;cursor:pointer}
 .primary{background:${colour.accent};color:${colour.onAccent}}.primary:hover{background:${colour.hover}}
 .secondary{background:#e5e7eb;color:#111827}.secondary:hover{background:#d1d5db}
+a.button{display:inline-block;font-weight:600;border-radius:8px;padding:.65rem 1.1rem;text-decoration:none;text-align:center}
 .actions{display:flex;gap:.75rem;justify-content:flex-end;margin-top:1.5rem;flex-wrap:wrap}
 .error{background:#fef2f2;color:#991b1b;border:1px solid #fecaca;border-radius:8px;padding:.6rem .75rem;margin:0 0 1rem}
 .muted{color:#4b5563;font-size:.9rem}
@@ -82,5 +83,5 @@ ul.apps h2{font-size:1.05rem;margin:0 0 .25rem;overflow-wrap:anywhere}
 ul.apps p{margin:.25rem 0}
 ul.apps ul.scopes{margin:.25rem 0;list-style:disc}
 .dates{font-size:.9rem;color:#4b5563}
-@media (max-width:480px){.card{padding:1.25rem}.actions button{flex:1}}
+@media (max-width:480px){.card{padding:1.25rem}.actions button,.actions a.button{flex:1}}
 `;

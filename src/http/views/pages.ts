@@ -1,4 +1,4 @@
-/** The HTML pages: login, consent, signed-in and error. Rendering only, no decisions. */
+/** The HTML pages: login, consent, signed-in, sign-out and error. Rendering only, no decisions. */
 import type { SideName } from '../../oauth/sides.js';
 import type { Brand } from './brand.js';
 import { html } from './html.js';
@@ -77,6 +77,43 @@ export function signedInPage(input: { brand: Brand; userName: string; logoutActi
 <input type="hidden" name="csrf_token" value="${input.csrfToken}">
 <div class="actions"><button class="secondary" type="submit">Sign out</button></div>
 </form>`,
+  );
+}
+
+/**
+ * RP-initiated logout, when the request cannot prove it comes from the application the user
+ * is signed in to: the user decides. Staying signed in goes to the account page.
+ */
+export function signOutConfirmPage(input: {
+  brand: Brand;
+  action: string;
+  csrfToken: string;
+  userName: string;
+  clientName: string | undefined;
+  hidden: Record<string, string>;
+  accountPath: string;
+}): string {
+  return layout(
+    input.brand,
+    'Sign out?',
+    html`<p>${input.clientName ? html`<strong>${input.clientName}</strong> asks to sign you out` : 'An application asks to sign you out'} of your account <strong>${input.userName}</strong>.</p>
+<form method="post" action="${input.action}">
+<input type="hidden" name="csrf_token" value="${input.csrfToken}">
+${Object.entries(input.hidden).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+<div class="actions">
+<a class="secondary button" href="${input.accountPath}">Stay signed in</a>
+<button class="primary" type="submit" name="confirm" value="yes">Sign out</button>
+</div>
+</form>`,
+  );
+}
+
+export function signedOutPage(input: { brand: Brand; loginPath: string }): string {
+  return layout(
+    input.brand,
+    'Signed out',
+    html`<p>You are signed out.</p>
+<p><a href="${input.loginPath}">Sign in again</a></p>`,
   );
 }
 
