@@ -10,6 +10,7 @@ import {
   AuthorizeRedirectError,
   authorizationResponseUrl,
   consentDecision,
+  consentScopes,
   errorResponseUrl,
   limitToRole,
   mustSignInAgain,
@@ -67,13 +68,14 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
 
   /**
    * id_token_hint names who the client expects to be signed in (OIDC Core §3.1.2.1): it must be
-   * an ID token of ours for this client, and for the signed-in user; otherwise login_required,
-   * so a client never gets a code for someone other than the user it asked about.
+   * an ID token of ours for this client, and for the signed-in user; otherwise login_required
+   * (the user it names is not signed in), so a client never gets a code for someone other than
+   * the user it asked about.
    */
   async function hintProblem(authz: AuthorizationRequest, session: Session): Promise<OAuthError | undefined> {
     if (authz.openid.idTokenHint === undefined) return undefined;
     const hint = await grantry.idTokens.readHint(authz.openid.idTokenHint, side);
-    if (!hint || !hint.audience.includes(authz.client.clientId)) return OAuthError.invalidRequest('id_token_hint is not an ID token this server issued to the client');
+    if (!hint || !hint.audience.includes(authz.client.clientId)) return OAuthError.loginRequired('id_token_hint is not an ID token this server issued to the client');
     if (hint.sub !== grantry.subjects.of(authz.client, session.userId)) return OAuthError.loginRequired('the signed-in user is not the one id_token_hint names');
     return undefined;
   }
@@ -138,7 +140,7 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
       if (decision === 'allow') {
         grantry.audit.emit({ kind: 'consent.granted', ...about });
         if (grantry.config.rememberConsent) {
-          await grantry.repos.consents.record(side.name, session.userId, authz.client.pk, authz.scope.split(' ').filter((s) => s !== ''));
+          await grantry.repos.consents.record(side.name, session.userId, authz.client.pk, consentScopes(authz));
         }
         return sendCode(request, reply, authz, session);
       }

@@ -23,6 +23,8 @@ export interface ValidatedAccessToken {
   scope: string;
   /** The user the token acts for; null for guests. */
   userId: number | null;
+  /** The grant it descends from. */
+  grantId: string;
   /** That user's name and the admin right the token may use (tokenMayActAsAdmin), read with the token's state. */
   user: { isAdmin: boolean; label: string } | null;
   jti: string;
@@ -121,6 +123,6 @@ export class AccessTokenService {
     const state = await this.grants.checkAccessToken(jti, side.name);
     if (!state?.usable) throw OAuthError.invalidToken('the access token has been revoked');
     const user = state.user && { isAdmin: tokenMayActAsAdmin(state.user.isAdmin, state.user.clientOwnerIsAdmin), label: state.user.label };
-    return { sub, clientId, scope: typeof scope === 'string' ? scope : '', userId: state.userId, user, jti, claims };
+    return { sub, clientId, scope: typeof scope === 'string' ? scope : '', userId: state.userId, grantId: state.grantId, user, jti, claims };
   }
 }

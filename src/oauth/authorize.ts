@@ -77,10 +77,7 @@ export async function validateAuthorizationRequest(raw: RawParams, side: Side, c
     const codeChallenge = checkPkce(params, client);
     const prompt = checkPrompt(params);
     const openid = checkOpenIdParameters(params);
-    let scope = checkScope(params, client, scopes);
-    // Claims asked for by name are asked of the user like their scope (an email is an email), so
-    // the scope grows by it, and the token response says so (RFC 6749 §3.3).
-    if (scope.split(' ').includes(OPENID_SCOPE)) scope = [...new Set([...scope.split(' '), ...scopesOfRequestedClaims(openid.claims)])].join(' ');
+    const scope = checkScope(params, client, scopes);
     return { side, client, redirectUri, redirectUriRequested, state, scope, codeChallenge, prompt, openid };
   } catch (e) {
     if (e instanceof OAuthError) throw new AuthorizeRedirectError(e, redirectUri, state);
@@ -120,7 +117,19 @@ export function openIdGrantOf(authz: AuthorizationRequest, session: { createdAt:
     ...(nonce !== undefined ? { nonce } : {}),
     ...(sid !== undefined ? { sid } : {}),
     ...(claims?.id_token ? { idTokenClaims: claims.id_token } : {}),
+    ...(claims?.userinfo ? { userinfoClaims: claims.userinfo } : {}),
   };
+}
+
+/**
+ * What the user is asked to allow: the scope, and with openid the identity scopes of the claims
+ * the `claims` parameter names (asking for `email` by name is asking to see the email address).
+ * Only the named claims are released for those (UserInfo, ID token), not the whole scope.
+ */
+export function consentScopes(authz: AuthorizationRequest): string[] {
+  const scope = authz.scope.split(' ').filter((s) => s !== '');
+  if (!scope.includes(OPENID_SCOPE)) return scope;
+  return [...new Set([...scope, ...scopesOfRequestedClaims(authz.openid.claims)])];
 }
 
 /** What a signed-in user must be asked before a code is issued. */
@@ -136,7 +145,7 @@ export type ConsentDecision =
  */
 export function consentDecision(authz: AuthorizationRequest, remembered: string[] | undefined): ConsentDecision {
   if (authz.client.skipConsent) return { ask: false };
-  const requested = authz.scope.split(' ').filter((s) => s !== '');
+  const requested = consentScopes(authz);
   const known = new Set(remembered ?? []);
   const newScopes = requested.filter((s) => !known.has(s));
   const allowed = requested.filter((s) => known.has(s));

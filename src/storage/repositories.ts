@@ -186,8 +186,9 @@ export interface OidcGrant {
   authTime: number;
   /** The session's OIDC id (`sid`), for logout. */
   sid?: string;
-  /** Claims asked for by name for the ID token with the `claims` parameter (OIDC Core §5.5). */
+  /** Claims asked for by name with the `claims` parameter (OIDC Core §5.5), for the ID token and for UserInfo. */
   idTokenClaims?: string[];
+  userinfoClaims?: string[];
 }
 
 export interface AuthorizationCode {
@@ -247,7 +248,7 @@ export interface GrantRepository {
    * user it acts for, as the API needs them (their admin right, their name): in the same query,
    * since every API request asks.
    */
-  checkAccessToken(jti: string, side: SideName): Promise<{ usable: boolean; userId: number | null; user: TokenUser | null } | undefined>;
+  checkAccessToken(jti: string, side: SideName): Promise<{ usable: boolean; userId: number | null; grantId: string; user: TokenUser | null } | undefined>;
 }
 
 /** The user an access token acts for: a back-office user's admin right and username, a customer's email. */

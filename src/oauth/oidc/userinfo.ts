@@ -4,7 +4,7 @@
  * one of this side's access tokens with openid: an ID token is not an access token (its typ
  * differs), and the other side's tokens fail the issuer and audience checks.
  */
-import type { ClientRepository } from '../../storage/repositories.js';
+import type { ClientRepository, GrantRepository } from '../../storage/repositories.js';
 import type { AccessTokenService } from '../access-tokens.js';
 import { OAuthError } from '../errors.js';
 import type { Side } from '../sides.js';
@@ -16,6 +16,7 @@ export class UserInfo {
   constructor(
     private readonly accessTokens: AccessTokenService,
     private readonly clients: ClientRepository,
+    private readonly grants: GrantRepository,
     private readonly subjects: SubjectIdentifiers,
     private readonly idTokens: IdTokenService,
   ) {}
@@ -26,7 +27,9 @@ export class UserInfo {
     const client = await this.clients.findByClientId(token.clientId);
     // openid is granted only to a signed-in user's request, so a token with it has a user.
     if (token.userId === null || !client) throw OAuthError.invalidToken('the access token is not for a signed-in user');
-    const claims = await this.idTokens.userClaims(side, token.userId, claimsOfScope(token.scope));
+    // The claims its scope releases, and those the sign-in asked for by name (the claims parameter).
+    const named = (await this.grants.findGrant(token.grantId))?.oidc?.userinfoClaims ?? [];
+    const claims = await this.idTokens.userClaims(side, token.userId, new Set([...claimsOfScope(token.scope), ...named]));
     return { sub: this.subjects.of(client, token.userId), ...claims };
   }
 }

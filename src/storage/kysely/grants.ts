@@ -328,7 +328,7 @@ export class KyselyGrantRepository implements GrantRepository {
     const usable = row.token_revoked === null && row.grant_revoked === null && row.client_active === 1 && userOk;
     const clientOwnerIsAdmin = row.owner_user_id === null ? null : Number(row.owner_admin) === 1;
     const user = row.user_id !== null && row.label !== null ? { isAdmin: Number(row.is_admin) === 1, label: row.label, clientOwnerIsAdmin } : null;
-    return { usable, userId: row.user_id, user };
+    return { usable, userId: row.user_id, grantId: row.grant_id, user };
   }
 }
 
@@ -344,7 +344,7 @@ function checkAccessTokenQuery(db: Kysely<Database>, side: SideName) {
       .innerJoin('clients as c', 'c.id', 't.client_pk')
       .where('t.jti', '=', arg('jti'))
       .where('g.side', '=', side)
-      .select(['t.revoked_at as token_revoked', 'g.revoked_at as grant_revoked', 'c.active as client_active', 'g.user_id']);
+      .select(['t.revoked_at as token_revoked', 'g.revoked_at as grant_revoked', 'c.active as client_active', 'g.user_id', 't.grant_id']);
     return side === 'backoffice'
       ? base
           .leftJoin('backoffice_users as u', 'u.id', 'g.user_id')
@@ -361,6 +361,7 @@ interface CheckedTokenRow {
   grant_revoked: number | null;
   client_active: number;
   user_id: number | null;
+  grant_id: string;
   enabled: number | null;
   locked: number | null;
   is_admin: number | null;
