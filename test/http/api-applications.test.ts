@@ -316,7 +316,20 @@ describe.each(BACKENDS)('JSON:API OAuth applications (%s)', (backend) => {
       expectApiDocument(created, 201);
       expect(dataOf(created)).toMatchObject({
         type: 'oauthapplications',
-        attributes: { side: 'storefront', clientType: 'confidential', grants: ['client_credentials'], redirectUris: [], scopes: ['users:read'], skipConsent: false, allowGuests: false, active: false, lastUsedAt: null },
+        attributes: {
+          side: 'storefront',
+          clientType: 'confidential',
+          grants: ['client_credentials'],
+          redirectUris: [],
+          scopes: ['users:read'],
+          skipConsent: false,
+          allowGuests: false,
+          postLogoutRedirectUris: [],
+          idTokenSignedResponseAlg: null,
+          subjectType: 'public',
+          active: false,
+          lastUsedAt: null,
+        },
         relationships: { owner: { data: { type: 'customerusers', id: String(customer.id) } } },
         links: { self: `${BASE}/${dataOf(created).id}` },
       });
@@ -497,7 +510,23 @@ describe.each(BACKENDS)('JSON:API OAuth applications (%s)', (backend) => {
         expect(r.relationships?.owner.data).toEqual({ type: 'users', id: String(staff.id) });
       }
       const full = await api(server, 'GET', `${PATH}/${id}`, tokens.staff);
-      expect(Object.keys(dataOf(full).attributes)).toEqual(['side', 'name', 'clientType', 'grants', 'redirectUris', 'scopes', 'skipConsent', 'allowGuests', 'active', 'createdAt', 'updatedAt', 'lastUsedAt']);
+      expect(Object.keys(dataOf(full).attributes)).toEqual([
+        'side',
+        'name',
+        'clientType',
+        'grants',
+        'redirectUris',
+        'scopes',
+        'skipConsent',
+        'allowGuests',
+        'postLogoutRedirectUris',
+        'idTokenSignedResponseAlg',
+        'subjectType',
+        'active',
+        'createdAt',
+        'updatedAt',
+        'lastUsedAt',
+      ]);
     });
   });
 

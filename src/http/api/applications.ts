@@ -21,11 +21,27 @@ import type { HttpContext } from '../context.js';
 import { actionOf, ApiRequestError, attribute, isoTime, pageLinks, pickFields, readQuery, readResource, type ResourceInput, sendDocument, sendNoContent } from './json-api.js';
 
 const TYPE = 'oauthapplications';
-const ATTRIBUTES = ['side', 'name', 'clientType', 'grants', 'redirectUris', 'scopes', 'skipConsent', 'allowGuests', 'active', 'createdAt', 'updatedAt', 'lastUsedAt'] as const;
+const ATTRIBUTES = [
+  'side',
+  'name',
+  'clientType',
+  'grants',
+  'redirectUris',
+  'scopes',
+  'skipConsent',
+  'allowGuests',
+  'postLogoutRedirectUris',
+  'idTokenSignedResponseAlg',
+  'subjectType',
+  'active',
+  'createdAt',
+  'updatedAt',
+  'lastUsedAt',
+] as const;
 /** What fields[oauthapplications] may name: the attributes and the owner relationship. */
 const FIELDS = [...ATTRIBUTES, 'owner'];
 /** The settings a create or update document may carry; side and clientType are fixed once created. */
-const SETTINGS = ['name', 'grants', 'redirectUris', 'scopes', 'skipConsent', 'allowGuests', 'active'] as const;
+const SETTINGS = ['name', 'grants', 'redirectUris', 'scopes', 'skipConsent', 'allowGuests', 'postLogoutRedirectUris', 'idTokenSignedResponseAlg', 'subjectType', 'active'] as const;
 const FILTERS = ['side', 'type', 'grant', 'active', 'search', 'owner'] as const;
 const CLIENT_TYPES: readonly ClientType[] = ['confidential', 'public'];
 /** An owner is a user of the application's side: `users` in the back office, `customerusers` in the storefront. */
@@ -64,6 +80,13 @@ function listQuery(filter: Record<string, string>, page: { number: number; size:
   };
 }
 
+/** The ID token algorithm a document gives: a name, null (back to the server's signing key) or undefined (not given). */
+function idTokenAlgOf(attributes: Record<string, unknown>): string | null | undefined {
+  const v = attributes.idTokenSignedResponseAlg;
+  if (v === undefined || v === null || typeof v === 'string') return v;
+  throw ApiRequestError.invalidAttribute('idTokenSignedResponseAlg', "idTokenSignedResponseAlg must be a string, or null for the server's signing key");
+}
+
 /** The settings a document gives, typed; those it leaves out are undefined. */
 function settingsOf(input: ResourceInput) {
   const a = input.attributes;
@@ -74,6 +97,9 @@ function settingsOf(input: ResourceInput) {
     scopes: attribute.strings(a, 'scopes'),
     skipConsent: attribute.boolean(a, 'skipConsent'),
     allowGuests: attribute.boolean(a, 'allowGuests'),
+    postLogoutRedirectUris: attribute.strings(a, 'postLogoutRedirectUris'),
+    idTokenSignedResponseAlg: idTokenAlgOf(a),
+    subjectType: attribute.string(a, 'subjectType'),
     active: attribute.boolean(a, 'active'),
   };
 }
@@ -129,6 +155,9 @@ export function applicationRoutes(app: FastifyInstance, ctx: HttpContext, side: 
         scopes: c.scopes,
         skipConsent: c.skipConsent,
         allowGuests: c.allowGuests,
+        postLogoutRedirectUris: c.postLogoutRedirectUris,
+        idTokenSignedResponseAlg: c.idTokenSignedResponseAlg,
+        subjectType: c.subjectType,
         active: c.active,
         createdAt: isoTime(c.createdAt),
         updatedAt: isoTime(c.updatedAt),
@@ -175,6 +204,9 @@ export function applicationRoutes(app: FastifyInstance, ctx: HttpContext, side: 
       scopes: settings.scopes,
       skipConsent: settings.skipConsent,
       allowGuests: settings.allowGuests,
+      postLogoutRedirectUris: settings.postLogoutRedirectUris,
+      idTokenSignedResponseAlg: settings.idTokenSignedResponseAlg,
+      subjectType: settings.subjectType,
       ...(owner != null ? { owner } : {}),
     };
     const registered = await pointingAtApiNames(clients.create(action, created));

@@ -5,10 +5,11 @@
  * there (another user's application is simply not found).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { SIGNING_ALGORITHMS } from '../../config/index.js';
 import type { NewClientInput } from '../../management/clients.js';
 import { ManagementError } from '../../management/errors.js';
 import type { SideName } from '../../oauth/sides.js';
-import { type Client, type ClientType, GRANT_TYPES, type GrantType } from '../../storage/repositories.js';
+import { type Client, type ClientType, GRANT_TYPES, type GrantType, SUBJECT_TYPES } from '../../storage/repositories.js';
 import { redirectAfterPost } from '../page-headers.js';
 import {
   type AppSection,
@@ -52,6 +53,14 @@ export function clientErrorField(e: ManagementError): string {
   return '_form';
 }
 
+/** The setting (ClientManager's name, as errors are keyed) of a form field whose name differs. */
+const FORM_FIELD_SETTING: Record<string, string> = {
+  redirect_uris: 'redirectUris',
+  post_logout_redirect_uris: 'postLogoutRedirectUris',
+  id_token_signed_response_alg: 'idTokenSignedResponseAlg',
+  subject_type: 'subjectType',
+};
+
 function valuesOf(client: Client, ownerRef: string): ClientFormValues {
   return {
     side: client.side,
@@ -59,6 +68,9 @@ function valuesOf(client: Client, ownerRef: string): ClientFormValues {
     type: client.type,
     grants: [...client.grants],
     redirectUris: client.redirectUris.join('\n'),
+    postLogoutRedirectUris: client.postLogoutRedirectUris.join('\n'),
+    idTokenSignedResponseAlg: client.idTokenSignedResponseAlg ?? '',
+    subjectType: client.subjectType,
     scopes: [...client.scopes],
     owner: ownerRef,
     skipConsent: client.skipConsent,
@@ -75,6 +87,9 @@ function submitted(body: Body): ClientFormValues {
     type: typed(body.type),
     grants: list(body.grants),
     redirectUris: typed(body.redirect_uris),
+    postLogoutRedirectUris: typed(body.post_logout_redirect_uris),
+    idTokenSignedResponseAlg: typed(body.id_token_signed_response_alg),
+    subjectType: typed(body.subject_type),
     scopes: list(body.scopes),
     owner: typed(body.owner),
     skipConsent: body.skip_consent === 'yes',
@@ -126,7 +141,21 @@ export function applicationRoutes(con: Console, mine: boolean) {
   }
 
   const formPage = (visitor: Visitor, values: ClientFormValues, errors: FieldErrors, client?: Client) =>
-    applicationFormPage(visitor.frame, { section, client, values, errors, grantTypes: GRANT_TYPES, scopes: grantry.scopes.known, sides });
+    applicationFormPage(visitor.frame, { section, client, values, errors, grantTypes: GRANT_TYPES, scopes: grantry.scopes.known, sides, algorithms: SIGNING_ALGORITHMS, subjectTypes: SUBJECT_TYPES });
+
+  /**
+   * The OpenID Connect settings of the form, as ClientManager takes them (which checks them): the
+   * empty choice of the signature is the server's key; no subject type keeps the current one
+   * (public for a new application).
+   */
+  const oidcSettings = (body: Body) => {
+    const alg = one(body, 'id_token_signed_response_alg', 'The ID token signature', 20);
+    return {
+      postLogoutRedirectUris: lines(body, 'post_logout_redirect_uris', 'The post-logout redirect URIs'),
+      idTokenSignedResponseAlg: alg === '' ? null : alg,
+      subjectType: one(body, 'subject_type', 'The subject identifiers', 20) || undefined,
+    };
+  };
 
   /** A confirmation step: without confirm=yes a POST shows the question again and changes nothing. */
   function confirmation(visitor: Visitor, client: Client, what: 'delete' | 'revoke-tokens' | 'regenerate-secret'): string {
@@ -202,6 +231,9 @@ export function applicationRoutes(con: Console, mine: boolean) {
         type: 'confidential',
         grants: ['authorization_code'],
         redirectUris: '',
+        postLogoutRedirectUris: '',
+        idTokenSignedResponseAlg: '',
+        subjectType: 'public',
         scopes: grantry.scopes.defaultClientScopes,
         owner: '',
         skipConsent: false,
@@ -226,6 +258,7 @@ export function applicationRoutes(con: Console, mine: boolean) {
           scopes: many(body, 'scopes', 'A scope'),
           skipConsent: body.skip_consent === 'yes',
           allowGuests: !mine && body.allow_guests === 'yes',
+          ...oidcSettings(body),
         };
         // My applications are the visitor's own: owned by them, acting as them with client credentials.
         const owner = mine ? String(visitor.user.id) : one(body, 'owner', 'The owner', 255).trim();
@@ -242,7 +275,7 @@ export function applicationRoutes(con: Console, mine: boolean) {
 
     function formError(reply: FastifyReply, visitor: Visitor, e: unknown, values: ClientFormValues, client?: Client) {
       if (e instanceof BadField) {
-        const field = e.field === 'redirect_uris' ? 'redirectUris' : e.field;
+        const field = FORM_FIELD_SETTING[e.field] ?? e.field;
         return con.send(reply, 400, formPage(visitor, values, { [field]: sentence(e.message) }, client));
       }
       if (e instanceof ManagementError && (e.code === 'invalid_input' || e.code === 'conflict')) {
@@ -292,6 +325,7 @@ export function applicationRoutes(con: Console, mine: boolean) {
           scopes: many(body, 'scopes', 'A scope'),
           skipConsent: body.skip_consent === 'yes',
           ...(mine ? {} : { allowGuests: body.allow_guests === 'yes' }),
+          ...oidcSettings(body),
           ...(owner ? { owner } : {}),
         });
         return redirectAfterPost(reply, `${section.root}/${client.clientId}?done=saved`);

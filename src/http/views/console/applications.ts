@@ -1,5 +1,5 @@
 /** Console pages of OAuth applications (clients): list, form, details, one-time secret. */
-import type { Client } from '../../../storage/repositories.js';
+import type { Client, SubjectType } from '../../../storage/repositories.js';
 import { html } from '../html.js';
 import { badge, type Cell, csrfField, errorSummary, fieldError, type FieldErrors, invalid, pager, postButton, table, when, whenCell, yesNo } from './common.js';
 import { type ConsoleFrame, consoleLayout, type NavKey } from './layout.js';
@@ -11,6 +11,12 @@ const GRANT_LABEL: Record<string, string> = {
   client_credentials: 'Client credentials',
   password: 'Password (legacy)',
 };
+const SUBJECT_LABEL: Record<SubjectType, string> = {
+  public: 'Public: the same for every application of the side',
+  pairwise: 'Pairwise: one for this application only',
+};
+/** The ID token signature when the application chose none. */
+const SERVER_ALG_LABEL = 'Server default (the current signing key)';
 
 /**
  * Where an applications page lives: the admin's list of every application, or "My
@@ -87,6 +93,11 @@ export interface ClientFormValues {
   type: string;
   grants: string[];
   redirectUris: string;
+  /** One per line, as in the textarea. */
+  postLogoutRedirectUris: string;
+  /** '' for the server's signing key. */
+  idTokenSignedResponseAlg: string;
+  subjectType: string;
   scopes: string[];
   owner: string;
   skipConsent: boolean;
@@ -104,6 +115,9 @@ export function applicationFormPage(
     grantTypes: readonly string[];
     scopes: Readonly<Record<string, string>>;
     sides: readonly string[];
+    /** The algorithms an ID token may be signed with. */
+    algorithms: readonly string[];
+    subjectTypes: readonly SubjectType[];
   },
 ): string {
   const { section, values, errors, client } = input;
@@ -149,6 +163,18 @@ ${grantTypes.map((g) => checkbox('grants', g, values.grants.includes(g), GRANT_L
 <p class="hint" id="redirect-hint">One per line. https, a loopback address (http://127.0.0.1/…) or an app scheme such as com.example.app:/callback.</p>
 <textarea id="redirect_uris" name="redirect_uris" rows="3"${invalid(errors, 'redirectUris', 'redirect-hint')}>${values.redirectUris}</textarea>
 ${fieldError(errors, 'redirectUris')}
+<label for="post_logout_redirect_uris">Post-logout redirect URIs</label>
+<p class="hint" id="post-logout-hint">Where the application may send people back after they sign out. One per line, with the same rules as the redirect URIs; only for applications with the authorization code grant.</p>
+<textarea id="post_logout_redirect_uris" name="post_logout_redirect_uris" rows="2"${invalid(errors, 'postLogoutRedirectUris', 'post-logout-hint')}>${values.postLogoutRedirectUris}</textarea>
+${fieldError(errors, 'postLogoutRedirectUris')}
+<label for="id_token_signed_response_alg">ID token signature</label>
+<p class="hint" id="alg-hint">The algorithm that signs the ID tokens this application receives. Keep the server default unless the application can check only one kind of signature.</p>
+<select id="id_token_signed_response_alg" name="id_token_signed_response_alg"${invalid(errors, 'idTokenSignedResponseAlg', 'alg-hint')}>${option('', SERVER_ALG_LABEL, values.idTokenSignedResponseAlg)}${input.algorithms.map((a) => option(a, a, values.idTokenSignedResponseAlg))}</select>
+${fieldError(errors, 'idTokenSignedResponseAlg')}
+<label for="subject_type">Subject identifiers</label>
+<p class="hint" id="subject-hint">The identifier of each user that the application receives. Pairwise keeps applications from matching their users with each other's. Changing it gives every user a new identifier at this application.</p>
+<select id="subject_type" name="subject_type"${invalid(errors, 'subjectType', 'subject-hint')}>${input.subjectTypes.map((t) => option(t, SUBJECT_LABEL[t], values.subjectType))}</select>
+${fieldError(errors, 'subjectType')}
 <fieldset${invalid(errors, 'scopes')}><legend>Scopes the application may be granted</legend><div class="checks">
 ${Object.entries(input.scopes).map(([name, description]) => checkbox('scopes', name, values.scopes.includes(name), `${name} — ${description}`, `scope-${name.replace(/[^A-Za-z0-9_-]/g, '_')}`))}
 </div>${fieldError(errors, 'scopes')}</fieldset>
@@ -189,6 +215,9 @@ export function applicationPage(frame: ConsoleFrame, input: { section: AppSectio
 <dt>State</dt><dd>${badge(client.active, 'active', 'inactive')}</dd>
 <dt>Grant types</dt><dd>${client.grants.map((g) => GRANT_LABEL[g] ?? g).join(', ')}</dd>
 <dt>Redirect URIs</dt><dd>${client.redirectUris.length ? client.redirectUris.map((u) => html`<code>${u}</code><br>`) : 'none'}</dd>
+<dt>Post-logout redirect URIs</dt><dd>${client.postLogoutRedirectUris.length ? client.postLogoutRedirectUris.map((u) => html`<code>${u}</code><br>`) : 'none'}</dd>
+<dt>ID token signature</dt><dd>${client.idTokenSignedResponseAlg ?? SERVER_ALG_LABEL}</dd>
+<dt>Subject identifiers</dt><dd>${SUBJECT_LABEL[client.subjectType]}</dd>
 <dt>Scopes</dt><dd>${client.scopes.join(' ') || 'none'}</dd>
 <dt>Owner user</dt><dd>${input.ownerName ?? 'none'}</dd>
 <dt>Skip consent</dt><dd>${yesNo(client.skipConsent)}</dd>
