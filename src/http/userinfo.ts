@@ -1,6 +1,7 @@
 /**
  * GET|POST {side}/oauth2-token/userinfo (OpenID Connect Core §5.3): the signed-in user's claims
- * for a bearer access token with openid, as JSON. Errors are RFC 6750 §3 challenges. Readable
+ * for a bearer access token with openid (in the Authorization header, or a POST's form body),
+ * as JSON. Errors are RFC 6750 §3 challenges. Readable
  * cross-origin: single-page apps ask it directly.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -8,6 +9,18 @@ import { OAuthError } from '../oauth/errors.js';
 import type { Side } from '../oauth/sides.js';
 import { bearerTokenOf } from './bearer.js';
 import type { HttpContext } from './context.js';
+
+/**
+ * RFC 6750 §2.2: a POST may carry the token as the form parameter access_token instead of the
+ * header (OpenID Connect Core §5.3.1 allows either); never both, and never in the query.
+ */
+function bodyToken(request: FastifyRequest): string | undefined {
+  if (request.method !== 'POST' || !request.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) return undefined;
+  const value = (request.body as Record<string, unknown> | undefined)?.access_token;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[A-Za-z0-9\-_.]+$/.test(value)) throw OAuthError.invalidToken('the access_token parameter is not a well-formed bearer token');
+  return value;
+}
 
 export function userinfoRoutes(ctx: HttpContext, side: Side) {
   const { grantry } = ctx;
@@ -17,7 +30,9 @@ export function userinfoRoutes(ctx: HttpContext, side: Side) {
     // Personal data: no cache keeps it (Core §5.3.2 responses are per user).
     reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
     try {
-      const token = bearerTokenOf(request);
+      const [inHeader, inBody] = [bearerTokenOf(request), bodyToken(request)];
+      if (inHeader !== undefined && inBody !== undefined) throw OAuthError.invalidRequest('send the access token once: in the Authorization header or in the body, not both');
+      const token = inHeader ?? inBody;
       if (token === undefined) {
         return reply.code(401).header('WWW-Authenticate', challenge()).type('application/json').send({ error: 'invalid_token', error_description: 'an access token is required in the Authorization header' });
       }
