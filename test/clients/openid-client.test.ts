@@ -5,7 +5,8 @@
  * signs in and consents), the ID token's claims with its signature checked against the JWKS,
  * UserInfo, a refresh that brings a new ID token, and RP-initiated logout that ends the session
  * of that side only. A confidential client authenticates with client_secret_basic, a public one
- * with none. The server's public URL is http://grantry.test; the library's requests reach the
+ * with none. After a rotation to ES256, ID tokens come in ES256 (the library verifies them) and a
+ * client pinned to RS256 is refused. The server's public URL is http://grantry.test; the library's requests reach the
  * listening server through its customFetch option (helpers/oidc.ts).
  */
 import * as client from 'openid-client';
@@ -29,9 +30,38 @@ import {
   publicUrlFetch,
 } from '../helpers/oidc.js';
 import { PUBLIC_URL, startTestServer, type TestServer } from '../helpers/server.js';
-import { createSideUser, ISSUER, otherSide, SIDES, type TestClient } from '../helpers/tokens.js';
+import { createSideUser, decodeJwt, ISSUER, otherSide, SIDES, type SideUser, type TestClient } from '../helpers/tokens.js';
 
 type ClientType = 'confidential' | 'public';
+
+/** The library's configuration from discovery, as an app would make it. */
+async function discover(server: TestServer, side: SideName, registered: TestClient, type: ClientType, metadata?: Partial<client.ClientMetadata>): Promise<client.Configuration> {
+  const auth = type === 'confidential' ? client.ClientSecretBasic(registered.clientSecret) : client.None();
+  const config = await client.discovery(new URL(ISSUER[side]), registered.clientId, metadata, auth, {
+    execute: [client.allowInsecureRequests],
+    [client.customFetch]: publicUrlFetch(server),
+  });
+  // ID tokens from the token endpoint are verified against the JWKS too, not only their claims.
+  client.enableNonRepudiationChecks(config);
+  return config;
+}
+
+/** Runs authorize with PKCE, state and nonce in the user's browser; returns the callback and the checks. */
+async function authorize(config: client.Configuration, user: SideUser, registered: TestClient, onSignIn?: () => void) {
+  const verifier = client.randomPKCECodeVerifier();
+  const nonce = client.randomNonce();
+  const state = client.randomState();
+  const authorizationUrl = client.buildAuthorizationUrl(config, {
+    redirect_uri: registered.redirectUri,
+    scope: OIDC_SCOPE,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  });
+  const callback = await followAuthorization(user.browser, user.side, authorizationUrl, { login: user.login, password: user.password, beforeSignIn: onSignIn });
+  return { callback, checks: { pkceCodeVerifier: verifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true } };
+}
 
 describe.each(BACKENDS)('openid-client as the relying party (%s)', (backend) => {
   let server: TestServer;
@@ -39,18 +69,6 @@ describe.each(BACKENDS)('openid-client as the relying party (%s)', (backend) => 
     server = await startTestServer(backend);
   });
   afterAll(() => server?.close());
-
-  /** The library's configuration from discovery, as an app would make it. */
-  async function discover(side: SideName, registered: TestClient, type: ClientType): Promise<client.Configuration> {
-    const auth = type === 'confidential' ? client.ClientSecretBasic(registered.clientSecret) : client.None();
-    const config = await client.discovery(new URL(ISSUER[side]), registered.clientId, undefined, auth, {
-      execute: [client.allowInsecureRequests],
-      [client.customFetch]: publicUrlFetch(server),
-    });
-    // ID tokens from the token endpoint are verified against the JWKS too, not only their claims.
-    client.enableNonRepudiationChecks(config);
-    return config;
-  }
 
   describe.each(SIDES)('%s', (side) => {
     it.each(['confidential', 'public'] as const)('%s client: discovery, code + PKCE + nonce, ID token, UserInfo, refresh, end session', async (type) => {
@@ -61,30 +79,20 @@ describe.each(BACKENDS)('openid-client as the relying party (%s)', (backend) => 
       expect((await signIn(browser, otherSide(side), other.login, other.password)).status).toBe(303);
       const registered = await server.createClient({ side, type, grants: ['authorization_code', 'refresh_token'], postLogoutRedirectUris: [LOGOUT_URI] });
 
-      const config = await discover(side, registered, type);
+      const config = await discover(server, side, registered, type);
       const metadata = config.serverMetadata();
       expect(metadata.issuer).toBe(ISSUER[side]);
       expect(metadata.userinfo_endpoint).toBe(PUBLIC_URL + oidcPaths(side).userinfo);
       expect(metadata.end_session_endpoint).toBe(PUBLIC_URL + oidcPaths(side).endSession);
 
-      const verifier = client.randomPKCECodeVerifier();
-      const nonce = client.randomNonce();
-      const state = client.randomState();
-      const authorizationUrl = client.buildAuthorizationUrl(config, {
-        redirect_uri: registered.redirectUri,
-        scope: OIDC_SCOPE,
-        code_challenge: await client.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        state,
-        nonce,
-      });
       let signedInFrom = Number.POSITIVE_INFINITY;
-      const callback = await followAuthorization(browser, side, authorizationUrl, { login: user.login, password: user.password, beforeSignIn: () => (signedInFrom = nowSeconds()) });
+      const { callback, checks } = await authorize(config, user, registered, () => (signedInFrom = nowSeconds()));
       const signedInUntil = nowSeconds();
       expect(`${callback.origin}${callback.pathname}`).toBe(registered.redirectUri);
+      const { expectedNonce: nonce, expectedState: state, pkceCodeVerifier: verifier } = checks;
 
       // The library checks state, iss (RFC 9207), the ID token's signature, iss, aud, exp, iat and nonce.
-      const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true });
+      const tokens = await client.authorizationCodeGrant(config, callback, checks);
       expect(tokens.token_type).toBe('bearer');
       expect(tokens.scope?.split(' ').sort()).toEqual(['email', 'openid', 'profile']);
       expect(typeof tokens.refresh_token).toBe('string');
@@ -127,6 +135,49 @@ describe.each(BACKENDS)('openid-client as the relying party (%s)', (backend) => 
       await expectSignedOut(replay, side);
       // ...and the other side's has not.
       await expectSignedIn(browser, otherSide(side));
+    });
+  });
+});
+
+describe.each(BACKENDS)('openid-client with ES256 ID tokens after a key rotation (%s)', (backend) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    // A server of its own: the rotation retires the RSA seed key that other tests' servers share.
+    server = await startTestServer(backend);
+    await server.grantry.keys.rotate('ES256', 0);
+  });
+  afterAll(() => server?.close());
+
+  describe.each(SIDES)('%s', (side) => {
+    it('discovery offers ES256 only; a client asking ES256, or nothing, gets ES256 ID tokens the library verifies; one pinned to RS256 is unauthorized_client', async () => {
+      const response = await fetch(server.url + oidcPaths(side).openidConfiguration);
+      expect(((await response.json()) as Record<string, unknown>).id_token_signing_alg_values_supported).toEqual(['ES256']);
+      const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string; alg?: string; kty: string }> };
+      const es256Kids = jwks.keys.filter((k) => k.kty === 'EC').map((k) => k.kid);
+      expect(es256Kids).toHaveLength(1);
+
+      for (const [alg, metadata] of [
+        ['ES256', { id_token_signed_response_alg: 'ES256' }],
+        [null, undefined],
+      ] as const) {
+        const user = await createSideUser(server, side);
+        const registered = await server.createClient({ side, type: 'public', idTokenSignedResponseAlg: alg });
+        const config = await discover(server, side, registered, 'public', metadata);
+        const { callback, checks } = await authorize(config, user, registered);
+        const tokens = await client.authorizationCodeGrant(config, callback, checks);
+        if (!tokens.id_token) throw new Error('no ID token');
+        const { header } = decodeJwt(tokens.id_token);
+        expect(header).toMatchObject({ alg: 'ES256', typ: 'JWT', kid: es256Kids[0] });
+        expectIdTokenClaims(tokens.id_token, { issuer: ISSUER[side], clientId: registered.clientId, userId: user.id, accessToken: tokens.access_token });
+        expect(tokens.claims()?.nonce).toBe(checks.expectedNonce);
+      }
+
+      // No active RS256 key is left: a client that insists on RS256 is told so at the code exchange.
+      const user = await createSideUser(server, side);
+      const pinned = await server.createClient({ side, type: 'public', idTokenSignedResponseAlg: 'RS256' });
+      const config = await discover(server, side, pinned, 'public', { id_token_signed_response_alg: 'RS256' });
+      const { callback, checks } = await authorize(config, user, pinned);
+      await expect(client.authorizationCodeGrant(config, callback, checks)).rejects.toMatchObject({ status: 400, error: 'unauthorized_client' });
     });
   });
 });
