@@ -186,7 +186,7 @@ export function expectOpaqueSubject(sub: unknown, userId: number): void {
   expect(sub).toMatch(/^[A-Za-z0-9_-]{20,}$/);
 }
 
-/** A UserInfo request with a bearer token in the Authorization header (GET, or POST with an empty form). */
+/** A UserInfo request with the token in the Authorization header (GET, or POST with an empty form). */
 export function userinfo(server: TestServer, side: SideName, token: string | undefined, method: 'GET' | 'POST' = 'GET', headers: Record<string, string> = {}): Promise<HttpCall> {
   const all: Record<string, string> = { ...headers };
   if (token !== undefined) all.authorization = `Bearer ${token}`;

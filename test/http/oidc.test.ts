@@ -442,11 +442,25 @@ describe.each(BACKENDS)('OpenID Connect over HTTP (%s)', (backend) => {
         const none = await userinfo(server, side, undefined);
         expect(none.status).toBe(401);
         expect(none.headers.get('www-authenticate')).toMatch(/^Bearer\b/);
-        // A token in the query is refused (the Authorization header only; RFC 6750 §3.1 invalid_request).
+        // A token in the query is refused (RFC 9700 §2.4.3: URLs end up in logs; RFC 6750 §3.1 invalid_request).
         const mine = await oidcSignIn(await createSideUser(server, side), await oidcClient(side));
         const inQuery = await call(server.url, 'GET', `${paths.userinfo}?${new URLSearchParams({ access_token: mine.accessToken })}`);
         expectBearerError(inQuery, 400, 'invalid_request');
         expect(inQuery.json).not.toHaveProperty('sub');
+      });
+
+      it('UserInfo takes the token in a POST\'s form body (RFC 6750 §2.2), but not in the header and the body at once, nor in a JSON body', async () => {
+        const tokens = await oidcSignIn(await createSideUser(server, side), await oidcClient(side));
+        const form = { 'content-type': 'application/x-www-form-urlencoded' };
+        const inBody = await call(server.url, 'POST', paths.userinfo, { headers: form, body: new URLSearchParams({ access_token: tokens.accessToken }).toString() });
+        expect(inBody.status, inBody.text).toBe(200);
+        expect(inBody.json.sub).toBe(tokens.claims.sub);
+        const twice = await call(server.url, 'POST', paths.userinfo, { headers: { ...form, authorization: `Bearer ${tokens.accessToken}` }, body: new URLSearchParams({ access_token: tokens.accessToken }).toString() });
+        expectBearerError(twice, 400, 'invalid_request');
+        expect(twice.json).not.toHaveProperty('sub');
+        const json = await call(server.url, 'POST', paths.userinfo, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ access_token: tokens.accessToken }) });
+        expect(json.status).toBe(401);
+        expect(json.json).not.toHaveProperty('sub');
       });
 
       it('CORS: UserInfo and the OpenID configuration answer an allowed origin, not another; end session (a page) answers none', async () => {
