@@ -140,8 +140,8 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
     expectFailure(noOwner, 1, 'grantry: the client_credentials grant needs an owner user (--owner)');
     expect(onlyJson(noOwner)).toEqual({ error: 'invalid_input', message: 'the client_credentials grant needs an owner user (--owner)' });
     expectFailure(guestsBackoffice, 1, 'grantry: only storefront clients can allow guests');
-    // Grantry's API scopes are always known, before the configured ones.
-    expectFailure(unknownScope, 1, 'grantry: unknown scope admin; known: api, users:read, users:write, applications:read, applications:write, read, write');
+    // The OpenID Connect scopes and Grantry's API scopes are always known, before the configured ones.
+    expectFailure(unknownScope, 1, 'grantry: unknown scope admin; known: openid, profile, email, api, users:read, users:write, applications:read, applications:write, read, write');
     expectFailure(unknownOwner, 1, 'grantry: no backoffice user "ghost"');
     expectFailure(noRedirect, 1, 'grantry: the authorization_code grant needs at least one redirect URI');
     for (const r of [guestsBackoffice, unknownScope, unknownOwner, noRedirect]) expect(r.stdout).toBe('');
