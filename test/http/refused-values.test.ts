@@ -14,7 +14,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { exchangeCode, expectTokenSuccess, type SideUser } from '../helpers/tokens.js';
 
 const PATH = '/admin/api/oauthapplications';
-const KNOWN = 'known: api, users:read, users:write, applications:read, applications:write, read, write, profile, orders:read';
+const KNOWN = 'known: openid, profile, email, api, users:read, users:write, applications:read, applications:write, read, write, orders:read';
 
 let counter = 0;
 const application = (attributes: Record<string, unknown>) => ({
