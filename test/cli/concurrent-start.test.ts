@@ -38,7 +38,7 @@ describe('processes starting together on a fresh SQLite data folder', () => {
     const env = cliEnv(dir, undefined);
     const results = await Promise.all(Array.from({ length: PROCESSES }, () => runCli(['migrate', '--json'], env)));
     const applied = results.flatMap((r) => okJson(r).applied as string[]);
-    expect(applied.sort()).toEqual(['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent', '006-audit-trail', '007-consents', '008-sessions-by-user']);
+    expect(applied.sort()).toEqual(['001-initial', '002-token-lifecycle', '003-brute-force', '004-normalized-logins', '005-code-redirect-uri-sent', '006-audit-trail', '007-consents', '008-sessions-by-user', '009-openid-connect']);
     for (const r of results) expect(r.stderr).toBe(usingDatabase(`sqlite:${dir}/grantry.sqlite`));
     // The server secret is set up with the database, so management commands work before a start.
     expect(mode(path.join(dir, 'secret'))).toBe('600');

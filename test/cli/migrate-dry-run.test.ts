@@ -13,7 +13,7 @@ import { type DataDir, freshDataDir } from '../helpers/server.js';
 import { cliEnv, expectFailure, okJson, onlyJson, runCli } from './run.js';
 
 const OLD_VERSION_LAST = '005-code-redirect-uri-sent';
-const NEWER = ['006-audit-trail', '007-consents', '008-sessions-by-user'];
+const NEWER = ['006-audit-trail', '007-consents', '008-sessions-by-user', '009-openid-connect'];
 
 describe.each(BACKENDS)('grantry migrate --dry-run (%s)', (backend) => {
   let data: DataDir;
@@ -51,7 +51,7 @@ describe.each(BACKENDS)('grantry migrate --dry-run (%s)', (backend) => {
     expect(okJson(await runCli(['migrate', '--dry-run', '--json'], env))).toEqual({ pending: NEWER });
     const text = await runCli(['migrate', '--dry-run'], env);
     expect(text.code, text.stderr).toBe(0);
-    expect(text.stdout).toBe(`Would apply 3 migration(s) to the ${backend} database, in this order:\n${NEWER.map((n) => `  ${n}\n`).join('')}`);
+    expect(text.stdout).toBe(`Would apply ${NEWER.length} migration(s) to the ${backend} database, in this order:\n${NEWER.map((n) => `  ${n}\n`).join('')}`);
     expect(await schemaSnapshot()).toEqual(before);
 
     expect(okJson(await runCli(['migrate', '--json'], env))).toEqual({ applied: NEWER });

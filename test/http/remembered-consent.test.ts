@@ -129,7 +129,6 @@ describe.each(BACKENDS)('remembered consent (%s)', (backend) => {
     });
 
     it.each([
-      ['login', 'unsupported prompt'],
       ['select_account', 'unsupported prompt'],
       ['bogus', 'unknown'],
       ['none consent', 'combined'],
