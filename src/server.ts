@@ -145,6 +145,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
     log(`             authorize ${config.publicUrl}${side.authorizePath}`);
     log(`             login     ${config.publicUrl}${side.loginPath}`);
     log(`             API       ${config.publicUrl}${side.apiPath}`);
+    log(`             OpenID    ${config.publicUrl}${side.openidConfigurationPath}`);
     if (side.consolePath) log(`             console   ${config.publicUrl}${side.consolePath}`);
   }
   log(`  database               ${describeDatabase(config.databaseUrl)}`);

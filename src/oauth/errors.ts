@@ -21,7 +21,6 @@ export type OAuthErrorCode =
   // OpenID Connect's prompt=none answers, used by the authorize endpoint.
   | 'login_required'
   | 'consent_required'
-  | 'interaction_required'
   // OpenID Connect Core §3.1.2.6: request objects and dynamic registration are not supported.
   | 'request_not_supported'
   | 'request_uri_not_supported'
@@ -95,10 +94,6 @@ export class OAuthError extends Error {
   /** prompt=none when the user would have to be asked for consent. */
   static consentRequired(description = 'the user has not allowed this request and prompt=none forbids the consent page') {
     return new OAuthError('consent_required', description, 400);
-  }
-  /** prompt=none when some other page would be needed (OIDC Core §3.1.2.6). */
-  static interactionRequired(description: string) {
-    return new OAuthError('interaction_required', description, 400);
   }
   /** An OIDC authorize parameter Grantry does not support, with its own error code (OIDC Core §3.1.2.6). */
   static notSupported(error: 'request_not_supported' | 'request_uri_not_supported' | 'registration_not_supported', description: string) {

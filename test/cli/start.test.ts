@@ -42,6 +42,8 @@ describe.each(BACKENDS)('grantry start (%s)', (backend) => {
       const database = backend === 'sqlite' ? `SQLite database ${data.dir}/grantry.sqlite` : `PostgreSQL database ${data.databaseUrl}`;
       expect(server.stdout).toContain(`\n  database               ${database}\n`);
       expect(server.stdout).toContain('\n             console   http://localhost:0/admin/console\n');
+      expect(server.stdout).toContain('\n             OpenID    http://localhost:0/admin/.well-known/openid-configuration\n');
+      expect(server.stdout).toContain('\n             OpenID    http://localhost:0/.well-known/openid-configuration\n');
       // The database already has a back-office user, so no admin is created and no password printed.
       expect(server.stdout).not.toContain('Created back-office admin');
 

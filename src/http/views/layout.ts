@@ -61,7 +61,7 @@ input:focus{outline:2px solid ${colour.strong};outline-offset:1px;border-color:$
 button{font:inherit;font-weight:600;border:0;border-radius:8px;padding:.65rem 1.1rem;cursor:pointer}
 .primary{background:${colour.accent};color:${colour.onAccent}}.primary:hover{background:${colour.hover}}
 .secondary{background:#e5e7eb;color:#111827}.secondary:hover{background:#d1d5db}
-a.button{display:inline-block;font-weight:600;border-radius:8px;padding:.65rem 1.1rem;text-decoration:none;text-align:center}
+a.button{display:inline-block;font-weight:600;border-radius:8px;padding:.65rem 1.1rem;text-decoration:none;text-align:center;white-space:nowrap}
 .actions{display:flex;gap:.75rem;justify-content:flex-end;margin-top:1.5rem;flex-wrap:wrap}
 .error{background:#fef2f2;color:#991b1b;border:1px solid #fecaca;border-radius:8px;padding:.6rem .75rem;margin:0 0 1rem}
 .muted{color:#4b5563;font-size:.9rem}
