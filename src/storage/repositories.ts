@@ -184,6 +184,11 @@ export interface OidcGrant {
   nonce?: string;
   /** When the user authenticated: the start of their session. */
   authTime: number;
+  /**
+   * The user's subject at the client when it signed in: every ID token of the grant repeats it
+   * (OIDC Core §12.2), even if the client's subject type changes meanwhile.
+   */
+  sub?: string;
   /** The session's OIDC id (`sid`), for logout. */
   sid?: string;
   /** Claims asked for by name with the `claims` parameter (OIDC Core §5.5), for the ID token and for UserInfo. */
