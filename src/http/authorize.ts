@@ -9,9 +9,12 @@ import {
   type AuthorizationRequest,
   AuthorizeRedirectError,
   authorizationResponseUrl,
+  checkGuestRequest,
+  checkIdTokenHint,
   consentDecision,
   consentScopes,
   errorResponseUrl,
+  FreshSignIn,
   limitToRole,
   mustSignInAgain,
   openIdGrantOf,
@@ -20,7 +23,6 @@ import {
 } from '../oauth/authorize.js';
 import { AuthorizePageError, OAuthError } from '../oauth/errors.js';
 import { VISITOR_AUTHORIZE_PATH } from '../oauth/metadata.js';
-import { OPENID_SCOPE } from '../oauth/oidc/claims.js';
 import type { RawParams } from '../oauth/params.js';
 import type { Side } from '../oauth/sides.js';
 import type { Session } from '../storage/repositories.js';
@@ -37,14 +39,15 @@ const MAX_LOGIN_LOCATION = 8 * 1024;
 export function authorizeRoutes(ctx: HttpContext, side: Side) {
   const { grantry, browser } = ctx;
   const brand = ctx.branding.of(side.name);
+  const fresh = new FreshSignIn(grantry.hasher);
+  const dependencies = { clients: grantry.repos.clients, scopes: grantry.scopes, idTokens: grantry.idTokens };
 
   /** 302 after GET; 303 after POST so the browser does not re-post the form (RFC 9700 §4.12). */
   const redirect = (request: FastifyRequest, reply: FastifyReply, location: string) =>
     reply.code(request.method === 'POST' ? 303 : 302).header('Cache-Control', 'no-store').header('Location', location).send();
 
   const sendCode = async (request: FastifyRequest, reply: FastifyReply, authz: AuthorizationRequest, signedIn: Session | null) => {
-    const sessionKey = signedIn ? browser.sessionKey(request, side) : undefined;
-    const oidc = signedIn ? openIdGrantOf(authz, signedIn, sessionKey && grantry.subjects.sessionId(sessionKey)) : undefined;
+    const oidc = signedIn ? openIdGrantOf(authz, signedIn, browser.openIdSessionId(request, side), grantry.subjects.of(authz.client, signedIn.userId)) : undefined;
     const code = await grantry.codes.issue(authz, signedIn?.userId ?? null, oidc);
     return redirect(request, reply, authorizationResponseUrl(authz.redirectUri, { code, state: authz.state, iss: side.issuer }));
   };
@@ -53,32 +56,18 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
     redirect(request, reply, errorResponseUrl(new AuthorizeRedirectError(error, authz.redirectUri, authz.state), side.issuer));
 
   /**
-   * To the login page, coming back to this request afterwards (less what asked for the sign-in).
-   * `again`: the user is signed in but must sign in anew (prompt=login, max_age), so the login
-   * page shows its form instead of passing the signed-in user straight back.
+   * To the login page, coming back to this request afterwards, marked as asking for a sign-in
+   * from now on (FreshSignIn). `again`: the user is signed in but must sign in anew
+   * (prompt=login, max_age), so the login page shows its form instead of passing them back.
    */
   const toLogin = (request: FastifyRequest, reply: FastifyReply, authz: AuthorizationRequest, raw: RawParams, again: boolean) => {
-    const returnTo = `${side.authorizePath}?${new URLSearchParams(paramsAfterSignIn(forwardedParams(raw)))}`;
+    const returnTo = `${side.authorizePath}?${new URLSearchParams(paramsAfterSignIn(forwardedParams(raw), fresh.mark(Math.floor(Date.now() / 1000))))}`;
     const login = `${side.loginPath}?${new URLSearchParams({ return_to: returnTo, ...(again ? { again: '1' } : {}) })}`;
     // The request comes back through the login page encoded twice over: past this size the
     // browser's next request would be refused (431), so say so to the client now.
     if (login.length > MAX_LOGIN_LOCATION) return redirectError(request, reply, authz, OAuthError.invalidRequest('the authorization request is too long to carry through sign-in'));
     return reply.code(303).header('Cache-Control', 'no-store').header('Location', login).send();
   };
-
-  /**
-   * id_token_hint names who the client expects to be signed in (OIDC Core §3.1.2.1): it must be
-   * an ID token of ours for this client, and for the signed-in user; otherwise login_required
-   * (the user it names is not signed in), so a client never gets a code for someone other than
-   * the user it asked about.
-   */
-  async function hintProblem(authz: AuthorizationRequest, session: Session): Promise<OAuthError | undefined> {
-    if (authz.openid.idTokenHint === undefined) return undefined;
-    const hint = await grantry.idTokens.readHint(authz.openid.idTokenHint, side);
-    if (!hint || !hint.audience.includes(authz.client.clientId)) return OAuthError.loginRequired('id_token_hint is not an ID token this server issued to the client');
-    if (hint.sub !== grantry.subjects.of(authz.client, session.userId)) return OAuthError.loginRequired('the signed-in user is not the one id_token_hint names');
-    return undefined;
-  }
 
   /** The authorize parameters as a query string, to return to after login or carry in the consent form. */
   const forwardedParams = (raw: RawParams): Record<string, string> => {
@@ -90,7 +79,7 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
   /** The validated request, or undefined when an error page or error redirect was sent. */
   async function validate(request: FastifyRequest, reply: FastifyReply, raw: RawParams): Promise<AuthorizationRequest | undefined> {
     try {
-      return await validateAuthorizationRequest(raw, side, grantry.repos.clients, grantry.scopes);
+      return await validateAuthorizationRequest(raw, side, dependencies);
     } catch (e) {
       if (e instanceof AuthorizePageError) {
         sendPage(reply, e.status, invalidSignInLinkPage(brand, { clientName: e.clientName, technical: `${e.title}: ${e.description} (${e.error})` }));
@@ -108,24 +97,29 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
 
     const session = await browser.current(request, side);
     const decision = request.method === 'POST' ? raw.decision : undefined;
+    // OIDC Core §3.1.2.1 lets a client POST the request; a form posted from the client's site
+    // carries no SameSite=Lax cookie, so a signed-in user would seem signed out. The same request
+    // by GET (a top-level navigation, which carries it) finds the session. (The consent form is
+    // our own page, so its POST carries the cookie.)
+    if (!session && request.method === 'POST' && decision === undefined && request.cookies[side.sessionCookie] === undefined) {
+      const location = `${side.authorizePath}?${new URLSearchParams(forwardedParams(raw))}`;
+      if (location.length <= MAX_LOGIN_LOCATION) return redirect(request, reply, location);
+    }
     // prompt=none: no page at all, so a needed sign-in is told to the client (OIDC Core §3.1.2.6).
-    const again = session !== undefined && decision === undefined && mustSignInAgain(authz, session, Math.floor(Date.now() / 1000));
+    const again = session !== undefined && decision === undefined && mustSignInAgain(authz, session, Math.floor(Date.now() / 1000), fresh);
     if (!session || again) {
       if (authz.prompt.has('none')) return redirectError(request, reply, authz, OAuthError.loginRequired(session ? 'the sign-in is older than max_age and prompt=none forbids the sign-in page' : undefined));
       return toLogin(request, reply, authz, raw, again);
     }
-    const hintError = await hintProblem(authz, session);
-    if (hintError) return redirectError(request, reply, authz, hintError);
     // The scopes follow the signed-in user's role (api-scopes.ts). A disabled or locked user has
     // none; their code is refused at the token endpoint, as it always was.
     const role = await activeUserRole(grantry.repos.users, side.name, session.userId);
-    if (role) {
-      try {
-        authz = limitToRole(authz, role);
-      } catch (e) {
-        if (e instanceof AuthorizeRedirectError) return redirect(request, reply, errorResponseUrl(e, side.issuer));
-        throw e;
-      }
+    try {
+      await checkIdTokenHint(authz, session.userId, grantry.idTokens, grantry.subjects);
+      if (role) authz = limitToRole(authz, role);
+    } catch (e) {
+      if (e instanceof AuthorizeRedirectError) return redirect(request, reply, errorResponseUrl(e, side.issuer));
+      throw e;
     }
 
     if (decision !== undefined) {
@@ -185,9 +179,12 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
   async function handleVisitor(request: FastifyRequest, reply: FastifyReply) {
     const authz = await validate(request, reply, (request.query ?? {}) as RawParams);
     if (!authz) return reply;
-    if (!authz.client.allowGuests) return redirectError(request, reply, authz, OAuthError.unauthorizedClient('the client does not allow guests'));
-    // A guest has no account to sign in with, so there is no identity for an ID token to tell.
-    if (authz.scope.split(' ').includes(OPENID_SCOPE)) return redirectError(request, reply, authz, OAuthError.invalidScope('openid needs a signed-in user; guests have none'));
+    try {
+      checkGuestRequest(authz);
+    } catch (e) {
+      if (e instanceof AuthorizeRedirectError) return redirect(request, reply, errorResponseUrl(e, side.issuer));
+      throw e;
+    }
     const retryAfter = await grantry.throttle.reserve(Throttle.visitorKeys(request.ip), Math.floor(Date.now() / 1000));
     if (retryAfter > 0) {
       reply.header('Retry-After', String(retryAfter));

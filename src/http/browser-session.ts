@@ -10,6 +10,7 @@ import type { Session, SessionRepository } from '../storage/repositories.js';
 
 const SESSION_PURPOSE = 'session-id';
 const CSRF_PURPOSE = 'csrf';
+const OIDC_SID_PURPOSE = 'oidc-sid';
 
 export class BrowserSessions {
   private readonly csrfCookie: string;
@@ -41,6 +42,15 @@ export class BrowserSessions {
   sessionKey(request: FastifyRequest, side: Side): string | undefined {
     const id = request.cookies[side.sessionCookie];
     return id && id.length <= 100 ? this.hasher.hash(SESSION_PURPOSE, id) : undefined;
+  }
+
+  /**
+   * The OpenID Connect session id (`sid`) of the session this browser sends for `side`: derived
+   * from the stored key, so it tells nothing of the cookie.
+   */
+  openIdSessionId(request: FastifyRequest, side: Side): string | undefined {
+    const key = this.sessionKey(request, side);
+    return key === undefined ? undefined : this.hasher.hash(OIDC_SID_PURPOSE, key).slice(0, 32);
   }
 
   /** Starts a session under a brand-new id, whatever cookie came in (no session fixation). */

@@ -6,13 +6,16 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthorizePageError } from '../oauth/errors.js';
-import { END_SESSION_FORM_PARAMS, type EndSessionRequest, hintMatchesSession, postLogoutLocation, validateEndSessionRequest } from '../oauth/oidc/end-session.js';
+import { END_SESSION_FORM_PARAMS, END_SESSION_PARAMS, type EndSessionRequest, hintMatchesSession, postLogoutLocation, validateEndSessionRequest } from '../oauth/oidc/end-session.js';
 import type { RawParams } from '../oauth/params.js';
 import type { Side } from '../oauth/sides.js';
 import type { HttpContext } from './context.js';
 import { displayName } from './login.js';
 import { redirectAfterPost, sendPage } from './page-headers.js';
 import { errorPage, signedOutPage, signOutConfirmPage } from './views/pages.js';
+
+/** Node refuses request heads over 16 KiB; an ID token hint and a URI fit well within this. */
+const MAX_LOCATION = 8 * 1024;
 
 export function endSessionRoutes(ctx: HttpContext, side: Side) {
   const { grantry, browser } = ctx;
@@ -27,6 +30,15 @@ export function endSessionRoutes(ctx: HttpContext, side: Side) {
 
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const raw = ((request.method === 'POST' ? request.body : request.query) ?? {}) as RawParams;
+    // RP-Initiated Logout §2 lets the client POST; a form posted from the client's site carries no
+    // SameSite=Lax cookie, so the session would seem gone and the user would be told "signed out"
+    // while still signed in. The same request by GET (a top-level navigation) carries the cookie.
+    if (request.method === 'POST' && raw.confirm === undefined && request.cookies[side.sessionCookie] === undefined) {
+      const query = new URLSearchParams();
+      for (const name of END_SESSION_PARAMS) if (typeof raw[name] === 'string') query.set(name, raw[name]);
+      const location = `${side.endSessionPath}?${query}`;
+      if (location.length <= MAX_LOCATION) return redirectAfterPost(reply, location);
+    }
     let logout: EndSessionRequest;
     try {
       logout = await validateEndSessionRequest(raw, side, grantry.repos.clients, grantry.idTokens);
@@ -49,8 +61,7 @@ export function endSessionRoutes(ctx: HttpContext, side: Side) {
         technical: 'the form\'s CSRF token is missing, expired or from another browser (HTTP 403)',
       }));
     }
-    const sessionKey = browser.sessionKey(request, side);
-    const sid = sessionKey && grantry.subjects.sessionId(sessionKey);
+    const sid = browser.openIdSessionId(request, side) as string;
     if (confirmed || hintMatchesSession(logout, session, sid, grantry.subjects)) {
       await browser.end(request, reply, side);
       grantry.audit.emit({ kind: 'signout', side: side.name, userId: session.userId, clientId: logout.client?.clientId ?? null, address: request.ip, details: { via: 'end_session', confirmed } });

@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OAuthError } from '../oauth/errors.js';
 import type { Side } from '../oauth/sides.js';
-import { bearerTokenOf } from './bearer.js';
+import { BEARER_TOKEN, bearerTokenOf } from './bearer.js';
 import type { HttpContext } from './context.js';
 
 /**
@@ -15,10 +15,12 @@ import type { HttpContext } from './context.js';
  * header (OpenID Connect Core §5.3.1 allows either); never both, and never in the query.
  */
 function bodyToken(request: FastifyRequest): string | undefined {
-  if (request.method !== 'POST' || !request.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) return undefined;
+  // Media types are case-insensitive (RFC 9110 §8.3.1).
+  const type = request.headers['content-type']?.split(';', 1)[0]?.trim().toLowerCase();
+  if (request.method !== 'POST' || type !== 'application/x-www-form-urlencoded') return undefined;
   const value = (request.body as Record<string, unknown> | undefined)?.access_token;
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^[A-Za-z0-9\-_.]+$/.test(value)) throw OAuthError.invalidToken('the access_token parameter is not a well-formed bearer token');
+  if (typeof value !== 'string' || !BEARER_TOKEN.test(value)) throw OAuthError.invalidToken('the access_token parameter is not a well-formed bearer token');
   return value;
 }
 

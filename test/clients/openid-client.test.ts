@@ -149,7 +149,7 @@ describe.each(BACKENDS)('openid-client with ES256 ID tokens after a key rotation
   afterAll(() => server?.close());
 
   describe.each(SIDES)('%s', (side) => {
-    it('discovery offers ES256 only; a client asking ES256, or nothing, gets ES256 ID tokens the library verifies; one pinned to RS256 is unauthorized_client', async () => {
+    it('discovery offers ES256 only; a client asking ES256, or nothing, gets ES256 ID tokens the library verifies; one pinned to RS256 is unauthorized_client at the authorize endpoint', async () => {
       const response = await fetch(server.url + oidcPaths(side).openidConfiguration);
       expect(((await response.json()) as Record<string, unknown>).id_token_signing_alg_values_supported).toEqual(['ES256']);
       const jwks = (await (await fetch(`${server.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string; alg?: string; kty: string }> };
@@ -172,12 +172,14 @@ describe.each(BACKENDS)('openid-client with ES256 ID tokens after a key rotation
         expect(tokens.claims()?.nonce).toBe(checks.expectedNonce);
       }
 
-      // No active RS256 key is left: a client that insists on RS256 is told so at the code exchange.
+      // No active RS256 key is left: a client that insists on RS256 is told so at the authorize
+      // endpoint, before its user signs in, and the library hands on the error.
       const user = await createSideUser(server, side);
       const pinned = await server.createClient({ side, type: 'public', idTokenSignedResponseAlg: 'RS256' });
       const config = await discover(server, side, pinned, 'public', { id_token_signed_response_alg: 'RS256' });
       const { callback, checks } = await authorize(config, user, pinned);
-      await expect(client.authorizationCodeGrant(config, callback, checks)).rejects.toMatchObject({ status: 400, error: 'unauthorized_client' });
+      expect(callback.searchParams.get('error')).toBe('unauthorized_client');
+      await expect(client.authorizationCodeGrant(config, callback, checks)).rejects.toMatchObject({ error: 'unauthorized_client' });
     });
   });
 });

@@ -464,7 +464,8 @@ describe.each(BACKENDS)('authorize endpoint (%s)', (backend) => {
         const returnTo = expectLoginRedirect(first, side);
         const [returnPath, returnQuery] = returnTo.split('?');
         expect(returnPath).toBe(authorizePath(side));
-        expect(Object.fromEntries(new URLSearchParams(returnQuery))).toEqual(params);
+        // The request comes back as it was, with the server's mark of when it asked for a sign-in.
+        expect(Object.fromEntries(new URLSearchParams(returnQuery))).toEqual({ ...params, signed_in_after: expect.stringMatching(/^\d+\.[A-Za-z0-9_-]{22}$/) });
 
         const login = await signIn(browser, side, user.login, user.password, returnTo);
         expect(login.status).toBe(303);

@@ -1,7 +1,7 @@
 // The OpenID Connect parameters of an authorization request (Core §3.1.2.1). They are read for
 // every request, so a malformed one is refused whatever the scope; what they ask only matters
-// to a request for openid (the nonce and claims are kept with its grant), except max_age and
-// login_hint, which help any sign-in. Request objects and registration are not supported, and
+// to a request for openid (the nonce and claims are kept with its grant), except max_age, which
+// applies to any sign-in. login_hint is read by the login page (http/login.ts), from return_to. Request objects and registration are not supported, and
 // say so with their own error codes (§3.1.2.6) rather than being silently ignored.
 import { OAuthError } from '../errors.js';
 import type { Params } from '../params.js';
@@ -11,8 +11,6 @@ export interface OpenIdParameters {
   nonce: string | undefined;
   /** Seconds; a session older than this must sign in again. */
   maxAge: number | undefined;
-  /** Pre-fills the login form (a username or email). */
-  loginHint: string | undefined;
   /** An ID token naming who the client expects to be signed in. */
   idTokenHint: string | undefined;
   claims: RequestedClaims | undefined;
@@ -20,7 +18,6 @@ export interface OpenIdParameters {
 
 /** Longer than any nonce a library makes (they are 32-64 characters), short enough to carry through sign-in. */
 const MAX_NONCE = 512;
-const MAX_LOGIN_HINT = 255;
 /** A decade: max_age is a number of seconds, and a larger one means the same as none. */
 const MAX_MAX_AGE = 315_360_000;
 
@@ -38,12 +35,9 @@ export function checkOpenIdParameters(params: Params): OpenIdParameters {
     if (!/^\d{1,10}$/.test(maxAgeText)) throw OAuthError.invalidRequest('max_age must be a whole number of seconds');
     maxAge = Math.min(Number(maxAgeText), MAX_MAX_AGE);
   }
-  const loginHint = params.get('login_hint');
   return {
     nonce,
     maxAge,
-    // A hint too long to be a login is no help; it is dropped, not an error (it is only a hint).
-    loginHint: loginHint !== undefined && loginHint.length <= MAX_LOGIN_HINT ? loginHint : undefined,
     idTokenHint: params.get('id_token_hint'),
     claims: parseClaimsParameter(params.get('claims')),
   };

@@ -16,6 +16,9 @@ export const IDENTITY_SCOPES: Readonly<Record<string, { claims: readonly string[
 
 export const isIdentityScope = (scope: string) => Object.hasOwn(IDENTITY_SCOPES, scope);
 
+/** Whether a granted scope string makes the request an OpenID Connect one. */
+export const hasOpenId = (scope: string) => scope.split(' ').includes(OPENID_SCOPE);
+
 /** Every claim Grantry can release, for discovery's claims_supported. */
 export const SUPPORTED_CLAIMS: readonly string[] = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'sid', 'at_hash', ...Object.values(IDENTITY_SCOPES).flatMap((s) => s.claims)];
 

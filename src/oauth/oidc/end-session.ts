@@ -9,9 +9,8 @@
 import type { Client, ClientRepository, Session } from '../../storage/repositories.js';
 import { AuthorizePageError, type OAuthError } from '../errors.js';
 import { Params, type RawParams } from '../params.js';
-import { findRegisteredRedirectUri } from '../redirect-uri.js';
 import type { Side } from '../sides.js';
-import type { IdTokenHint, IdTokenService } from './id-tokens.js';
+import { hintNames, type IdTokenHint, type IdTokenService } from './id-tokens.js';
 import type { SubjectIdentifiers } from './subjects.js';
 
 export interface EndSessionRequest {
@@ -22,6 +21,9 @@ export interface EndSessionRequest {
   state: string | undefined;
   hint: IdTokenHint | undefined;
 }
+
+/** The parameters of a request (RP-Initiated Logout §2) that Grantry reads; the others are ignored. */
+export const END_SESSION_PARAMS = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state'] as const;
 
 /** The parameters a confirmation form carries forward (the hint is not: its client is named instead). */
 export const END_SESSION_FORM_PARAMS = ['client_id', 'post_logout_redirect_uri', 'state'] as const;
@@ -54,7 +56,8 @@ export async function validateEndSessionRequest(raw: RawParams, side: Side, clie
   let postLogoutRedirectUri: string | undefined;
   if (redirect !== undefined) {
     if (!client) throw invalid('A post_logout_redirect_uri needs the application named, by client_id or id_token_hint.');
-    if (!findRegisteredRedirectUri(redirect, client.postLogoutRedirectUris)) throw invalid('The post_logout_redirect_uri is not registered for the application.', client.name);
+    // Exact string match, with no loopback-port leeway: that is for native apps' sign-in redirects (RFC 8252).
+    if (!client.postLogoutRedirectUris.includes(redirect)) throw invalid('The post_logout_redirect_uri is not registered for the application.', client.name);
     postLogoutRedirectUri = redirect;
   }
   return { client, postLogoutRedirectUri, state, hint };
@@ -65,11 +68,8 @@ export async function validateEndSessionRequest(raw: RawParams, side: Side, clie
  * that session (the client's subject for them) and, when it carries one, that session's sid.
  * Otherwise a page elsewhere could sign the user out (logout CSRF), so the user is asked.
  */
-export function hintMatchesSession(request: EndSessionRequest, session: Session, sid: string | undefined, subjects: SubjectIdentifiers): boolean {
-  const { hint, client } = request;
-  if (!hint || !client) return false;
-  if (hint.sub !== subjects.of(client, session.userId)) return false;
-  return hint.sid === undefined || hint.sid === sid;
+export function hintMatchesSession(request: EndSessionRequest, session: Session, sid: string, subjects: SubjectIdentifiers): boolean {
+  return request.hint !== undefined && request.client !== undefined && hintNames(request.hint, request.client, session.userId, subjects, sid);
 }
 
 /** Where the browser goes once signed out: the client's URI with state (§3), or undefined for our own page. */

@@ -9,14 +9,14 @@ import type { KeyRing } from '../key-ring.js';
 import type { SigningKey } from '../keys.js';
 import type { Side } from '../sides.js';
 import { JwtCodec } from '../tokens.js';
-import { claimValues, OPENID_SCOPE } from './claims.js';
+import { claimValues, hasOpenId } from './claims.js';
 import type { SubjectIdentifiers } from './subjects.js';
 
 export const ID_TOKEN_TYP = 'JWT';
 
 /** Whether a grant's tokens come with an ID token: an OpenID Connect sign-in whose scope still holds openid. */
 export const wantsIdToken = (grant: Pick<Grant, 'oidc' | 'userId'>, scope: string): boolean =>
-  Boolean(grant.oidc) && grant.userId !== null && scope.split(' ').includes(OPENID_SCOPE);
+  Boolean(grant.oidc) && grant.userId !== null && hasOpenId(scope);
 
 /**
  * at_hash (Core §3.1.3.6): the left half of the access token's hash, with the hash of the ID
@@ -35,6 +35,15 @@ export interface IdTokenHint {
   sid: string | undefined;
 }
 
+/**
+ * Whether an ID token hint names `userId` as the user of `client` (its subject there, and the
+ * hint issued to that client); with `sid`, also that it was issued in that session.
+ */
+export function hintNames(hint: IdTokenHint, client: Pick<Client, 'side' | 'clientId' | 'subjectType'>, userId: number, subjects: SubjectIdentifiers, sid?: string): boolean {
+  if (!hint.audience.includes(client.clientId) || hint.sub !== subjects.of(client, userId)) return false;
+  return sid === undefined || hint.sid === undefined || hint.sid === sid;
+}
+
 export class IdTokenService {
   private readonly codec: JwtCodec;
 
@@ -45,6 +54,14 @@ export class IdTokenService {
     private readonly ttl: number,
   ) {
     this.codec = new JwtCodec(keys, ID_TOKEN_TYP);
+  }
+
+  /**
+   * Whether the server can sign the client's ID tokens now, asked at the authorize endpoint so
+   * a client pinned to an algorithm without a key hears it before its user signs in.
+   */
+  canSignFor(client: Client, now = Math.floor(Date.now() / 1000)): boolean {
+    return client.idTokenSignedResponseAlg === null || this.keys.signingKeyFor(client.idTokenSignedResponseAlg, now) !== undefined;
   }
 
   /** The key for the client's ID tokens: the one of its chosen algorithm, else the signing key. */
@@ -70,7 +87,7 @@ export class IdTokenService {
       {
         ...extra,
         iss: side.issuer,
-        sub: this.subjects.of(client, grant.userId),
+        sub: oidc.sub ?? this.subjects.of(client, grant.userId),
         aud: client.clientId,
         exp: now + this.ttl,
         iat: now,

@@ -19,9 +19,4 @@ export class SubjectIdentifiers {
     if (client.subjectType === 'pairwise') return this.hasher.hash(PAIRWISE_PURPOSE, `${client.side}\0${client.clientId}\0${userId}`);
     return this.hasher.hash(PUBLIC_PURPOSE, `${client.side}\0${userId}`);
   }
-
-  /** The session id (`sid`) an ID token names: derived from the stored session key, never the cookie value. */
-  sessionId(sessionKey: string): string {
-    return this.hasher.hash('oidc-sid', sessionKey).slice(0, 32);
-  }
 }

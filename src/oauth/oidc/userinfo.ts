@@ -8,7 +8,7 @@ import type { ClientRepository, GrantRepository } from '../../storage/repositori
 import type { AccessTokenService } from '../access-tokens.js';
 import { OAuthError } from '../errors.js';
 import type { Side } from '../sides.js';
-import { claimsOfScope, OPENID_SCOPE } from './claims.js';
+import { claimsOfScope, hasOpenId } from './claims.js';
 import type { IdTokenService } from './id-tokens.js';
 import type { SubjectIdentifiers } from './subjects.js';
 
@@ -23,13 +23,14 @@ export class UserInfo {
 
   async claims(accessToken: string, side: Side): Promise<Record<string, unknown>> {
     const token = await this.accessTokens.validate(accessToken, side);
-    if (!token.scope.split(' ').includes(OPENID_SCOPE)) throw OAuthError.insufficientScope('the access token lacks the openid scope that UserInfo needs');
+    if (!hasOpenId(token.scope)) throw OAuthError.insufficientScope('the access token lacks the openid scope that UserInfo needs');
     const client = await this.clients.findByClientId(token.clientId);
     // openid is granted only to a signed-in user's request, so a token with it has a user.
     if (token.userId === null || !client) throw OAuthError.invalidToken('the access token is not for a signed-in user');
-    // The claims its scope releases, and those the sign-in asked for by name (the claims parameter).
-    const named = (await this.grants.findGrant(token.grantId))?.oidc?.userinfoClaims ?? [];
-    const claims = await this.idTokens.userClaims(side, token.userId, new Set([...claimsOfScope(token.scope), ...named]));
-    return { sub: this.subjects.of(client, token.userId), ...claims };
+    // The claims its scope releases, and those the sign-in asked for by name (the claims parameter),
+    // under the subject of that sign-in's ID tokens.
+    const oidc = (await this.grants.findGrant(token.grantId))?.oidc;
+    const claims = await this.idTokens.userClaims(side, token.userId, new Set([...claimsOfScope(token.scope), ...(oidc?.userinfoClaims ?? [])]));
+    return { sub: oidc?.sub ?? this.subjects.of(client, token.userId), ...claims };
   }
 }
