@@ -15,11 +15,10 @@ import { checkResponseType } from './checks/check-response-type.js';
 import { checkScope } from './checks/check-scope.js';
 import { OAuthError } from './errors.js';
 import { hasOpenId, scopesOfRequestedClaims } from './oidc/claims.js';
-import type { IdTokenService } from './oidc/id-tokens.js';
+import { hintNames, type IdTokenService } from './oidc/id-tokens.js';
 import type { SubjectIdentifiers } from './oidc/subjects.js';
 import { Params, type RawParams } from './params.js';
 import { ScopePolicy } from './scopes.js';
-import { hintNames } from './oidc/id-tokens.js';
 import type { Side } from './sides.js';
 
 export interface AuthorizationRequest {
