@@ -6,12 +6,18 @@
  * key of the JWKS. Then RP-initiated logout: with an id_token_hint the browser goes straight to
  * the post-logout URI with the state; without one a confirmation page asks first, and is used
  * with the keyboard alone; without a post-logout URI the user sees a "signed out" page. After
- * each logout a new sign-in shows the login page again. The confirmation and signed-out pages
- * pass axe-core (no serious or critical violation) and are photographed at 1280 and 390 px under
- * test-artifacts/oidc/ (not committed). Runs when Chromium is installed.
+ * each logout a new sign-in shows the login page again. A relying party that posts the requests
+ * from its own site (http://localhost:<port>, another site than the server's 127.0.0.1, so the
+ * browser leaves the SameSite=Lax session cookie off the POST) still finds the user signed in:
+ * prompt=none gets a code, and the logout really ends the session; both go on by GET (303), which
+ * carries the cookie. The confirmation and signed-out pages pass axe-core (no serious or
+ * critical violation) and are photographed at 1280 and 390 px under test-artifacts/oidc/ (not
+ * committed). Runs when Chromium is installed.
  */
 import { createPublicKey, type JsonWebKey, verify } from 'node:crypto';
-import type { Page } from 'playwright-core';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessTokenHash } from '../../src/oauth/oidc/id-tokens.js';
 import { SubjectIdentifiers } from '../../src/oauth/oidc/subjects.js';
@@ -27,6 +33,19 @@ const NAMES: Record<SideName, string> = { storefront: 'Acme Store', backoffice: 
 const PREFIX: Record<SideName, string> = { storefront: '', backoffice: '/admin' };
 const endSessionPath = (side: SideName) => `${PREFIX[side]}/oauth2-token/end-session`;
 const loginPath = (side: SideName) => `${PREFIX[side]}/oauth2-token/login`;
+const authorizePath = (side: SideName) => `${PREFIX[side]}/oauth2-token/authorize`;
+/** The side's session cookie on a plain-http test server (no __Host- prefix there). */
+const SESSION_COOKIE: Record<SideName, string> = { storefront: 'grantry_sf_session', backoffice: 'grantry_bo_session' };
+const carriesCookie = (header: string | undefined, name: string) => (header ?? '').split(/;\s*/).some((pair) => pair.startsWith(`${name}=`));
+const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/** One request of a navigation's redirect chain, as the browser sent it and what came back. */
+interface Hop {
+  method: string;
+  url: string;
+  status: number | undefined;
+  cookie: string | undefined;
+}
 
 /** The relying party of one test: its client, the user who signs in, and where the user comes back. */
 interface RelyingParty {
@@ -51,14 +70,64 @@ describe.runIf(chromiumAvailable).each(BACKENDS)('OpenID Connect sign-in and sig
   // received, at any path); registered after the server's hooks, so that the server outlives the browser.
   const chromium = useChromiumAndClientApplication();
 
-  /** A client of `side` with the loopback callback and post-logout URI, and a user to sign in. */
-  async function relyingParty(side: SideName): Promise<RelyingParty> {
+  // The relying party's own site, whose pages post requests to Grantry: http://localhost:<port>
+  // is another site than Grantry's http://127.0.0.1:<port>, so the browser leaves Grantry's
+  // SameSite=Lax cookies off those POSTs, as it does for a real client's site. It serves the
+  // forms the tests put in rpPages.
+  const rpPages = new Map<string, string>();
+  let rpSite: Server | undefined;
+  let rpOrigin = '';
+  beforeAll(async () => {
+    const site = createServer((request, response) => {
+      const html = rpPages.get(request.url ?? '');
+      response.writeHead(html === undefined ? 404 : 200, { 'Content-Type': 'text/html; charset=utf-8' }).end(html ?? 'not found');
+    });
+    rpSite = site;
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+    rpOrigin = `http://localhost:${(site.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    const site = rpSite;
+    if (!site) return;
+    site.closeAllConnections();
+    await new Promise<void>((resolve) => site.close(() => resolve()));
+  });
+
+  /**
+   * Opens a page of the relying party's site whose form posts `params` to `action`, submits it
+   * with a click (a top-level POST from another site, as a user's would be), and waits until the
+   * browser arrives where `arrived` says. Returns the way there, hop by hop.
+   */
+  async function postFromRelyingPartySite(page: Page, action: string, params: Record<string, string>, arrived: (url: string) => boolean): Promise<Hop[]> {
+    const path = `/form-${rpPages.size}`;
+    const fields = Object.entries(params).map(([name, value]) => `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`).join('');
+    rpPages.set(path, `<!doctype html><html lang="en"><head><title>Relying party</title></head><body><form method="post" action="${escapeHtml(action)}">${fields}<button type="submit">Continue</button></form></body></html>`);
+    await page.goto(rpOrigin + path);
+    expect(new URL(page.url()).hostname).toBe('localhost');
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => arrived(r.url()) && r.request().isNavigationRequest()),
+      page.getByRole('button', { name: 'Continue' }).click(),
+    ]);
+    await page.waitForURL((url) => arrived(url.href));
+    const hops: Hop[] = [];
+    for (let request: Request | null = response.request(); request; request = request.redirectedFrom()) {
+      hops.unshift({ method: request.method(), url: request.url(), status: (await request.response())?.status(), cookie: (await request.allHeaders()).cookie });
+    }
+    return hops;
+  }
+
+  /**
+   * A client of `side` with the loopback callback and post-logout URI, and a user to sign in;
+   * `variant` names a second pair of them on the same server (names of both are unique).
+   */
+  async function relyingParty(side: SideName, variant?: string): Promise<RelyingParty> {
+    const who = `${side === 'storefront' ? 'oidc-shopper' : 'oidc-staff'}${variant ? `-${variant}` : ''}`;
     const postLogout = new URL('/signed-out', chromium.callback).href;
     // The storefront app is public (PKCE only), the back-office one confidential: both kinds sign in.
-    const client = await server.createClient({ side, type: side === 'storefront' ? 'public' : 'confidential', name: `${NAMES[side]} companion`, redirectUris: [chromium.callback], postLogoutRedirectUris: [postLogout] });
+    const client = await server.createClient({ side, type: side === 'storefront' ? 'public' : 'confidential', name: `${NAMES[side]} companion${variant ? ` (${variant})` : ''}`, redirectUris: [chromium.callback], postLogoutRedirectUris: [postLogout] });
     const user = side === 'storefront'
-      ? await server.createCustomerUser('oidc-shopper@example.com').then((u) => ({ id: u.id, login: u.email, password: u.password }))
-      : await server.createBackofficeUser('oidc-staff').then((u) => ({ id: u.id, login: u.username, password: u.password }));
+      ? await server.createCustomerUser(`${who}@example.com`).then((u) => ({ id: u.id, login: u.email, password: u.password }))
+      : await server.createBackofficeUser(who).then((u) => ({ id: u.id, login: u.username, password: u.password }));
     return { side, clientId: client.clientId, clientSecret: client.clientSecret, user, callback: chromium.callback, postLogout };
   }
 
@@ -199,6 +268,62 @@ describe.runIf(chromiumAvailable).each(BACKENDS)('OpenID Connect sign-in and sig
       await expectSignedOut(page, rp);
 
       expect(failures).toEqual([]);
+    });
+  }
+
+  for (const side of ['storefront', 'backoffice'] as const) {
+    it(`${side}: a relying party posting prompt=none and the logout from its own site finds the user signed in, and the logout really signs out`, async () => {
+      const rp = await relyingParty(side, 'cross-site');
+      const page = await newPageForAxe(chromium.browser);
+      const first = await signIn(page, rp, true);
+
+      // (a) Signed in with consent given, an authorize request with prompt=none posted from the
+      // client's site: a code, not login_required. The POST comes without Grantry's cookie (it is
+      // cross-site) and is answered 303 to the same request by GET, which carries the cookie.
+      const state = `st-${Math.random().toString(36).slice(2)}`;
+      const nonce = `n-${Math.random().toString(36).slice(2)}`;
+      const { verifier, challenge } = pkcePair();
+      const authorizeParams = { response_type: 'code', client_id: rp.clientId, redirect_uri: rp.callback, scope: 'openid', prompt: 'none', state, nonce, code_challenge: challenge, code_challenge_method: 'S256' };
+      const authorizeAction = server.url + authorizePath(side);
+      const toCallback = await postFromRelyingPartySite(page, authorizeAction, authorizeParams, (url) => url.startsWith(rp.callback));
+      const landed = new URL(page.url());
+      expect(landed.searchParams.get('error'), `landed on ${landed.href}`).toBeNull();
+      expect(landed.searchParams.get('state')).toBe(state);
+      expect(landed.searchParams.get('iss')).toBe(ISSUER[side]);
+      const code = landed.searchParams.get('code') ?? '';
+      expect(code).not.toBe('');
+      expect(toCallback.map((hop) => [hop.method, hop.status])).toEqual([['POST', 303], ['GET', 302], ['GET', 200]]);
+      const [posted, resent] = toCallback as [Hop, Hop];
+      expect(posted.url).toBe(authorizeAction);
+      expect(carriesCookie(posted.cookie, SESSION_COOKIE[side]), `cookie on the cross-site POST: ${posted.cookie}`).toBe(false);
+      expect(new URL(resent.url).pathname).toBe(authorizePath(side));
+      expect(Object.fromEntries(new URL(resent.url).searchParams)).toEqual(authorizeParams);
+      expect(carriesCookie(resent.cookie, SESSION_COOKIE[side]), `cookie on the GET: ${resent.cookie}`).toBe(true);
+      // The code is the signed-in user's, with the posted nonce.
+      const token = await tokenRequest(server.url, { grant_type: 'authorization_code', client_id: rp.clientId, client_secret: rp.clientSecret, redirect_uri: rp.callback, code, code_verifier: verifier });
+      expect(token.status).toBe(200);
+      expect(token.json.scope).toBe('openid');
+      const { payload } = decodeJwt(token.json.id_token as string);
+      expect(payload).toMatchObject({ iss: ISSUER[side], aud: rp.clientId, nonce, sub: first.sub, sid: first.sid });
+
+      // (b) The logout posted from the client's site, with id_token_hint, post-logout URI and
+      // state: the browser lands on the post-logout URI with the state, and the session is gone.
+      const endSessionAction = server.url + endSessionPath(side);
+      const logoutParams = { id_token_hint: first.idToken, post_logout_redirect_uri: rp.postLogout, state: 'bye-posted' };
+      const toPostLogout = await postFromRelyingPartySite(page, endSessionAction, logoutParams, (url) => url.startsWith(rp.postLogout));
+      expect(page.url()).toBe(`${rp.postLogout}?state=bye-posted`);
+      expect(await page.locator('body').innerText()).toBe('received /signed-out?state=bye-posted');
+      expect(toPostLogout.map((hop) => [hop.method, hop.status])).toEqual([['POST', 303], ['GET', 302], ['GET', 200]]);
+      const [logoutPosted, logoutResent] = toPostLogout as [Hop, Hop];
+      expect(logoutPosted.url).toBe(endSessionAction);
+      expect(carriesCookie(logoutPosted.cookie, SESSION_COOKIE[side]), `cookie on the cross-site POST: ${logoutPosted.cookie}`).toBe(false);
+      expect(new URL(logoutResent.url).pathname).toBe(endSessionPath(side));
+      expect(Object.fromEntries(new URL(logoutResent.url).searchParams)).toEqual(logoutParams);
+      expect(carriesCookie(logoutResent.cookie, SESSION_COOKIE[side]), `cookie on the GET: ${logoutResent.cookie}`).toBe(true);
+      // Really signed out: the browser holds no session cookie, and a new sign-in shows the login form.
+      expect((await page.context().cookies(server.url)).map((c) => c.name)).not.toContain(SESSION_COOKIE[side]);
+      await expectSignedOut(page, rp);
+      expect(await page.locator('#login').isVisible()).toBe(true);
     });
   }
 });
