@@ -8,7 +8,7 @@ import type { AccessTokenService } from './access-tokens.js';
 import { OAuthError } from './errors.js';
 import type { Params } from './params.js';
 import type { SideRegistry } from './sides.js';
-import { subjectOf, type TokenIssuer } from './token-issuer.js';
+import type { TokenIssuer } from './token-issuer.js';
 
 export type IntrospectionResponse = { active: false } | ({ active: true } & Record<string, unknown>);
 
@@ -50,7 +50,7 @@ export class Introspection {
       active: true,
       scope: stored.scope,
       client_id: owner.clientId,
-      sub: subjectOf(stored.grant),
+      sub: this.issuer.subjectOf(owner, stored.grant),
       aud: side.audience,
       iss: side.issuer,
       exp: stored.expiresAt,

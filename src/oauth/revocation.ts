@@ -8,14 +8,14 @@ import type { AccessTokenService } from './access-tokens.js';
 import { OAuthError } from './errors.js';
 import { NO_EVENTS, type ProtocolEvents } from './events.js';
 import type { Params } from './params.js';
-import { SIDE_NAMES, type SideName } from './sides.js';
+import type { SideName } from './sides.js';
 import type { TokenIssuer } from './token-issuer.js';
 
 type Revoked = { type: 'access_token' | 'refresh_token'; userId: number | null };
 
 /** An operator's revocation: the token's type, side, user and client (its client_id, or its pk when only that is at hand). */
 export interface OperatorRevocation extends Revoked {
-  side: SideName | null;
+  side: SideName;
   clientId?: string;
   clientPk?: number;
 }
@@ -50,13 +50,10 @@ export class Revocation {
     if (looksLikeJwt(token)) {
       const claims = await this.accessTokens.verifySignature(token, now);
       if (typeof claims?.jti !== 'string') return undefined;
-      if (!(await this.grants.revokeAccessToken(claims.jti, null, now))) return undefined;
-      // The token's grant says its side and user (a revoked token is still found).
-      for (const side of SIDE_NAMES) {
-        const state = await this.grants.checkAccessToken(claims.jti, side);
-        if (state) return { type: 'access_token', side, userId: state.userId, clientId: typeof claims.client_id === 'string' ? claims.client_id : undefined };
-      }
-      return { type: 'access_token', side: null, userId: null };
+      // The token's grant says its side and user.
+      const revoked = await this.grants.revokeAccessToken(claims.jti, null, now);
+      if (!revoked) return undefined;
+      return { type: 'access_token', side: revoked.side, userId: revoked.userId, clientId: typeof claims.client_id === 'string' ? claims.client_id : undefined };
     }
     const stored = await this.issuer.findRefresh(token);
     if (!stored) return undefined;
@@ -77,7 +74,8 @@ export class Revocation {
     const claims = await this.accessTokens.verifySignature(token, now);
     if (!claims || typeof claims.jti !== 'string') return undefined;
     if (claims.client_id !== client.clientId) throw OAuthError.unauthorizedClient('the token was not issued to this client');
-    if (!(await this.grants.revokeAccessToken(claims.jti, client.pk, now))) return undefined;
-    return { type: 'access_token', userId: typeof claims.sub === 'string' && /^\d+$/.test(claims.sub) ? Number(claims.sub) : null };
+    // The user comes from the token's grant: its sub is the client's subject, not the user id.
+    const revoked = await this.grants.revokeAccessToken(claims.jti, client.pk, now);
+    return revoked ? { type: 'access_token', userId: revoked.userId } : undefined;
   }
 }

@@ -6,13 +6,11 @@ import { randomToken, type SecretHasher } from '../security/tokens.js';
 import type { Client, Grant, GrantRepository, NewRefreshToken, RefreshTokenRepository } from '../storage/repositories.js';
 import type { AccessTokenService, MintedAccessToken } from './access-tokens.js';
 import { type IdTokenService, wantsIdToken } from './oidc/id-tokens.js';
+import type { SubjectIdentifiers } from './oidc/subjects.js';
 import type { Issued, TokenResponse } from './grants/grant.js';
 import type { SideRegistry } from './sides.js';
 
 export const REFRESH_TOKEN_PURPOSE = 'refresh-token';
-
-/** The `sub` of tokens of a grant: the user id, or the guest subject. */
-export const subjectOf = (grant: Pick<Grant, 'userId' | 'subject'>): string => (grant.userId !== null ? String(grant.userId) : (grant.subject ?? ''));
 
 export class TokenIssuer {
   constructor(
@@ -23,7 +21,19 @@ export class TokenIssuer {
     readonly sides: SideRegistry,
     private readonly refreshTtl: number,
     private readonly idTokens: IdTokenService,
+    private readonly subjects: SubjectIdentifiers,
   ) {}
+
+  /**
+   * The `sub` of a grant's tokens at `client` (its access tokens and introspection): the user's
+   * subject at the client, the one its ID tokens carry (that of the sign-in, when the grant kept
+   * it), so a pairwise client cannot learn the database id from its access tokens; a guest's
+   * visitor subject as it is.
+   */
+  subjectOf(client: Pick<Client, 'side' | 'clientId' | 'subjectType'>, grant: Pick<Grant, 'userId' | 'subject' | 'oidc'>): string {
+    if (grant.userId === null) return grant.subject ?? '';
+    return grant.oidc?.sub ?? this.subjects.of(client, grant.userId);
+  }
 
   mintAccess(client: Client, grant: Grant, scope: string, now: number): Promise<MintedAccessToken> {
     return this.accessTokens.mint({
@@ -31,7 +41,7 @@ export class TokenIssuer {
       grantId: grant.id,
       clientPk: client.pk,
       clientId: client.clientId,
-      subject: subjectOf(grant),
+      subject: this.subjectOf(client, grant),
       scope,
       now,
     });

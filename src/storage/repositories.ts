@@ -245,8 +245,11 @@ export interface GrantRepository {
    * commit.
    */
   recordIssued(access: AccessTokenRecord, refresh?: NewRefreshToken, newGrant?: Grant): Promise<void>;
-  /** Revokes one access token of the client (any client when null); false when there is no such token. */
-  revokeAccessToken(jti: string, clientPk: number | null, now: number): Promise<boolean>;
+  /**
+   * Revokes one access token of the client (any client when null). Returns the side and user of
+   * its grant (whose the token was, for the audit trail); undefined when there is no such token.
+   */
+  revokeAccessToken(jti: string, clientPk: number | null, now: number): Promise<{ side: SideName; userId: number | null } | undefined>;
   /**
    * Whether a token is still good beyond its signature: not revoked, grant not revoked,
    * client active, user enabled and not locked. Undefined when the jti is unknown. With the

@@ -10,6 +10,7 @@ import { BACKENDS } from '../helpers/backends.js';
 import { expectApiAccepts, expectApiRefuses, pairOf, refresh } from '../helpers/lifecycle.js';
 import { apiGet, type TokenCall, tokenRequest } from '../helpers/oauth.js';
 import type { TestServer } from '../helpers/server.js';
+import { subjectAt } from '../helpers/subjects.js';
 import { API_PATH, createSideUser, decodeJwt, expectTokenError, expectTokenSuccess, ISSUER, otherSide, SIDES, type SideUser, startServerWithSideUsers, type TestClient } from '../helpers/tokens.js';
 import { CLI } from '../../src/management/principal.js';
 
@@ -53,7 +54,7 @@ describe.each(BACKENDS)('client credentials, and the password grant off by defau
       expect(call.json).toMatchObject({ token_type: 'Bearer', expires_in: 3600, scope: 'api' });
       const { header, payload } = decodeJwt(token);
       expect(header.typ).toBe('at+jwt');
-      expect(payload).toMatchObject({ iss: ISSUER[side], aud: `${ISSUER[side]}/api`, sub: String(owners[side].id), client_id: client.clientId, scope: 'api' });
+      expect(payload).toMatchObject({ iss: ISSUER[side], aud: `${ISSUER[side]}/api`, sub: await subjectAt(server, client.clientId, owners[side].id), client_id: client.clientId, scope: 'api' });
       await expectApiAccepts(server, side, token, owners[side].id);
       if (side === 'backoffice') {
         const users = await apiGet(server.url, '/admin/api/users?page[size]=100', token);
@@ -222,7 +223,7 @@ describe.each(BACKENDS)('password grant enabled (%s)', (backend) => {
       expect(call.json).not.toHaveProperty('refresh_token');
       // No scope asked: the default scope (api), which is what lets the API answer it.
       expect(call.json.scope).toBe('api');
-      expect(decodeJwt(token).payload).toMatchObject({ iss: ISSUER[side], aud: `${ISSUER[side]}/api`, sub: String(users[side].id), client_id: client.clientId, scope: 'api' });
+      expect(decodeJwt(token).payload).toMatchObject({ iss: ISSUER[side], aud: `${ISSUER[side]}/api`, sub: await subjectAt(server, client.clientId, users[side].id), client_id: client.clientId, scope: 'api' });
       await expectApiAccepts(server, side, token, users[side].id);
     });
 

@@ -26,6 +26,7 @@ import {
 } from '../helpers/lifecycle.js';
 import { type TokenCall, tokenRequest } from '../helpers/oauth.js';
 import type { TestServer } from '../helpers/server.js';
+import { subjectAt } from '../helpers/subjects.js';
 import { clientAuth, codeFor, createSideUser, decodeJwt, exchangeCode, expectTokenError, expectTokenSuccess, ISSUER, otherSide, SIDES, type SideUser, startServerWithSideUsers } from '../helpers/tokens.js';
 import { CLI } from '../../src/management/principal.js';
 
@@ -128,7 +129,7 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
 
         const claims = decodeJwt(next.accessToken).payload;
         const original = decodeJwt(first.accessToken).payload;
-        expect(claims).toMatchObject({ iss: ISSUER[side], aud: `${ISSUER[side]}/api`, sub: String(users[side].id), client_id: client.clientId, scope: 'api read write' });
+        expect(claims).toMatchObject({ iss: ISSUER[side], aud: `${ISSUER[side]}/api`, sub: await subjectAt(server, client.clientId, users[side].id), client_id: client.clientId, scope: 'api read write' });
         expect(claims.jti).not.toBe(original.jti);
 
         // The old token is marked used, the new one belongs to the same family and lives 30 days.

@@ -20,6 +20,7 @@ import {
 import { refresh } from '../helpers/lifecycle.js';
 import { apiGet } from '../helpers/oauth.js';
 import type { TestServer } from '../helpers/server.js';
+import { subjectAt } from '../helpers/subjects.js';
 import { API_PATH, decodeJwt, expectTokenError, expectTokenSuccess, flipChar, ISSUER, issueToken, SIDES, type SideUser, startServerWithSideUsers, type TestClient } from '../helpers/tokens.js';
 import { CLI } from '../../src/management/principal.js';
 
@@ -205,7 +206,7 @@ describe.each(BACKENDS)('revocation and introspection (%s)', (backend) => {
           active: true,
           scope: 'read write',
           client_id: t.client.clientId,
-          sub: String(users[side].id),
+          sub: await subjectAt(server, t.client.clientId, users[side].id),
           aud: `${ISSUER[side]}/api`,
           iss: ISSUER[side],
           exp: payload.exp,
@@ -241,7 +242,7 @@ describe.each(BACKENDS)('revocation and introspection (%s)', (backend) => {
           active: true,
           scope: 'profile',
           client_id: t.client.clientId,
-          sub: String(users[side].id),
+          sub: await subjectAt(server, t.client.clientId, users[side].id),
           aud: `${ISSUER[side]}/api`,
           iss: ISSUER[side],
         });

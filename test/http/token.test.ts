@@ -9,6 +9,7 @@ import type { SideName } from '../../src/oauth/sides.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { apiGet, pkcePair, tokenRequest } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { subjectAt } from '../helpers/subjects.js';
 import {
   API_PATH,
   codeFor,
@@ -133,7 +134,7 @@ describe.each(BACKENDS)('token endpoint (%s)', (backend) => {
         expect(payload).toMatchObject({
           iss: ISSUER[side],
           aud: `${ISSUER[side]}/api`,
-          sub: String(users[side].id),
+          sub: await subjectAt(server, client.clientId, users[side].id),
           client_id: client.clientId,
         });
         expect(typeof payload.jti).toBe('string');

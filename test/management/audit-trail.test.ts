@@ -67,6 +67,7 @@ describe.each(BACKENDS)('audit trail (%s)', (backend) => {
     // Revocation at the endpoint.
     const third = await firstPair(server, user, client);
     secrets.push(third.accessToken, third.refreshToken);
+    expect((await revoke(server.url, client, third.accessToken)).status).toBe(200);
     expect((await revoke(server.url, client, third.refreshToken)).status).toBe(200);
 
     // The password grant.
@@ -115,6 +116,12 @@ describe.each(BACKENDS)('audit trail (%s)', (backend) => {
     expect(issued.map((e) => e.details.grant_type)).toContain('refresh_token');
     expect(items.find((e) => e.kind === 'client.secret_regenerated')).toMatchObject({ actor: 'admin', address: '198.51.100.4', clientId: created.client.clientId });
     expect(items.find((e) => e.kind === 'code.reused')).toMatchObject({ clientId: client.clientId, userId: user.id });
+    // Whose a revoked access token was comes from its grant: its sub is the client's subject, not the user id.
+    const revoked = items.filter((e) => e.kind === 'token.revoked' && e.clientId === client.clientId);
+    expect(revoked.map((e) => [e.details.token_type, e.userId, e.side, e.address]).sort()).toEqual([
+      ['access_token', user.id, 'backoffice', '127.0.0.1'],
+      ['refresh_token', user.id, 'backoffice', '127.0.0.1'],
+    ]);
 
     const everything = JSON.stringify(items) + JSON.stringify(logged);
     for (const secret of secrets) {

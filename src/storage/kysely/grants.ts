@@ -314,11 +314,19 @@ export class KyselyGrantRepository implements GrantRepository {
     await this.issued.record(access, refresh, newGrant);
   }
 
-  async revokeAccessToken(jti: string, clientPk: number | null, now: number): Promise<boolean> {
-    let query = this.db.updateTable('access_tokens').set({ revoked_at: now }).where('jti', '=', jti);
+  async revokeAccessToken(jti: string, clientPk: number | null, now: number): Promise<{ side: SideName; userId: number | null } | undefined> {
+    // The grant's side and user come back with the update, so revoking stays one query.
+    let query = this.db
+      .updateTable('access_tokens')
+      .set({ revoked_at: now })
+      .where('jti', '=', jti)
+      .returning((eb) => [
+        eb.selectFrom('grants').select('side').whereRef('grants.id', '=', 'access_tokens.grant_id').as('side'),
+        eb.selectFrom('grants').select('user_id').whereRef('grants.id', '=', 'access_tokens.grant_id').as('user_id'),
+      ]);
     if (clientPk !== null) query = query.where('client_pk', '=', clientPk);
-    const result = await query.executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    const row = await query.executeTakeFirst();
+    return row?.side ? { side: row.side as SideName, userId: row.user_id ?? null } : undefined;
   }
 
   async checkAccessToken(jti: string, side: SideName) {
