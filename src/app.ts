@@ -181,7 +181,7 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
     accessTokens,
     idTokens,
     subjects,
-    userInfo: new UserInfo(accessTokens, repos.clients, repos.grants, subjects, idTokens),
+    userInfo: new UserInfo(accessTokens, repos.grants, idTokens),
     codes,
     tokenEndpoint: new TokenEndpoint(repos.clients, hasher, sides, grants, throttle, audit),
     revocation: new Revocation(accessTokens, repos.grants, issuer, audit),

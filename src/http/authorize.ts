@@ -30,11 +30,8 @@ import { activeUserRole } from '../oauth/user-role.js';
 import { Throttle } from '../security/throttle.js';
 import type { HttpContext } from './context.js';
 import { displayName } from './login.js';
-import { sendPage } from './page-headers.js';
+import { MAX_REDIRECT_LOCATION, sendPage } from './page-headers.js';
 import { consentPage, errorPage, invalidSignInLinkPage } from './views/pages.js';
-
-/** Node refuses request heads over 16 KiB; leave room for the cookies and other headers. */
-const MAX_LOGIN_LOCATION = 8 * 1024;
 
 export function authorizeRoutes(ctx: HttpContext, side: Side) {
   const { grantry, browser } = ctx;
@@ -65,7 +62,7 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
     const login = `${side.loginPath}?${new URLSearchParams({ return_to: returnTo, ...(again ? { again: '1' } : {}) })}`;
     // The request comes back through the login page encoded twice over: past this size the
     // browser's next request would be refused (431), so say so to the client now.
-    if (login.length > MAX_LOGIN_LOCATION) return redirectError(request, reply, authz, OAuthError.invalidRequest('the authorization request is too long to carry through sign-in'));
+    if (login.length > MAX_REDIRECT_LOCATION) return redirectError(request, reply, authz, OAuthError.invalidRequest('the authorization request is too long to carry through sign-in'));
     return reply.code(303).header('Cache-Control', 'no-store').header('Location', login).send();
   };
 
@@ -103,7 +100,7 @@ export function authorizeRoutes(ctx: HttpContext, side: Side) {
     // our own page, so its POST carries the cookie.)
     if (!session && request.method === 'POST' && decision === undefined && request.cookies[side.sessionCookie] === undefined) {
       const location = `${side.authorizePath}?${new URLSearchParams(forwardedParams(raw))}`;
-      if (location.length <= MAX_LOGIN_LOCATION) return redirect(request, reply, location);
+      if (location.length <= MAX_REDIRECT_LOCATION) return redirect(request, reply, location);
     }
     // prompt=none: no page at all, so a needed sign-in is told to the client (OIDC Core §3.1.2.6).
     const again = session !== undefined && decision === undefined && mustSignInAgain(authz, session, Math.floor(Date.now() / 1000), fresh);

@@ -6,16 +6,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuthorizePageError } from '../oauth/errors.js';
-import { END_SESSION_FORM_PARAMS, END_SESSION_PARAMS, type EndSessionRequest, hintMatchesSession, postLogoutLocation, validateEndSessionRequest } from '../oauth/oidc/end-session.js';
+import { confirmationFields, END_SESSION_PARAMS, type EndSessionRequest, hintMatchesSession, postLogoutLocation, validateEndSessionRequest } from '../oauth/oidc/end-session.js';
 import type { RawParams } from '../oauth/params.js';
 import type { Side } from '../oauth/sides.js';
 import type { HttpContext } from './context.js';
 import { displayName } from './login.js';
-import { redirectAfterPost, sendPage } from './page-headers.js';
+import { MAX_REDIRECT_LOCATION, redirectAfterPost, sendPage } from './page-headers.js';
 import { errorPage, signedOutPage, signOutConfirmPage } from './views/pages.js';
-
-/** Node refuses request heads over 16 KiB; an ID token hint and a URI fit well within this. */
-const MAX_LOCATION = 8 * 1024;
 
 export function endSessionRoutes(ctx: HttpContext, side: Side) {
   const { grantry, browser } = ctx;
@@ -37,7 +34,7 @@ export function endSessionRoutes(ctx: HttpContext, side: Side) {
       const query = new URLSearchParams();
       for (const name of END_SESSION_PARAMS) if (typeof raw[name] === 'string') query.set(name, raw[name]);
       const location = `${side.endSessionPath}?${query}`;
-      if (location.length <= MAX_LOCATION) return redirectAfterPost(reply, location);
+      if (location.length <= MAX_REDIRECT_LOCATION) return redirectAfterPost(reply, location);
     }
     let logout: EndSessionRequest;
     try {
@@ -67,20 +64,13 @@ export function endSessionRoutes(ctx: HttpContext, side: Side) {
       grantry.audit.emit({ kind: 'signout', side: side.name, userId: session.userId, clientId: logout.client?.clientId ?? null, address: request.ip, details: { via: 'end_session', confirmed } });
       return afterSignOut(request, reply, logout);
     }
-    const hidden: Record<string, string> = {};
-    const carried: Record<(typeof END_SESSION_FORM_PARAMS)[number], string | undefined> = {
-      client_id: logout.client?.clientId,
-      post_logout_redirect_uri: logout.postLogoutRedirectUri,
-      state: logout.state,
-    };
-    for (const name of END_SESSION_FORM_PARAMS) if (carried[name] !== undefined) hidden[name] = carried[name] as string;
     return sendPage(reply, 200, signOutConfirmPage({
       brand,
       action: side.endSessionPath,
       csrfToken: browser.csrfToken(request, reply),
       userName: await displayName(ctx, side, session.userId),
       clientName: logout.client?.name,
-      hidden,
+      hidden: confirmationFields(logout),
       accountPath: side.accountPath,
     }));
   }

@@ -30,6 +30,12 @@ export function allowImagesFrom(reply: FastifyReply, origin: string): void {
   if (typeof csp === 'string') reply.header('Content-Security-Policy', csp.replace(IMAGES_FROM_SELF, `${IMAGES_FROM_SELF} ${origin}`));
 }
 
+/**
+ * The longest Location we send to the browser's own next request: Node refuses request heads
+ * over 16 KiB, and the cookies and other headers need room too.
+ */
+export const MAX_REDIRECT_LOCATION = 8 * 1024;
+
 /** 303 so the browser follows with GET and never re-posts credentials (RFC 9700 §4.12). */
 export function redirectAfterPost(reply: FastifyReply, location: string): FastifyReply {
   return reply.code(303).header('Cache-Control', 'no-store').header('Location', location).send();

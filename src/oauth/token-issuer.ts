@@ -24,15 +24,9 @@ export class TokenIssuer {
     private readonly subjects: SubjectIdentifiers,
   ) {}
 
-  /**
-   * The `sub` of a grant's tokens at `client` (its access tokens and introspection): the user's
-   * subject at the client, the one its ID tokens carry (that of the sign-in, when the grant kept
-   * it), so a pairwise client cannot learn the database id from its access tokens; a guest's
-   * visitor subject as it is.
-   */
+  /** The `sub` of a grant's tokens at `client`: never the database id (SubjectIdentifiers.ofGrant). */
   subjectOf(client: Pick<Client, 'side' | 'clientId' | 'subjectType'>, grant: Pick<Grant, 'userId' | 'subject' | 'oidc'>): string {
-    if (grant.userId === null) return grant.subject ?? '';
-    return grant.oidc?.sub ?? this.subjects.of(client, grant.userId);
+    return this.subjects.ofGrant(client, grant);
   }
 
   mintAccess(client: Client, grant: Grant, scope: string, now: number): Promise<MintedAccessToken> {

@@ -25,8 +25,11 @@ export interface EndSessionRequest {
 /** The parameters of a request (RP-Initiated Logout §2) that Grantry reads; the others are ignored. */
 export const END_SESSION_PARAMS = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state'] as const;
 
-/** The parameters a confirmation form carries forward (the hint is not: its client is named instead). */
-export const END_SESSION_FORM_PARAMS = ['client_id', 'post_logout_redirect_uri', 'state'] as const;
+/** What a confirmation form carries forward: the request as checked, its client named instead of the hint. */
+export function confirmationFields(request: EndSessionRequest): Record<string, string> {
+  const fields = { client_id: request.client?.clientId, post_logout_redirect_uri: request.postLogoutRedirectUri, state: request.state };
+  return Object.fromEntries(Object.entries(fields).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
 
 const invalid = (description: string, clientName?: string) => new AuthorizePageError(400, 'Invalid sign-out request', description, clientName);
 

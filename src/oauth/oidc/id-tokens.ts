@@ -87,7 +87,7 @@ export class IdTokenService {
       {
         ...extra,
         iss: side.issuer,
-        sub: oidc.sub ?? this.subjects.of(client, grant.userId),
+        sub: this.subjects.ofGrant(client, grant),
         aud: client.clientId,
         exp: now + this.ttl,
         iat: now,
