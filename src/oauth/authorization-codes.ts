@@ -2,7 +2,7 @@
  * Issues authorization codes: random, stored only as a keyed hash, bound to client, redirect
  * URI, user, side, scope and PKCE challenge, and short-lived (RFC 6749 §4.1.2).
  */
-import { randomToken, type SecretHasher } from '../security/tokens.js';
+import { randomToken, rowId, type SecretHasher } from '../security/tokens.js';
 import type { GrantRepository, OidcGrant } from '../storage/repositories.js';
 import type { AuthorizationRequest } from './authorize.js';
 
@@ -25,7 +25,7 @@ export class AuthorizationCodeIssuer {
     const expiresAt = now + this.ttl;
     const subject = userId === null ? `visitor:${randomToken(16)}` : null;
     await this.grants.createWithCode(
-      { id: randomToken(16), clientPk: request.client.pk, side: request.side.name, userId, subject, scope: request.scope, createdAt: now, expiresAt, oidc: oidc ?? null },
+      { id: rowId(), clientPk: request.client.pk, side: request.side.name, userId, subject, scope: request.scope, createdAt: now, expiresAt, oidc: oidc ?? null },
       { codeHash: this.hasher.hash(CODE_PURPOSE, code), clientPk: request.client.pk, redirectUri: request.redirectUri, redirectUriRequested: request.redirectUriRequested, codeChallenge: request.codeChallenge ?? null, expiresAt },
     );
     return code;

@@ -3,7 +3,7 @@
  * the token endpoint's cost, so nothing else here allocates more than a few small strings.
  */
 import { sign as cryptoSign, verify as cryptoVerify, constants, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
-import { randomToken } from '../security/tokens.js';
+import { rowId } from '../security/tokens.js';
 import type { SigningAlgorithm } from '../config/index.js';
 import type { KeySource } from './key-ring.js';
 import type { SigningKey } from './keys.js';
@@ -73,7 +73,7 @@ const SIGNERS: Record<SigningAlgorithm, { sign: Signer; verify: Verifier }> = {
   },
 };
 
-export const newJti = () => randomToken(16);
+export const newJti = () => rowId();
 
 /**
  * Signs and verifies JWTs of one `typ` with the key ring. The typ keeps kinds apart: an access

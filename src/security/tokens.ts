@@ -29,6 +29,18 @@ export function randomToken(bytes = 32): string {
   return poolBytes(bytes).toString('base64url');
 }
 
+/**
+ * A unique row id (grant ids, access-token jtis): the time in milliseconds in 12 hex digits, then
+ * 128 random bits. Ids written in time order land at the end of their indexes, so a commit
+ * writes out the few pages at the right edge of each B-tree instead of one random page per row
+ * and index (a commit of random ids cost several times the inserts, and more as tables grow).
+ * Hex because its characters sort as its values do (base64url's do not). Not a secret: the time
+ * it tells is the issuance time, which the token says anyway.
+ */
+export function rowId(now = Date.now()): string {
+  return now.toString(16).padStart(12, '0') + randomToken(16);
+}
+
 export class SecretHasher {
   private readonly key: Buffer;
 

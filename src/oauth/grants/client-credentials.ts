@@ -3,7 +3,7 @@
  * owner user of its side and the token acts as that user, with that user's role. Confidential clients only; no
  * refresh token (the client can always ask again).
  */
-import { randomToken } from '../../security/tokens.js';
+import { rowId } from '../../security/tokens.js';
 import type { UserRepository } from '../../storage/repositories.js';
 import { OAuthError } from '../errors.js';
 import { ScopePolicy } from '../scopes.js';
@@ -29,7 +29,7 @@ export class ClientCredentialsGrant implements GrantHandler {
     if (!role) throw OAuthError.invalidGrant('the owner user of the client is disabled or locked');
     const scope = ScopePolicy.forRole(requested, role);
     const grant = {
-      id: randomToken(16),
+      id: rowId(),
       clientPk: client.pk,
       side: client.side,
       userId: client.ownerUserId,

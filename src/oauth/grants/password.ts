@@ -4,7 +4,7 @@
  */
 import { verifyPassword } from '../../security/passwords.js';
 import { Throttle } from '../../security/throttle.js';
-import { randomToken } from '../../security/tokens.js';
+import { rowId } from '../../security/tokens.js';
 import type { UserRepository } from '../../storage/repositories.js';
 import { OAuthError } from '../errors.js';
 import { ScopePolicy } from '../scopes.js';
@@ -51,7 +51,7 @@ export class PasswordGrant implements GrantHandler {
     await this.throttle.release(keys);
     // The account was read whole above (and is active): its role needs no second query.
     const held = ScopePolicy.forRole(scope, roleOf(client.side, account.isAdmin));
-    const grant = { id: randomToken(16), clientPk: client.pk, side: client.side, userId: account.id, subject: null, scope: held, createdAt: now, expiresAt: now };
+    const grant = { id: rowId(), clientPk: client.pk, side: client.side, userId: account.id, subject: null, scope: held, createdAt: now, expiresAt: now };
     return this.issuer.issue(client, grant, now, { isNew: true });
   }
 }
