@@ -75,7 +75,10 @@ export class WorkersUnsupportedError extends Error {}
 
 /** Starts the server process and waits until it answers (and, with workers, until they are all up). */
 async function startServerProcess(env, base, workers) {
-  const args = [path.join(root, 'dist/cli/main.js'), 'start', ...(workers !== undefined ? ['--workers', String(workers)] : [])];
+  // BENCH_SERVER_NODE_ARGS: flags for the server's node, e.g. `--cpu-prof --cpu-prof-dir=prof` to
+  // profile it under load (node refuses --cpu-prof in NODE_OPTIONS).
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const args = [...nodeArgs, path.join(root, 'dist/cli/main.js'), 'start', ...(workers !== undefined ? ['--workers', String(workers)] : [])];
   const server = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   // The start-up lines are kept for an error message; log lines (JSON, warn and above) and
