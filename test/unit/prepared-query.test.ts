@@ -3,6 +3,7 @@
  * values where the markers were: on both databases, the results must be those of the same query
  * built the ordinary way, whatever the order of arguments and constants in the SQL.
  */
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type OpenDatabase } from '../../src/storage/database.js';
 import { migrateToLatest } from '../../src/storage/migrations/index.js';
@@ -59,5 +60,45 @@ describe.each(BACKENDS)('PreparedQuery (%s)', (backend) => {
     ).rejects.toThrow('roll back');
     const row = await database.db.selectFrom('customer_users').select('enabled').where('email', '=', 'c@example.com').executeTakeFirstOrThrow();
     expect(row.enabled).toBe(1);
+  });
+});
+
+describe.each(BACKENDS.filter((b) => b === 'postgres'))('PreparedQuery on PostgreSQL (%s): named prepared statements', (backend) => {
+  let data: DataDir;
+  let database: OpenDatabase;
+  beforeAll(async () => {
+    data = await freshDataDir(backend, 'grantry-prepared-pg-');
+    // One connection, so that pg_prepared_statements (per session) is the one the queries used.
+    database = openDatabase(data.databaseUrl, { poolSize: 1 });
+    await migrateToLatest(database.db, database.dialect);
+    await database.db.insertInto('customer_users').values({ email: 'a@example.com', email_key: 'a@example.com', password_hash: 'x', enabled: 1, created_at: 1, updated_at: 1 }).execute();
+  });
+  afterAll(async () => {
+    await database?.close();
+    await data?.remove();
+  });
+
+  const prepared = async () =>
+    (await sql<{ name: string; statement: string }>`select name, statement from pg_prepared_statements`.execute(database.db)).rows;
+
+  it('runs a hot query as one named statement, prepared once per connection; other queries stay unnamed', async () => {
+    const query = new PreparedQuery<{ email: string }, { id: number }>(database.db, (d, arg) => d.selectFrom('customer_users').select('id').where('email', '=', arg('email')));
+    for (let i = 0; i < 3; i++) expect(await query.first(database.db, { email: 'a@example.com' })).toEqual({ id: expect.any(Number) });
+    await database.db.selectFrom('customer_users').select('email').where('id', '=', 1).execute();
+    const mine = (await prepared()).filter((p) => p.statement.includes('from "customer_users"'));
+    expect(mine).toHaveLength(1);
+    expect(mine[0].name).toMatch(/^grantry_\d+$/);
+    expect(mine[0].statement).toContain('where "email" = $1');
+  });
+
+  it('still answers when the table changed under a prepared "select *" (a migration while serving)', async () => {
+    const query = new PreparedQuery<{ email: string }, Record<string, unknown>>(database.db, (d, arg) => d.selectFrom('customer_users').selectAll().where('email', '=', arg('email')));
+    expect(await query.first(database.db, { email: 'a@example.com' })).not.toHaveProperty('nickname');
+    await sql`alter table customer_users add column nickname text`.execute(database.db);
+    try {
+      expect(await query.first(database.db, { email: 'a@example.com' })).toHaveProperty('nickname', null);
+    } finally {
+      await sql`alter table customer_users drop column nickname`.execute(database.db);
+    }
   });
 });

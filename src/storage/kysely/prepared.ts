@@ -9,6 +9,16 @@
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from 'kysely';
 import type { Database } from '../schema.js';
 
+/**
+ * The name of each hot query's SQL, for PostgreSQL's named prepared statements (database.ts):
+ * one per SQL text, so the set is as small as the code's hot queries, whatever the number of
+ * Grantry instances in a process.
+ */
+const statementNames = new Map<string, string>();
+
+/** The statement name of `sql` when it is a hot query's, else undefined (run as a one-off statement). */
+export const preparedStatementName = (sql: string): string | undefined => statementNames.get(sql);
+
 /** A value no caller passes: a NUL-prefixed name. */
 const MARKER = '\u0000grantry-argument:';
 
@@ -19,6 +29,7 @@ export class PreparedQuery<Args extends object, Row> {
 
   constructor(db: Kysely<Database>, build: (db: Kysely<Database>, arg: <K extends keyof Args & string>(name: K) => Args[K]) => Compilable<Row>) {
     this.compiled = build(db, (name) => `${MARKER}${name}` as never).compile();
+    if (!statementNames.has(this.compiled.sql)) statementNames.set(this.compiled.sql, `grantry_${statementNames.size + 1}`);
     this.slots = this.compiled.parameters.map((value) =>
       typeof value === 'string' && value.startsWith(MARKER) ? { argument: value.slice(MARKER.length) as keyof Args & string } : { constant: value },
     );
