@@ -3,7 +3,7 @@
  * carry at least 128 bits of randomness, so a keyed SHA-256 (HMAC) is enough to store them:
  * a slow password hash would only slow the hot path without adding safety.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Random bytes are drawn from a pool filled 4 KiB at a time by the CSPRNG, each byte handed out
@@ -42,15 +42,16 @@ export function rowId(now = Date.now()): string {
 }
 
 export class SecretHasher {
-  private readonly key: Buffer;
+  /** A KeyObject made once: createHmac would import a Buffer key anew on every call (a token request hashes four values). */
+  private readonly key: KeyObject;
 
   constructor(secret: string) {
-    this.key = Buffer.from(secret, 'utf8');
+    this.key = createSecretKey(Buffer.from(secret, 'utf8'));
   }
 
   /** Keyed hash of a high-entropy value, with a purpose label so one hash cannot stand for another. */
   hash(purpose: string, value: string): string {
-    return createHmac('sha256', this.key).update(purpose).update('\0').update(value).digest('base64url');
+    return createHmac('sha256', this.key).update(`${purpose}\0${value}`).digest('base64url');
   }
 
   /** Constant-time comparison of `value` against a stored keyed hash. */

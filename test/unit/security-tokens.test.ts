@@ -1,5 +1,7 @@
+/** Row ids and keyed hashes (src/security/tokens.ts). */
 import { describe, expect, it } from 'vitest';
-import { rowId } from '../../src/security/tokens.js';
+import { createHmac } from 'node:crypto';
+import { rowId, SecretHasher } from '../../src/security/tokens.js';
 
 describe('rowId', () => {
   it('sorts as text in the order of the times it was made, whatever its random part', () => {
@@ -17,5 +19,15 @@ describe('rowId', () => {
     expect(a.slice(0, 12)).toBe((1_700_000_000_000).toString(16).padStart(12, '0'));
     expect(a).not.toBe(b);
     expect(new Set(Array.from({ length: 10_000 }, () => rowId(5))).size).toBe(10_000);
+  });
+});
+
+describe('SecretHasher', () => {
+  it('is HMAC-SHA256 of purpose, NUL, value under the secret: hashes stored by any version stay valid', () => {
+    const hasher = new SecretHasher('server-secret');
+    const expected = createHmac('sha256', 'server-secret').update('client-secret').update('\0').update('s3cret').digest('base64url');
+    expect(hasher.hash('client-secret', 's3cret')).toBe(expected);
+    expect(hasher.verify('client-secret', 's3cret', expected)).toBe(true);
+    expect(hasher.verify('refresh-token', 's3cret', expected)).toBe(false);
   });
 });
