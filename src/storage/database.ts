@@ -259,24 +259,34 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
  * statements: PostgreSQL parses and plans one on its first use on a connection and then only
  * binds and runs it, where an unnamed statement is parsed and planned on every call (about
  * 30 µs of the server's CPU for each of the few statements of a token request here). Other
- * queries go as they are. A schema changed under a running server (a migration by a newer
- * version) can make PostgreSQL refuse a prepared plan whose result changed: that query runs
- * unnamed instead.
+ * queries go as they are.
+ *
+ * A table changed under a running server (a migration by a newer version during a rolling
+ * upgrade) makes PostgreSQL refuse a prepared "select *" whose columns changed, on every later
+ * call. The connection then prepares its statements again under new names; the refused query
+ * is run again at once when no transaction was open (the refusal wrote nothing), else its
+ * error stands and the transaction fails as any other would.
  */
 function preparingHotQueries(pool: pg.Pool): PostgresPool {
   const wrapped = new WeakMap<pg.PoolClient, PostgresPoolClient>();
-  const wrap = (client: pg.PoolClient): PostgresPoolClient => ({
-    query: ((sqlOrCursor: string | PostgresCursor<unknown>, parameters?: unknown[]) => {
-      if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never);
-      const name = preparedStatementName(sqlOrCursor);
-      if (name === undefined) return client.query(sqlOrCursor, parameters);
-      return client.query({ name, text: sqlOrCursor, values: parameters }).catch((e: unknown) => {
-        if ((e as { code?: string }).code !== FEATURE_NOT_SUPPORTED) throw e;
-        return client.query(sqlOrCursor, parameters);
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+    let generation = 0;
+    const run = (text: string, values: unknown[] | undefined, name: string, again = false): Promise<pg.QueryResult> =>
+      client.query({ name: generation === 0 ? name : `${name}_${generation}`, text, values }).catch((e: unknown) => {
+        if ((e as { routine?: string }).routine !== PLAN_RESULT_CHANGED || again) throw e;
+        generation += 1;
+        if (client.getTransactionStatus() !== 'I') throw e;
+        return run(text, values, name, true);
       });
-    }) as unknown as PostgresPoolClient['query'],
-    release: (destroy?: boolean) => client.release(destroy),
-  });
+    return {
+      query: ((sqlOrCursor: string | PostgresCursor<unknown>, parameters?: unknown[]) => {
+        if (typeof sqlOrCursor !== 'string') return client.query(sqlOrCursor as never);
+        const name = preparedStatementName(sqlOrCursor);
+        return name === undefined ? client.query(sqlOrCursor, parameters) : run(sqlOrCursor, parameters, name);
+      }) as unknown as PostgresPoolClient['query'],
+      release: (destroy?: boolean) => client.release(destroy),
+    };
+  };
   return {
     async connect() {
       const client = await pool.connect();
@@ -288,5 +298,5 @@ function preparingHotQueries(pool: pg.Pool): PostgresPool {
   };
 }
 
-/** SQLSTATE of "cached plan must not change result type". */
-const FEATURE_NOT_SUPPORTED = '0A000';
+/** The PostgreSQL routine that reports "cached plan must not change result type". */
+const PLAN_RESULT_CHANGED = 'RevalidateCachedQuery';

@@ -91,12 +91,32 @@ describe.each(BACKENDS.filter((b) => b === 'postgres'))('PreparedQuery on Postgr
     expect(mine[0]?.statement).toContain('where "email" = $1');
   });
 
-  it('still answers when the table changed under a prepared "select *" (a migration while serving)', async () => {
+  it('still answers when the table changed under a prepared "select *" (a migration while serving), and prepares it anew', async () => {
     const query = new PreparedQuery<{ email: string }, Record<string, unknown>>(database.db, (d, arg) => d.selectFrom('customer_users').selectAll().where('email', '=', arg('email')));
+    const named = async () => (await prepared()).filter((p) => p.statement.includes('select * from "customer_users"')).map((p) => p.name);
     expect(await query.first(database.db, { email: 'a@example.com' })).not.toHaveProperty('nickname');
     await sql`alter table customer_users add column nickname text`.execute(database.db);
     try {
       expect(await query.first(database.db, { email: 'a@example.com' })).toHaveProperty('nickname', null);
+      expect(await query.first(database.db, { email: 'a@example.com' })).toHaveProperty('nickname', null);
+      // The refused statement and its successor, under a new name: later calls use the new one.
+      const names = await named();
+      expect(names).toHaveLength(2);
+      expect(names.some((n) => /^grantry_\d+_1$/.test(n))).toBe(true);
+    } finally {
+      await sql`alter table customer_users drop column nickname`.execute(database.db);
+    }
+  });
+
+  it('inside a transaction, a refused prepared plan fails with its own error, and the next call answers', async () => {
+    const query = new PreparedQuery<{ email: string }, Record<string, unknown>>(database.db, (d, arg) => d.selectFrom('customer_users').selectAll().where('email', '>=', arg('email')));
+    expect(await query.first(database.db, { email: 'a' })).not.toHaveProperty('nickname');
+    await sql`alter table customer_users add column nickname text`.execute(database.db);
+    try {
+      // Not "current transaction is aborted" from a retry: the error that happened.
+      await expect(database.db.transaction().execute((trx) => query.first(trx, { email: 'a' }))).rejects.toThrow('cached plan must not change result type');
+      expect(await query.first(database.db, { email: 'a' })).toHaveProperty('nickname', null);
+      expect(await database.db.transaction().execute((trx) => query.first(trx, { email: 'a' }))).toHaveProperty('nickname', null);
     } finally {
       await sql`alter table customer_users drop column nickname`.execute(database.db);
     }
