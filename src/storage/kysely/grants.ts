@@ -45,7 +45,8 @@ type IssuedRow = Record<string, string | number | null>;
 
 /**
  * The statements that record issued tokens, compiled once (prepared.ts): every token response
- * runs them. Shared by the grants (first tokens of a grant) and the refresh tokens (rotation).
+ * runs them. Shared by the grants (first tokens of a grant) and the refresh tokens (rotation,
+ * on SQLite: PostgreSQL rotates in one statement of its own).
  */
 export class IssuedTokenStatements {
   private readonly insertGrant;

@@ -67,10 +67,14 @@ export class KyselyRefreshTokenRepository implements RefreshTokenRepository {
         now: input.now,
         replacement: input.replacement,
         jti: nextAccess.jti,
-        grantId: nextAccess.grantId,
+        accessGrantId: nextAccess.grantId,
+        accessClientPk: nextAccess.clientPk,
         issuedAt: nextAccess.issuedAt,
         accessExpiresAt: nextAccess.expiresAt,
         tokenHash: next.tokenHash,
+        refreshGrantId: next.grantId,
+        refreshClientPk: next.clientPk,
+        refreshAccessJti: next.accessJti,
         scope: next.scope,
         createdAt: next.createdAt,
         refreshExpiresAt: next.expiresAt,
@@ -95,10 +99,14 @@ type RotationRow = {
   now: number;
   replacement: string | null;
   jti: string;
-  grantId: string;
+  accessGrantId: string;
+  accessClientPk: number;
   issuedAt: number;
   accessExpiresAt: number;
   tokenHash: string;
+  refreshGrantId: string;
+  refreshClientPk: number;
+  refreshAccessJti: string;
   scope: string;
   createdAt: number;
   refreshExpiresAt: number;
@@ -127,15 +135,15 @@ function singleStatementRotation(db: Kysely<Database>) {
       ),
       access as (
         insert into access_tokens (jti, grant_id, client_pk, issued_at, expires_at)
-        select ${text('jti')}, ${text('grantId')}, ${bigint('clientPk')}, ${bigint('issuedAt')}, ${bigint('accessExpiresAt')} from old
+        select ${text('jti')}, ${text('accessGrantId')}, ${bigint('accessClientPk')}, ${bigint('issuedAt')}, ${bigint('accessExpiresAt')} from old
       ),
       refresh as (
         insert into refresh_tokens (token_hash, grant_id, client_pk, scope, access_jti, created_at, expires_at)
-        select ${text('tokenHash')}, ${text('grantId')}, ${bigint('clientPk')}, ${text('scope')}, ${text('jti')}, ${bigint('createdAt')}, ${bigint('refreshExpiresAt')} from old
+        select ${text('tokenHash')}, ${text('refreshGrantId')}, ${bigint('refreshClientPk')}, ${text('scope')}, ${text('refreshAccessJti')}, ${bigint('createdAt')}, ${bigint('refreshExpiresAt')} from old
       ),
       extended as (
         update grants set expires_at = ${bigint('grantExpiresAt')}
-        where id = ${text('grantId')} and expires_at < ${bigint('grantExpiresAt')} and exists (select 1 from old)
+        where id = ${text('accessGrantId')} and expires_at < ${bigint('grantExpiresAt')} and exists (select 1 from old)
       )
       select count(*)::int as rotated from old`;
     return { compile: () => statement.compile(db) };
