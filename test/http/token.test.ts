@@ -137,8 +137,14 @@ describe.each(BACKENDS)('token endpoint (%s)', (backend) => {
           sub: await subjectAt(server, client.clientId, users[side].id),
           client_id: client.clientId,
         });
-        expect(typeof payload.jti).toBe('string');
-        expect((payload.jti as string).length).toBeGreaterThanOrEqual(16);
+        // rowId: the issuance time in milliseconds (12 hex digits), then 128 random bits, so
+        // that the stored ids land at the end of their indexes; its grant id is made the same way.
+        const jti = payload.jti as string;
+        expect(jti).toMatch(/^[0-9a-f]{12}[A-Za-z0-9_-]{22}$/);
+        expect(parseInt(jti.slice(0, 12), 16)).toBeGreaterThanOrEqual(before * 1000);
+        expect(parseInt(jti.slice(0, 12), 16)).toBeLessThan((after + 1) * 1000);
+        const stored = await server.grantry.database.db.selectFrom('access_tokens').select('grant_id').where('jti', '=', jti).executeTakeFirstOrThrow();
+        expect(stored.grant_id).toMatch(/^[0-9a-f]{12}[A-Za-z0-9_-]{22}$/);
         const iat = payload.iat as number;
         expect(Number.isInteger(iat)).toBe(true);
         expect(iat).toBeGreaterThanOrEqual(before);

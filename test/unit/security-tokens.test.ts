@@ -7,7 +7,8 @@ describe('rowId', () => {
   it('sorts as text in the order of the times it was made, whatever its random part', () => {
     const times = [0, 1, 15, 16, 255, 256, 1_700_000_000_000, 1_700_000_000_001, 1_800_000_000_000, 2 ** 48 - 1];
     const ids = times.map((t) => rowId(t));
-    // SQLite's BINARY collation and PostgreSQL's "C" comparison of ASCII both compare bytes.
+    // SQLite's BINARY collation compares bytes; hex digits also sort in this order under
+    // PostgreSQL's usual collations (C, en_US.UTF-8).
     const byBytes = [...ids].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
     expect(byBytes).toEqual(ids);
   });
