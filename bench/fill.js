@@ -14,7 +14,7 @@
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { CODE_PURPOSE } from '../dist/oauth/authorization-codes.js';
-import { randomToken } from '../dist/security/tokens.js';
+import { randomToken, rowId } from '../dist/security/tokens.js';
 
 /** Of every five rows, one expired (its grant, access and refresh token) and one rotated refresh token (used, still stored). */
 const SHARE_NOTE = '20% expired and waiting for the cleanup, 20% used (rotated) refresh tokens';
@@ -54,7 +54,8 @@ async function openDirect(databaseUrl) {
  * token: rows × 3 rows in all. Live rows were issued within the last hour (access tokens still
  * valid); every fifth is 40 days old and expired, as rows are between two cleanup runs; of the
  * live ones, every fifth refresh token was already used (rotated), as those stay until they
- * expire. Keys are random, as Grantry's are, so the indexes grow as they would. Returns the
+ * expire. Keys are made as Grantry's are (grant ids and jtis in time order, then random; token
+ * hashes random), so the indexes grow as they would. Returns the
  * rows the tables then hold, and how long it took.
  */
 export async function fill(databaseUrl, { clientPk, rows }) {
@@ -67,9 +68,12 @@ export async function fill(databaseUrl, { clientPk, rows }) {
     const hex = (bytes) => (sqlite ? `lower(hex(randomblob(${bytes})))` : `substr(md5(random()::text || i::text) || md5(random()::text || i::text), 1, ${bytes * 2})`);
     const series = sqlite ? `(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) SELECT i FROM n)` : `(SELECT generate_series(1, ${rows}) AS i)`;
     const users = Math.max(1, Math.floor(rows / 50));
+    const createdAt = `CASE WHEN i % 5 = 0 THEN ${now - 40 * day} - i % ${day} ELSE ${now} - i % 3000 END`;
+    // Grant ids and jtis as rowId() makes them: the time in milliseconds in 12 hex digits, then random.
+    const timeHex = sqlite ? `printf('%012x', (${createdAt}) * 1000 + i % 1000)` : `lpad(to_hex((${createdAt}) * 1000 + i % 1000), 12, '0')`;
     await db.exec(
-      `CREATE TEMPORARY TABLE bench_fill AS SELECT i, ${hex(16)} AS grant_id, ${hex(16)} AS jti, ${hex(32)} AS token_hash,
-         CASE WHEN i % 5 = 0 THEN ${now - 40 * day} - i % ${day} ELSE ${now} - i % 3000 END AS created_at
+      `CREATE TEMPORARY TABLE bench_fill AS SELECT i, ${timeHex} || ${hex(11)} AS grant_id, ${timeHex} || ${hex(11)} AS jti, ${hex(32)} AS token_hash,
+         ${createdAt} AS created_at
        FROM ${series} AS s`,
     );
     await db.exec(sqlite ? 'BEGIN IMMEDIATE' : 'BEGIN');
@@ -119,7 +123,7 @@ export async function insertCodes({ db }, hasher, { clientPk, userId, redirectUr
       const rows = [];
       for (let i = start; i < Math.min(count, start + batch); i++) {
         const code = randomToken(32);
-        const grantId = randomToken(16);
+        const grantId = rowId();
         codes.push(code);
         grants.push({ id: grantId, client_pk: clientPk, side: 'backoffice', user_id: userId, subject: null, scope: 'api', created_at: now, expires_at: now + ttl });
         rows.push({
