@@ -70,7 +70,7 @@ export async function fill(databaseUrl, { clientPk, rows }) {
     const users = Math.max(1, Math.floor(rows / 50));
     const createdAt = `CASE WHEN i % 5 = 0 THEN ${now - 40 * day} - i % ${day} ELSE ${now} - i % 3000 END`;
     // Grant ids and jtis as rowId() makes them: the time in milliseconds in 12 hex digits, then random.
-    const timeHex = sqlite ? `printf('%012x', (${createdAt}) * 1000 + i % 1000)` : `lpad(to_hex((${createdAt}) * 1000 + i % 1000), 12, '0')`;
+    const timeHex = sqlite ? `printf('%012x', (${createdAt}) * 1000 + i % 1000)` : `lpad(to_hex((${createdAt})::bigint * 1000 + i % 1000), 12, '0')`;
     await db.exec(
       `CREATE TEMPORARY TABLE bench_fill AS SELECT i, ${timeHex} || ${hex(11)} AS grant_id, ${timeHex} || ${hex(11)} AS jti, ${hex(32)} AS token_hash,
          ${createdAt} AS created_at
