@@ -350,6 +350,9 @@ for (const db of databases) {
           try {
             const filled = await fill(g.databaseUrl, { clientPk: g.clientPk, rows: options.growthRows });
             progress(`  filled in ${filled.seconds} s; the workloads again`);
+            // As before the first run: the bulk fill has just replaced what the server had in
+            // its page cache, where a database that grew over weeks keeps its hot pages warm.
+            await warmUp(g, load);
             run.growth = { fill: filled, workloads: await grantryWorkloads(g) };
           } catch (e) {
             progress(`  growth FAILED: ${e.stack}`);
