@@ -20,7 +20,9 @@ export const USAGE = `Usage: npm run bench -- [options]   (or: node bench/run.js
   --memory               also run a load at 80% of peak for --memory-seconds and sample the server's resident memory
   --memory-seconds N     length of the --memory run (default 300; env BENCH_MEMORY_SECONDS)
   --postgres-url URL     server to create the throwaway databases on (default ${DEFAULT_POSTGRES_URL}; env BENCH_POSTGRES_URL)
-  --help                 this text`;
+  --help                 this text
+
+Environment: BENCH_SERVER_NODE_ARGS  flags for the node of each Grantry server, e.g. '--cpu-prof --cpu-prof-dir=prof'`;
 
 export class UsageError extends Error {}
 
