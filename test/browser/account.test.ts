@@ -8,7 +8,7 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS } from '../helpers/backends.js';
+import { BROWSER_BACKENDS } from '../helpers/backends.js';
 import { artifactsFolder, auditAndPhotograph, chromiumAvailable, newPageForAxe, tabTo, useChromiumAndClientApplication } from '../helpers/chromium.js';
 import { authorizeUrl } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -16,7 +16,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 const ARTIFACTS = artifactsFolder('account');
 const NAMES = { storefront: 'Acme Store', backoffice: 'Acme Back Office' } as const;
 
-describe.runIf(chromiumAvailable).each(BACKENDS)('the account pages in Chromium (%s)', { timeout: 120_000 }, (backend) => {
+describe.runIf(chromiumAvailable).each(BROWSER_BACKENDS)('the account pages in Chromium (%s)', { timeout: 120_000 }, (backend) => {
   let server: TestServer;
 
   beforeAll(async () => {

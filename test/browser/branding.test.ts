@@ -10,7 +10,7 @@
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SideName } from '../../src/oauth/sides.js';
-import { BACKENDS } from '../helpers/backends.js';
+import { BROWSER_BACKENDS } from '../helpers/backends.js';
 import { artifactsFolder, auditAndPhotograph, chromiumAvailable, launchChromium } from '../helpers/chromium.js';
 import { authorizeUrl } from '../helpers/oauth.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
@@ -50,7 +50,7 @@ const PAGES: Array<{ name: string; side: SideName; as: Visitor; url: (f: Fixture
   { name: 'backoffice-account-password', side: 'backoffice', as: 'admin', url: () => '/admin/account/password', shows: 'Current password' },
 ];
 
-describe.runIf(chromiumAvailable).each(BACKENDS)('branding in Chromium (%s)', { timeout: 120_000 }, (backend) => {
+describe.runIf(chromiumAvailable).each(BROWSER_BACKENDS)('branding in Chromium (%s)', { timeout: 120_000 }, (backend) => {
   let server: TestServer;
   let browser: Browser;
   const fixtures: Fixtures = { clientId: '' };

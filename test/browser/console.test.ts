@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { CLI } from '../../src/management/principal.js';
 import { apiGet, authorizeUrl, pkcePair, tokenRequest } from '../helpers/oauth.js';
-import { BACKENDS } from '../helpers/backends.js';
+import { BROWSER_BACKENDS } from '../helpers/backends.js';
 import { artifactsFolder, auditAndPhotograph, chromiumAvailable, newPageForAxe, useChromiumAndClientApplication } from '../helpers/chromium.js';
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -29,7 +29,7 @@ interface PageElement {
   remove(): void;
 }
 
-describe.runIf(chromiumAvailable).each(BACKENDS)('the console in Chromium (%s)', { timeout: 120_000 }, (backend) => {
+describe.runIf(chromiumAvailable).each(BROWSER_BACKENDS)('the console in Chromium (%s)', { timeout: 120_000 }, (backend) => {
   let server: TestServer;
   /** Every secret, password, code and token the flows below use: none may reach the audit trail. */
   const secrets: string[] = [ADMIN_PASSWORD];

@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accessTokenHash } from '../../src/oauth/oidc/id-tokens.js';
 import { SubjectIdentifiers } from '../../src/oauth/oidc/subjects.js';
 import type { SideName } from '../../src/oauth/sides.js';
-import { BACKENDS } from '../helpers/backends.js';
+import { BROWSER_BACKENDS } from '../helpers/backends.js';
 import { artifactsFolder, auditAndPhotograph, chromiumAvailable, newPageForAxe, tabTo, useChromiumAndClientApplication } from '../helpers/chromium.js';
 import { authorizeUrl, pkcePair, tokenRequest } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -57,7 +57,7 @@ interface RelyingParty {
   postLogout: string;
 }
 
-describe.runIf(chromiumAvailable).each(BACKENDS)('OpenID Connect sign-in and sign-out in Chromium (%s)', { timeout: 120_000 }, (backend) => {
+describe.runIf(chromiumAvailable).each(BROWSER_BACKENDS)('OpenID Connect sign-in and sign-out in Chromium (%s)', { timeout: 120_000 }, (backend) => {
   let server: TestServer;
 
   beforeAll(async () => {
