@@ -43,6 +43,9 @@ const toGrantRow = (grant: Grant) => ({
 /** The values of one issuance in a single statement (IssuedTokenStatements.record on PostgreSQL). */
 type IssuedRow = Record<string, string | number | null>;
 
+/** Grants live as long as the longest-lived thing issued from them; cleanup deletes them after. */
+export const grantLifetime = (access: AccessTokenRecord, refresh?: NewRefreshToken): number => Math.max(access.expiresAt, refresh?.expiresAt ?? 0);
+
 /**
  * The statements that record issued tokens, compiled once (prepared.ts): every token response
  * runs them. Shared by the grants (first tokens of a grant) and the refresh tokens (rotation,
@@ -94,8 +97,7 @@ export class IssuedTokenStatements {
    * new), and stretches the grant's lifetime over both; the caller runs it inside a transaction.
    */
   async insert(trx: Transaction<Database>, access: AccessTokenRecord, refresh?: NewRefreshToken, newGrant?: Grant): Promise<void> {
-    // Grants live as long as the longest-lived thing issued from them; cleanup deletes them after.
-    const expiresAt = Math.max(access.expiresAt, refresh?.expiresAt ?? 0);
+    const expiresAt = grantLifetime(access, refresh);
     if (newGrant) await this.insertGrant.execute(trx, { ...newGrant, expiresAt: Math.max(newGrant.expiresAt, expiresAt) });
     await this.insertAccess.execute(trx, access);
     if (refresh) await this.insertRefresh.execute(trx, refresh);
@@ -110,7 +112,7 @@ export class IssuedTokenStatements {
    */
   async record(access: AccessTokenRecord, refresh?: NewRefreshToken, newGrant?: Grant): Promise<void> {
     if (!this.atOnce) return this.db.transaction().execute((trx) => this.insert(trx, access, refresh, newGrant));
-    const expiresAt = Math.max(access.expiresAt, refresh?.expiresAt ?? 0);
+    const expiresAt = grantLifetime(access, refresh);
     const row: IssuedRow = {
       jti: access.jti,
       grantId: access.grantId,

@@ -2,7 +2,7 @@ import { type Kysely, PostgresAdapter, type Selectable, sql } from 'kysely';
 import type { RefreshToken, RefreshTokenRepository } from '../repositories.js';
 import type { Database, GrantTable, RefreshTokenTable } from '../schema.js';
 import { PreparedQuery } from './prepared.js';
-import { IssuedTokenStatements, liveGrant, toGrant } from './grants.js';
+import { grantLifetime, IssuedTokenStatements, liveGrant, toGrant } from './grants.js';
 
 const toRefreshToken = (row: Selectable<RefreshTokenTable>): RefreshToken => ({
   tokenHash: row.token_hash,
@@ -78,7 +78,7 @@ export class KyselyRefreshTokenRepository implements RefreshTokenRepository {
         scope: next.scope,
         createdAt: next.createdAt,
         refreshExpiresAt: next.expiresAt,
-        grantExpiresAt: Math.max(nextAccess.expiresAt, next.expiresAt),
+        grantExpiresAt: grantLifetime(nextAccess, next),
       });
       return Number(row?.rotated) === 1;
     }
