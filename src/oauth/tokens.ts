@@ -2,7 +2,8 @@
  * Access tokens: RFC 9068 JWTs signed with node:crypto directly. One signature is the floor of
  * the token endpoint's cost, so nothing else here allocates more than a few small strings.
  */
-import { sign as cryptoSign, verify as cryptoVerify, constants, type KeyObject, type SignKeyObjectInput } from 'node:crypto';
+import { sign as cryptoSign, verify as cryptoVerify, constants, type KeyObject } from 'node:crypto';
+import { signOnThread } from '../security/signing-thread.js';
 import { rowId } from '../security/tokens.js';
 import type { SigningAlgorithm } from '../config/index.js';
 import type { KeySource } from './key-ring.js';
@@ -20,12 +21,9 @@ export interface AccessTokenClaims {
   exp: number;
 }
 
-type Signer = (data: Buffer, key: KeyObject) => Promise<Buffer>;
+/** The base64url signature of a JWS signing input. */
+type Signer = (input: string, key: KeyObject) => Promise<string>;
 type Verifier = (data: Buffer, key: KeyObject, signature: Buffer) => boolean;
-
-/** Signs `data` in libuv's thread pool (node:crypto's callback form), off the event loop's thread. */
-const signInPool = (algorithm: string | null, data: Buffer, key: KeyObject | SignKeyObjectInput) =>
-  new Promise<Buffer>((resolve, reject) => cryptoSign(algorithm, data, key, (error, signature) => (error ? reject(error) : resolve(signature))));
 
 /** The order of the P-256 group, and half of it: an ECDSA s above the half has a twin, n - s. */
 const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
@@ -44,31 +42,30 @@ function withLowS(signature: Buffer): Buffer {
 const RSA_PSS = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
 
 /**
- * An RSA signature is the one large cost of a token response (some 300 µs of a core), so RSA
- * and Ed25519 signatures are made in the thread pool: handing one over costs under 10 µs of the
- * event loop, which goes on serving other requests meanwhile, and a machine with several cores
- * signs beside it. An ES256 signature stays on the loop: on Node 20, handing a P-256 signature
- * to the pool costs the loop as much as making it (measured: 44-53 µs either way). Verification
- * stays on the loop: it is cheap for RSA, and the API remembers tokens it has verified
- * (access-tokens.ts).
+ * An RSA signature is the one large cost of a token response (some 270 µs of a core), so RSA
+ * and Ed25519 signatures are made on signing threads (signing-thread.ts): the event loop goes
+ * on serving other requests meanwhile, and a machine with several cores signs beside it. An
+ * ES256 signature stays on the loop: on Node 20, handing a P-256 signature over costs the loop
+ * as much as making it (measured: 44-53 µs either way). Verification stays on the loop: it is
+ * cheap for RSA, and the API remembers tokens it has verified (access-tokens.ts).
  */
 const SIGNERS: Record<SigningAlgorithm, { sign: Signer; verify: Verifier }> = {
   RS256: {
-    sign: (d, key) => signInPool('sha256', d, key),
+    sign: (input, key) => signOnThread(input, { algorithm: 'sha256', key }),
     verify: (d, key, s) => cryptoVerify('sha256', d, key, s),
   },
   PS256: {
-    sign: (d, key) => signInPool('sha256', d, { key, ...RSA_PSS }),
+    sign: (input, key) => signOnThread(input, { algorithm: 'sha256', key, ...RSA_PSS }),
     verify: (d, key, s) => cryptoVerify('sha256', d, { key, ...RSA_PSS }, s),
   },
   ES256: {
     // JWS wants the raw r||s form, not DER (RFC 7518 §3.4). (r, s) and (r, n - s) both verify,
     // so a token would have two signatures: only the low-s one is made and accepted.
-    sign: async (d, key) => withLowS(cryptoSign('sha256', d, { key, dsaEncoding: 'ieee-p1363' })),
+    sign: async (input, key) => withLowS(cryptoSign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })).toString('base64url'),
     verify: (d, key, s) => s.length === 64 && isLowS(s) && cryptoVerify('sha256', d, { key, dsaEncoding: 'ieee-p1363' }, s),
   },
   EdDSA: {
-    sign: (d, key) => signInPool(null, d, key),
+    sign: (input, key) => signOnThread(input, { algorithm: null, key }),
     verify: (d, key, s) => cryptoVerify(null, d, key, s),
   },
 };
@@ -96,8 +93,7 @@ export class JwtCodec<Claims extends object = Record<string, unknown>> {
       this.headers.set(key.kid, header);
     }
     const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-    const signature = await SIGNERS[key.alg].sign(Buffer.from(input), key.privateKey);
-    return `${input}.${signature.toString('base64url')}`;
+    return `${input}.${await SIGNERS[key.alg].sign(input, key.privateKey)}`;
   }
 
   /** The `kid` in a token's header, without verifying anything. */

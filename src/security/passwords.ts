@@ -7,9 +7,10 @@ const OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19456, timeCost: 2,
 
 /**
  * Password hashes run in libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says more),
- * where token signatures (RSA, Ed25519) and file work also run. A burst of sign-ins, or of
- * failed ones from anyone, would fill every thread with hashes of tens of milliseconds and hold
- * up every token response behind them: at most all threads but two hash at once.
+ * where file work and DNS lookups also run (token signatures have threads of their own:
+ * signing-thread.ts). A burst of sign-ins, or of failed ones from anyone, would fill every
+ * thread with hashes of tens of milliseconds and hold up everything else behind them: at most
+ * all threads but two hash at once.
  */
 const HASH_SLOTS = Math.max(1, (Number(process.env.UV_THREADPOOL_SIZE) || 4) - 2);
 let hashing = 0;
