@@ -29,6 +29,7 @@ import { Sealer } from './security/encryption.js';
 import { findSecret, loadExistingSecret, loadOrCreateSecret } from './security/server-secret.js';
 import { Throttle } from './security/throttle.js';
 import { SecretHasher } from './security/tokens.js';
+import { setSigningProcesses } from './security/signing-thread.js';
 import { missingDatabaseOf, notGrantryDatabase, openDatabase, type OpenDatabase, type QueryObserver } from './storage/database.js';
 import { createRepositories } from './storage/index.js';
 import { hasGrantrySchema, migrateToLatest } from './storage/migrations/index.js';
@@ -112,6 +113,8 @@ export async function openWithSecret(
 
 export async function createGrantry(config: Config, options: CreateOptions = {}): Promise<Grantry> {
   const initialise = options.initialise !== false;
+  // One signing thread per core the server processes' event loops leave.
+  setSigningProcesses(config.workers);
   const metrics = new Metrics(config);
   const { database, secret } = await openWithSecret(config, { initialise, onQuery: metrics.queryObserver });
   metrics.observeDatabase(database, config.databasePoolSize);

@@ -8,11 +8,13 @@
  * client_credentials, the pool signing gave 2,680-2,770 tokens/s and the pool cut to one thread
  * 3,030-3,140. Bounding the pool's signatures from the event loop instead was worse
  * (1,400-1,550): the pool then idles between signatures until the busy loop hands over the next.
- * So one thread per core beyond the event loop's takes the signatures in turn from its own
- * queue, whatever the event loop is doing. Messages carry strings, which cost little to copy:
- * the JWS signing input one way, the base64url signature the other.
+ * So each server process has one signing thread per core beyond the event loops' of all the
+ * processes (grantry start --workers), which takes the signatures in turn from its own queue,
+ * whatever the event loop is doing. With no core to spare (as many processes as cores), or while
+ * a thread cannot be started, signatures go to libuv's pool as before. Messages carry strings,
+ * which cost little to copy: the JWS signing input one way, the base64url signature the other.
  */
-import type { KeyObject } from 'node:crypto';
+import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
@@ -25,31 +27,25 @@ export interface SignatureRequest {
   saltLength?: number;
 }
 
-/** Signatures answered in one message at most: what queued up while the thread signed, up to this many. */
-const BATCH_MAX = 8;
-
 // The thread's code, evaluated there: a file beside this one would have to be found from the
 // compiled output and from the tests' sources alike.
 const THREAD_SOURCE = `
-const { parentPort, receiveMessageOnPort } = require('node:worker_threads');
+const { parentPort } = require('node:worker_threads');
 const { sign } = require('node:crypto');
 const keys = new Map();
-function signed([id, input, algorithm, keyNumber, key, padding, saltLength]) {
+parentPort.on('message', ([id, input, algorithm, keyNumber, key, padding, saltLength]) => {
   if (key) keys.set(keyNumber, key);
   try {
-    return [id, sign(algorithm, Buffer.from(input), { key: keys.get(keyNumber), padding, saltLength }).toString('base64url')];
+    parentPort.postMessage([id, sign(algorithm, Buffer.from(input), { key: keys.get(keyNumber), padding, saltLength }).toString('base64url')]);
   } catch (error) {
-    return [id, undefined, String((error && error.message) || error)];
+    parentPort.postMessage([id, undefined, String((error && error.message) || error)]);
   }
-}
-parentPort.on('message', (request) => {
-  const answers = [signed(request)];
-  for (let next; answers.length < ${BATCH_MAX} && (next = receiveMessageOnPort(parentPort)); ) answers.push(signed(next.message));
-  parentPort.postMessage(answers);
 });
 `;
 
 const SIGNING_THREADS_MAX = 4;
+/** After a thread failed to start or died, how long its signatures go to libuv's pool before it is tried again. */
+const RETRY_AFTER_MS = 10_000;
 
 const keyNumbers = new WeakMap<KeyObject, number>();
 let lastKeyNumber = 0;
@@ -60,65 +56,129 @@ function keyNumberOf(key: KeyObject): number {
   return number;
 }
 
+/** node:crypto's callback form: the signature made in libuv's thread pool. */
+const signInPool = (input: string, { algorithm, key, padding, saltLength }: SignatureRequest) =>
+  new Promise<string>((resolve, reject) =>
+    cryptoSign(algorithm, Buffer.from(input), { key, padding, saltLength }, (error, signature) => (error ? reject(error) : resolve(signature.toString('base64url')))),
+  );
+
+type Waiter = { resolve: (signature: string) => void; reject: (error: Error) => void };
+
 class SigningThread {
   private worker: Worker | undefined;
-  private readonly pending = new Map<number, { resolve: (signature: string) => void; reject: (error: Error) => void }>();
+  private readonly pending = new Map<number, Waiter>();
   /** The keys this thread holds. */
   private sent = new Set<number>();
   private lastId = 0;
+  private failedAt = -Infinity;
 
   get queued(): number {
     return this.pending.size;
   }
 
-  sign(input: string, { algorithm, key, padding, saltLength }: SignatureRequest): Promise<string> {
-    const worker = this.worker ?? this.start();
+  sign(input: string, request: SignatureRequest): Promise<string> {
+    const worker = this.worker ?? (Date.now() - this.failedAt >= RETRY_AFTER_MS ? this.start() : undefined);
+    if (!worker) return signInPool(input, request);
     const id = ++this.lastId;
-    const keyNumber = keyNumberOf(key);
+    const keyNumber = keyNumberOf(request.key);
     const send = !this.sent.has(keyNumber);
-    if (send) this.sent.add(keyNumber);
     return new Promise<string>((resolve, reject) => {
+      try {
+        worker.postMessage([id, input, request.algorithm, keyNumber, send ? request.key : undefined, request.padding, request.saltLength]);
+      } catch (error) {
+        reject(error as Error);
+        return;
+      }
+      if (send) this.sent.add(keyNumber);
       this.pending.set(id, { resolve, reject });
       // An idle thread does not keep the process alive; one with signatures to make does.
       if (this.pending.size === 1) worker.ref();
-      worker.postMessage([id, input, algorithm, keyNumber, send ? key : undefined, padding, saltLength]);
     });
   }
 
-  private start(): Worker {
-    // Not the process's node flags: --input-type=module would make the source a module, where require is undefined.
-    const worker = new Worker(THREAD_SOURCE, { eval: true, execArgv: [] });
+  /** Ends the thread; what it had to sign fails. For the tests of a thread that dies. */
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  private start(): Worker | undefined {
+    let worker: Worker;
+    try {
+      // Not the process's node flags (--input-type=module would make the source a module, where
+      // require is undefined) nor its environment (secrets a signature does not need).
+      worker = new Worker(THREAD_SOURCE, { eval: true, execArgv: [], env: {} });
+    } catch {
+      this.failedAt = Date.now();
+      return undefined;
+    }
     worker.unref();
-    worker.on('message', (answers: Array<[number, string | undefined, string | undefined]>) => {
-      for (const [id, signature, error] of answers) {
-        const waiter = this.pending.get(id);
-        if (!waiter) continue;
-        this.pending.delete(id);
-        if (signature !== undefined) waiter.resolve(signature);
-        else waiter.reject(new Error(`signing failed: ${error}`));
-      }
+    worker.on('message', ([id, signature, error]: [number, string | undefined, string | undefined]) => {
+      const waiter = this.pending.get(id);
+      if (!waiter) return;
+      this.pending.delete(id);
       if (this.pending.size === 0) worker.unref();
+      if (signature !== undefined) waiter.resolve(signature);
+      else waiter.reject(new Error(`signing failed: ${error}`));
     });
-    // A thread that died (it should not) fails what it had; the next signature starts another.
+    // A thread that died (it should not), or an answer that could not be read, fails what the
+    // thread had; its signatures go to the pool for a while, then a new thread is started.
     const fail = (why: string) => {
       if (this.worker !== worker) return;
       this.worker = undefined;
+      this.failedAt = Date.now();
       this.sent = new Set();
-      for (const waiter of this.pending.values()) waiter.reject(new Error(`the signing thread ${why}`));
+      const waiters = [...this.pending.values()];
       this.pending.clear();
+      for (const waiter of waiters) waiter.reject(new Error(`the signing thread ${why}`));
+      void worker.terminate();
     };
-    worker.on('error', (error) => fail(`failed: ${error.message}`));
+    worker.on('error', (error: unknown) => fail(`failed: ${error instanceof Error ? error.message : String(error)}`));
+    worker.on('messageerror', () => fail('sent an answer that could not be read'));
     worker.on('exit', (code) => fail(`exited (${code})`));
     this.worker = worker;
     return worker;
   }
 }
 
-const threads = Array.from({ length: Math.min(SIGNING_THREADS_MAX, Math.max(1, availableParallelism() - 1)) }, () => new SigningThread());
+/** The signing threads of one process: `count` of them, or none (every signature to libuv's pool). */
+export class SigningThreads {
+  private readonly threads: SigningThread[];
 
-/** The base64url signature of `input` (UTF-8), made on the signing thread with the shortest queue. */
-export function signOnThread(input: string, request: SignatureRequest): Promise<string> {
-  let thread = threads[0] as SigningThread;
-  for (const other of threads) if (other.queued < thread.queued) thread = other;
-  return thread.sign(input, request);
+  constructor(count: number) {
+    this.threads = Array.from({ length: Math.min(SIGNING_THREADS_MAX, Math.max(0, count)) }, () => new SigningThread());
+  }
+
+  /** Threads for a process that is one of `processes` on this machine: one per core beyond their event loops. */
+  static forProcesses(processes: number): SigningThreads {
+    return new SigningThreads(Math.floor(availableParallelism() / Math.max(1, processes)) - 1);
+  }
+
+  get size(): number {
+    return this.threads.length;
+  }
+
+  /** The base64url signature of `input` (UTF-8), made on the thread with the shortest queue. */
+  sign(input: string, request: SignatureRequest): Promise<string> {
+    let thread = this.threads[0];
+    if (!thread) return signInPool(input, request);
+    for (const other of this.threads) if (other.queued < thread.queued) thread = other;
+    return thread.sign(input, request);
+  }
+
+  async terminate(): Promise<void> {
+    await Promise.all(this.threads.map((thread) => thread.terminate()));
+  }
 }
+
+let processThreads = SigningThreads.forProcesses(1);
+
+/**
+ * Sizes this process's signing threads for `processes` server processes on the machine (the
+ * composition root calls it with the workers setting, before any signature).
+ */
+export function setSigningProcesses(processes: number): void {
+  if (processThreads.size !== SigningThreads.forProcesses(processes).size) processThreads = SigningThreads.forProcesses(processes);
+}
+
+/** The base64url signature of `input` (UTF-8), on this process's signing threads. */
+export const signOnThread = (input: string, request: SignatureRequest): Promise<string> => processThreads.sign(input, request);

@@ -1,50 +1,86 @@
 import { execFileSync } from 'node:child_process';
 import { constants, generateKeyPairSync, verify } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { signOnThread } from '../../src/security/signing-thread.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SigningThreads, type SignatureRequest } from '../../src/security/signing-thread.js';
 
 const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 });
 const PSS = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
 
-describe('signatures on the signing threads', () => {
+const verifies = (input: string, request: SignatureRequest, publicKey: ReturnType<typeof rsa>['publicKey'], signature: string) =>
+  verify(request.algorithm, Buffer.from(input), { key: publicKey, padding: request.padding, saltLength: request.saltLength }, Buffer.from(signature, 'base64url'));
+
+describe.each([
+  ['two signing threads', 2],
+  ['no signing thread (libuv pool)', 0],
+])('signatures with %s', (_name, count) => {
+  const threads = new SigningThreads(count);
+  afterAll(() => threads.terminate());
+
   it('answers each request with its own signature, whatever the keys and their order', async () => {
+    expect(threads.size).toBe(count);
     const keys = [rsa(), rsa(), generateKeyPairSync('ed25519')];
-    // Interleaved keys and algorithms, more at once than a batch: every answer must reach its own caller.
-    const requests = Array.from({ length: 60 }, (_, i) => ({ input: `header.payload-${i}`, pair: keys[i % 3]!, i }));
-    const signatures = await Promise.all(
-      requests.map(({ input, pair, i }) =>
-        signOnThread(input, i % 3 === 2 ? { algorithm: null, key: pair.privateKey } : i % 2 ? { algorithm: 'sha256', key: pair.privateKey, ...PSS } : { algorithm: 'sha256', key: pair.privateKey }),
-      ),
-    );
-    for (const [n, { input, pair, i }] of requests.entries()) {
-      const signature = Buffer.from(signatures[n]!, 'base64url');
+    // Interleaved keys and algorithms, many at once: every answer must reach its own caller.
+    const requests = Array.from({ length: 60 }, (_, i) => {
+      const pair = keys[i % 3]!;
+      const request: SignatureRequest = i % 3 === 2 ? { algorithm: null, key: pair.privateKey } : i % 2 ? { algorithm: 'sha256', key: pair.privateKey, ...PSS } : { algorithm: 'sha256', key: pair.privateKey };
+      return { input: `header.payload-${i}`, pair, request };
+    });
+    const signatures = await Promise.all(requests.map(({ input, request }) => threads.sign(input, request)));
+    for (const [n, { input, pair, request }] of requests.entries()) {
       expect(signatures[n]).toMatch(/^[A-Za-z0-9_-]+$/);
-      const publicKey = i % 3 === 2 ? pair.publicKey : i % 2 ? { key: pair.publicKey, ...PSS } : pair.publicKey;
-      expect(verify(i % 3 === 2 ? null : 'sha256', Buffer.from(input), publicKey, signature)).toBe(true);
-      // Not another request's signature.
-      expect(verify(i % 3 === 2 ? null : 'sha256', Buffer.from(`${input}x`), publicKey, signature)).toBe(false);
+      expect(verifies(input, request, pair.publicKey, signatures[n]!)).toBe(true);
     }
   });
 
   it('refuses what node:crypto refuses, and goes on signing', async () => {
     const ed = generateKeyPairSync('ed25519');
-    // Ed25519 takes no digest: node:crypto throws, the thread answers with the error.
-    await expect(signOnThread('a.b', { algorithm: 'sha256', key: ed.privateKey })).rejects.toThrow(/^signing failed: /);
-    const signature = await signOnThread('a.b', { algorithm: null, key: ed.privateKey });
+    // Ed25519 takes no digest: node:crypto throws, the caller gets the error.
+    await expect(threads.sign('a.b', { algorithm: 'sha256', key: ed.privateKey })).rejects.toThrow();
+    const signature = await threads.sign('a.b', { algorithm: null, key: ed.privateKey });
     expect(verify(null, Buffer.from('a.b'), ed.publicKey, Buffer.from(signature, 'base64url'))).toBe(true);
   });
+});
 
-  it('does not keep a process alive once its signatures are made', () => {
+describe('a signing thread that dies', () => {
+  it('fails what it had, then signs on (in the pool, until a new thread is started)', async () => {
+    const threads = new SigningThreads(1);
+    const { privateKey, publicKey } = rsa();
+    const request: SignatureRequest = { algorithm: 'sha256', key: privateKey };
+    // The thread has the key now.
+    expect(verifies('before', request, publicKey, await threads.sign('before', request))).toBe(true);
+    const inFlight = Array.from({ length: 20 }, (_, i) => threads.sign(`in-flight-${i}`, request));
+    await threads.terminate();
+    const settled = await Promise.allSettled(inFlight);
+    const failed = settled.filter((s) => s.status === 'rejected');
+    expect(failed.length).toBeGreaterThan(0);
+    for (const f of failed) expect(String((f as PromiseRejectedResult).reason)).toMatch(/the signing thread exited/);
+    for (const [i, s] of settled.entries()) if (s.status === 'fulfilled') expect(verifies(`in-flight-${i}`, request, publicKey, s.value)).toBe(true);
+    expect(verifies('after', request, publicKey, await threads.sign('after', request))).toBe(true);
+    await threads.terminate();
+  });
+});
+
+describe('the process signing threads', () => {
+  it('do not keep a process alive once its signatures are made', () => {
     // A CLI command that signed (a token from the CLI, a key check) must end by itself.
     const module = path.resolve('dist/security/signing-thread.js');
     const script = `
       const { generateKeyPairSync } = await import('node:crypto');
-      const { signOnThread } = await import(${JSON.stringify(module)});
+      const { signOnThread, setSigningProcesses } = await import(${JSON.stringify(module)});
+      setSigningProcesses(1);
       const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       process.stdout.write(String((await signOnThread('a.b', { algorithm: 'sha256', key: privateKey })).length));
     `;
     const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
     expect(output).toBe('342');
+  });
+
+  it('are one per core beyond the event loops of the server processes', () => {
+    const cores = availableParallelism();
+    expect(SigningThreads.forProcesses(1).size).toBe(Math.min(4, cores - 1));
+    // As many processes as cores: no core to spare, signatures go to the pool.
+    expect(SigningThreads.forProcesses(cores).size).toBe(0);
   });
 });
