@@ -140,6 +140,8 @@ class SigningThread {
   }
 }
 
+const threadsFor = (processes: number) => Math.min(SIGNING_THREADS_MAX, Math.max(0, Math.floor(availableParallelism() / Math.max(1, processes)) - 1));
+
 /** The signing threads of one process: `count` of them, or none (every signature to libuv's pool). */
 export class SigningThreads {
   private readonly threads: SigningThread[];
@@ -150,7 +152,7 @@ export class SigningThreads {
 
   /** Threads for a process that is one of `processes` on this machine: one per core beyond their event loops. */
   static forProcesses(processes: number): SigningThreads {
-    return new SigningThreads(Math.floor(availableParallelism() / Math.max(1, processes)) - 1);
+    return new SigningThreads(threadsFor(processes));
   }
 
   get size(): number {
@@ -177,7 +179,8 @@ let processThreads = SigningThreads.forProcesses(1);
  * composition root calls it with the workers setting, before any signature).
  */
 export function setSigningProcesses(processes: number): void {
-  if (processThreads.size !== SigningThreads.forProcesses(processes).size) processThreads = SigningThreads.forProcesses(processes);
+  const count = threadsFor(processes);
+  if (count !== processThreads.size) processThreads = new SigningThreads(count);
 }
 
 /** The base64url signature of `input` (UTF-8), on this process's signing threads. */
