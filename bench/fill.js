@@ -14,7 +14,7 @@
 import SQLite from 'better-sqlite3';
 import pg from 'pg';
 import { CODE_PURPOSE } from '../dist/oauth/authorization-codes.js';
-import { randomToken, rowId } from '../dist/security/tokens.js';
+import { rowId, timedSecret } from '../dist/security/tokens.js';
 
 /** Of every five rows, one expired (its grant, access and refresh token) and one rotated refresh token (used, still stored). */
 const SHARE_NOTE = '20% expired and waiting for the cleanup, 20% used (rotated) refresh tokens';
@@ -54,8 +54,8 @@ async function openDirect(databaseUrl) {
  * token: rows × 3 rows in all. Live rows were issued within the last hour (access tokens still
  * valid); every fifth is 40 days old and expired, as rows are between two cleanup runs; of the
  * live ones, every fifth refresh token was already used (rotated), as those stay until they
- * expire. Keys are made as Grantry's are (grant ids and jtis in time order, then random; token
- * hashes random), so the indexes grow as they would. Returns the
+ * expire. Keys are made as Grantry's are (grant ids, jtis and refresh-token keys: the time, then
+ * random), so the indexes grow as they would. Returns the
  * rows the tables then hold, and how long it took.
  */
 export async function fill(databaseUrl, { clientPk, rows }) {
@@ -69,10 +69,11 @@ export async function fill(databaseUrl, { clientPk, rows }) {
     const series = sqlite ? `(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) SELECT i FROM n)` : `(SELECT generate_series(1, ${rows}) AS i)`;
     const users = Math.max(1, Math.floor(rows / 50));
     const createdAt = `CASE WHEN i % 5 = 0 THEN ${now - 40 * day} - i % ${day} ELSE ${now} - i % 3000 END`;
-    // Grant ids and jtis as rowId() makes them: the time in milliseconds in 12 hex digits, then random.
+    // Grant ids and jtis as rowId() makes them, refresh-token keys as SecretHasher.storageKey makes
+    // them: the time in milliseconds in 12 hex digits, then random.
     const timeHex = sqlite ? `printf('%012x', (${createdAt}) * 1000 + i % 1000)` : `lpad(to_hex((${createdAt})::bigint * 1000 + i % 1000), 12, '0')`;
     await db.exec(
-      `CREATE TEMPORARY TABLE bench_fill AS SELECT i, ${timeHex} || ${hex(11)} AS grant_id, ${timeHex} || ${hex(11)} AS jti, ${hex(32)} AS token_hash,
+      `CREATE TEMPORARY TABLE bench_fill AS SELECT i, ${timeHex} || ${hex(11)} AS grant_id, ${timeHex} || ${hex(11)} AS jti, ${timeHex} || ${hex(21)} AS token_hash,
          ${createdAt} AS created_at
        FROM ${series} AS s`,
     );
@@ -111,7 +112,7 @@ export async function fill(databaseUrl, { clientPk, rows }) {
 /**
  * `count` fresh authorization codes for `userId` at `clientPk`, each with its own grant (scope
  * api, redirect_uri sent), stored as AuthorizationCodeIssuer.issue stores them: the code as the
- * keyed hash `hasher` makes with CODE_PURPOSE. Returns the codes.
+ * key `hasher` makes with CODE_PURPOSE. Returns the codes.
  */
 export async function insertCodes({ db }, hasher, { clientPk, userId, redirectUri, ttl = 600 }, count) {
   const now = Math.floor(Date.now() / 1000);
@@ -122,12 +123,12 @@ export async function insertCodes({ db }, hasher, { clientPk, userId, redirectUr
       const grants = [];
       const rows = [];
       for (let i = start; i < Math.min(count, start + batch); i++) {
-        const code = randomToken(32);
+        const code = timedSecret();
         const grantId = rowId();
         codes.push(code);
         grants.push({ id: grantId, client_pk: clientPk, side: 'backoffice', user_id: userId, subject: null, scope: 'api', created_at: now, expires_at: now + ttl });
         rows.push({
-          code_hash: hasher.hash(CODE_PURPOSE, code),
+          code_hash: hasher.storageKey(CODE_PURPOSE, code),
           grant_id: grantId,
           client_pk: clientPk,
           redirect_uri: redirectUri,

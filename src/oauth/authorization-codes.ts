@@ -2,7 +2,7 @@
  * Issues authorization codes: random, stored only as a keyed hash, bound to client, redirect
  * URI, user, side, scope and PKCE challenge, and short-lived (RFC 6749 §4.1.2).
  */
-import { randomToken, rowId, type SecretHasher } from '../security/tokens.js';
+import { randomToken, rowId, type SecretHasher, timedSecret } from '../security/tokens.js';
 import type { GrantRepository, OidcGrant } from '../storage/repositories.js';
 import type { AuthorizationRequest } from './authorize.js';
 
@@ -21,12 +21,12 @@ export class AuthorizationCodeIssuer {
    * is the sign-in an OpenID Connect request's ID tokens will tell of.
    */
   async issue(request: AuthorizationRequest, userId: number | null, oidc?: OidcGrant, now = Math.floor(Date.now() / 1000)): Promise<string> {
-    const code = randomToken(32);
+    const code = timedSecret();
     const expiresAt = now + this.ttl;
     const subject = userId === null ? `visitor:${randomToken(16)}` : null;
     await this.grants.createWithCode(
       { id: rowId(), clientPk: request.client.pk, side: request.side.name, userId, subject, scope: request.scope, createdAt: now, expiresAt, oidc: oidc ?? null },
-      { codeHash: this.hasher.hash(CODE_PURPOSE, code), clientPk: request.client.pk, redirectUri: request.redirectUri, redirectUriRequested: request.redirectUriRequested, codeChallenge: request.codeChallenge ?? null, expiresAt },
+      { codeHash: this.hasher.storageKey(CODE_PURPOSE, code), clientPk: request.client.pk, redirectUri: request.redirectUri, redirectUriRequested: request.redirectUriRequested, codeChallenge: request.codeChallenge ?? null, expiresAt },
     );
     return code;
   }

@@ -2,7 +2,7 @@
  * Turns a grant into a token response: an access token, and a refresh token when the client
  * may refresh. Shared by every grant type so their responses cannot drift apart.
  */
-import { randomToken, type SecretHasher } from '../security/tokens.js';
+import { type SecretHasher, timedSecret } from '../security/tokens.js';
 import type { Client, Grant, GrantRepository, NewRefreshToken, RefreshTokenRepository } from '../storage/repositories.js';
 import type { AccessTokenService, MintedAccessToken } from './access-tokens.js';
 import { type IdTokenService, wantsIdToken } from './oidc/id-tokens.js';
@@ -43,7 +43,7 @@ export class TokenIssuer {
 
   /** A new refresh token (returned once, stored hashed) carrying the grant's scope. */
   mintRefresh(client: Client, grant: Grant, scope: string, accessJti: string, now: number): { token: string; row: NewRefreshToken } {
-    const token = randomToken(32);
+    const token = timedSecret();
     return {
       token,
       row: { tokenHash: this.hashRefresh(token), grantId: grant.id, clientPk: client.pk, scope, accessJti, createdAt: now, expiresAt: now + this.refreshTtl },
@@ -51,12 +51,12 @@ export class TokenIssuer {
   }
 
   hashRefresh(token: string): string {
-    return this.hasher.hash(REFRESH_TOKEN_PURPOSE, token);
+    return this.hasher.storageKey(REFRESH_TOKEN_PURPOSE, token);
   }
 
   /** The stored refresh token a client presented (with its grant), whatever its state. */
   findRefresh(token: string) {
-    // Ours are 43 characters; anything much longer is not worth hashing.
+    // Ours are 55 characters (43 before timedSecret); anything much longer is not worth hashing.
     return token.length <= 256 ? this.refreshTokens.find(this.hashRefresh(token)) : Promise.resolve(undefined);
   }
 

@@ -38,8 +38,25 @@ export function randomToken(bytes = 32): string {
  * it tells is the issuance time, which the token says anyway.
  */
 export function rowId(now = Date.now()): string {
-  return now.toString(16).padStart(12, '0') + randomToken(16);
+  return timePrefix(now) + randomToken(16);
 }
+
+const timePrefix = (now: number) => now.toString(16).padStart(12, '0');
+
+/**
+ * A secret token (authorization codes, refresh tokens) that starts with the time it was made,
+ * as rowId does, then 256 random bits. Such tokens are looked up by their keyed hash, a random
+ * key: inserted as it is, each dirtied one random page of its index, and with a million stored
+ * tokens most of those pages were no longer in the cache (the COMMIT of a refresh went from 0.8
+ * to 1.3 ms). Their stored key (SecretHasher.storageKey) keeps the time in front, so it lands at
+ * the right edge of the index. The time is not a secret: the token's issuance says it anyway.
+ */
+export function timedSecret(now = Date.now()): string {
+  return timePrefix(now) + randomToken(32);
+}
+
+/** The shape of timedSecret's tokens; those issued before it were 43 characters, with no time in front. */
+const TIMED_SECRET = /^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/;
 
 export class SecretHasher {
   /** A KeyObject made once: createHmac would import a Buffer key anew on every call (a token request hashes four values). */
@@ -52,6 +69,16 @@ export class SecretHasher {
   /** Keyed hash of a high-entropy value, with a purpose label so one hash cannot stand for another. */
   hash(purpose: string, value: string): string {
     return createHmac('sha256', this.key).update(`${purpose}\0${value}`).digest('base64url');
+  }
+
+  /**
+   * The key a secret token is stored and looked up under: its keyed hash, behind its time prefix
+   * when it is a timedSecret (so keys are written in time order); the keyed hash alone for
+   * tokens issued before, which are still found as they were stored.
+   */
+  storageKey(purpose: string, token: string): string {
+    const hash = this.hash(purpose, token);
+    return TIMED_SECRET.test(token) ? token.slice(0, 12) + hash : hash;
   }
 
   /** Constant-time comparison of `value` against a stored keyed hash. */

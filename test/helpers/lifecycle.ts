@@ -38,7 +38,7 @@ export function refresh(server: TestServer, client: TestClient, refreshToken: st
   return tokenRequest(server.url, { grant_type: 'refresh_token', ...clientAuth(client), refresh_token: refreshToken, ...extra });
 }
 
-export const refreshHash = (server: TestServer, token: string) => server.grantry.hasher.hash(REFRESH_TOKEN_PURPOSE, token);
+export const refreshHash = (server: TestServer, token: string) => server.grantry.hasher.storageKey(REFRESH_TOKEN_PURPOSE, token);
 
 /** The stored row of a refresh token (looked up by its keyed hash). */
 export function refreshRow(server: TestServer, token: string) {

@@ -88,7 +88,7 @@ export async function codeRow(server: TestServer, code: string) {
   return server.grantry.database.db
     .selectFrom('authorization_codes')
     .selectAll()
-    .where('code_hash', '=', server.grantry.hasher.hash(CODE_PURPOSE, code))
+    .where('code_hash', '=', server.grantry.hasher.storageKey(CODE_PURPOSE, code))
     .executeTakeFirst();
 }
 

@@ -95,7 +95,7 @@ describe.each(BACKENDS)('cleanup of expired state (%s)', (backend) => {
     await twin?.grantry.keys.load();
 
     const codeHashes: string[] = [];
-    for (let i = 0; i < n.authorization_codes; i++) codeHashes.push(server.grantry.hasher.hash(CODE_PURPOSE, await codeFor(user, client)));
+    for (let i = 0; i < n.authorization_codes; i++) codeHashes.push(server.grantry.hasher.storageKey(CODE_PURPOSE, await codeFor(user, client)));
     if (codeHashes.length) await db().updateTable('authorization_codes').set({ expires_at: past }).where('code_hash', 'in', codeHashes).execute();
 
     const accessJtis: string[] = [];

@@ -29,6 +29,9 @@ import type { TestServer } from '../helpers/server.js';
 import { subjectAt } from '../helpers/subjects.js';
 import { clientAuth, codeFor, createSideUser, decodeJwt, exchangeCode, expectTokenError, expectTokenSuccess, ISSUER, otherSide, SIDES, type SideUser, startServerWithSideUsers } from '../helpers/tokens.js';
 import { CLI } from '../../src/management/principal.js';
+import { REFRESH_TOKEN_PURPOSE } from '../../src/oauth/token-issuer.js';
+import { randomToken } from '../../src/security/tokens.js';
+import { expectRevoked, introspect, revoke } from '../helpers/endpoints.js';
 
 const THIRTY_DAYS = 2_592_000;
 const RACERS = 20;
@@ -75,6 +78,30 @@ describe.each(BACKENDS)('refresh tokens, no grace period (%s)', (backend) => {
         // Nothing in the table holds the token in clear.
         const clear = await server.grantry.database.db.selectFrom('refresh_tokens').select('token_hash').where('token_hash', '=', a.refreshToken).execute();
         expect(clear).toHaveLength(0);
+      });
+
+      it('a refresh token issued before they carried their time (43 characters, stored under its hash alone) is introspected, rotated and revoked as before', async () => {
+        const client = await refreshClient(server, side);
+        const first = await firstPair(server, users[side], client, 'read');
+        expect(first.refreshToken).toMatch(/^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/);
+        expect((await refreshRow(server, first.refreshToken))?.token_hash.slice(0, 12)).toBe(first.refreshToken.slice(0, 12));
+        // The same token row, stored as the previous version stored refresh tokens.
+        const old = randomToken(32);
+        await server.grantry.database.db.updateTable('refresh_tokens').set({ token_hash: server.grantry.hasher.hash(REFRESH_TOKEN_PURPOSE, old) }).where('token_hash', '=', refreshHash(server, first.refreshToken)).execute();
+        expect((await introspect(server.url, client, old)).json).toMatchObject({ active: true, scope: 'read', client_id: client.clientId });
+        const next = pairOf(await refresh(server, client, old));
+        expect(next.refreshToken).toMatch(/^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/);
+        expect((await refreshRow(server, next.refreshToken))?.grant_id).toBe(await grantIdOf(server, old));
+        // Used once: presenting it again is a reuse, which revokes the family (no grace period here).
+        await expectRefreshRefused(server, client, old);
+        await expectRefreshRefused(server, client, next.refreshToken);
+
+        const other = await firstPair(server, users[side], client, 'read');
+        const older = randomToken(32);
+        await server.grantry.database.db.updateTable('refresh_tokens').set({ token_hash: server.grantry.hasher.hash(REFRESH_TOKEN_PURPOSE, older) }).where('token_hash', '=', refreshHash(server, other.refreshToken)).execute();
+        expectRevoked(await revoke(server.url, client, older));
+        await expectRefreshRefused(server, client, older);
+        await expectApiRefuses(server, side, other.accessToken);
       });
 
       it('a public client gets a refresh token too, and refreshes with its client_id alone (form body)', async () => {

@@ -74,7 +74,7 @@ describe.each(BACKENDS)('side layout and first start (%s)', (backend) => {
       const browser = new TestBrowser(server.url);
       const client = await server.createClient({ side: 'backoffice', skipConsent: true });
       const code = await obtainCode(browser, 'backoffice', { response_type: 'code', client_id: client.clientId }, { login: 'admin', password: ADMIN_PASSWORD, decision: 'expect-none' });
-      expect(code).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(code).toMatch(/^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/);
     });
 
     it("refuses usernames that could be read as another user's email or id", async () => {

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SigningAlgorithm } from '../../src/config/index.js';
 import type { SideName } from '../../src/oauth/sides.js';
 import { BACKENDS } from '../helpers/backends.js';
+import { CODE_PURPOSE } from '../../src/oauth/authorization-codes.js';
+import { randomToken } from '../../src/security/tokens.js';
 import { apiGet, pkcePair, tokenRequest } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { subjectAt } from '../helpers/subjects.js';
@@ -453,6 +455,24 @@ describe.each(BACKENDS)('token endpoint (%s)', (backend) => {
         const code = await codeFor(users[side], client, { redirect_uri: 'https://app.example/one' });
         expectTokenError(await tokenRequest(server.url, exchange(client, code, { redirect_uri: 'https://app.example/two' })), 400, 'invalid_grant');
         expectTokenError(await tokenRequest(server.url, exchange(client, code, { redirect_uri: 'https://app.example/one' })), 400, 'invalid_grant');
+      });
+
+      it('a code issued before codes carried their time (43 characters, stored under its hash alone) is still exchanged, once', async () => {
+        const client = await server.createClient({ side });
+        const current = await codeFor(users[side], client);
+        expect(current).toMatch(/^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/);
+        // The same authorization, stored as the previous version stored its codes.
+        const old = randomToken(32);
+        await server.grantry.database.db
+          .updateTable('authorization_codes')
+          .set({ code_hash: server.grantry.hasher.hash(CODE_PURPOSE, old) })
+          .where('code_hash', '=', server.grantry.hasher.storageKey(CODE_PURPOSE, current))
+          .execute();
+        expectTokenError(await tokenRequest(server.url, exchange(client, current)), 400, 'invalid_grant');
+        const token = expectTokenSuccess(await tokenRequest(server.url, exchange(client, old)));
+        expect((await apiGet(server.url, API_PATH[side], token)).status).toBe(200);
+        expect((await codeRow(server, old))?.used_at).not.toBeNull();
+        expectTokenError(await tokenRequest(server.url, exchange(client, old)), 400, 'invalid_grant');
       });
 
       it.each([

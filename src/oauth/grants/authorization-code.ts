@@ -30,7 +30,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     }
     if (code.length > 256) throw OAuthError.invalidGrant('the authorization code is invalid');
 
-    const codeHash = this.hasher.hash(CODE_PURPOSE, code);
+    const codeHash = this.hasher.storageKey(CODE_PURPOSE, code);
     const consumed = await this.grants.consumeCode(codeHash, client.pk, now);
     if (!consumed) {
       const existing = await this.grants.findCode(codeHash);
