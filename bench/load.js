@@ -45,9 +45,9 @@ export function quantile(sorted, q) {
  * that stops at maxOverallRequests ends early, on autocannon's one-second tick, which would
  * otherwise count as load time). Failed = non-2xx + connection errors + timeouts, unless the
  * workload counts its own (`own`: {ok, failed} filled in by its onResponse hooks, used where a
- * 302 is the expected answer).
+ * 302 is the expected answer). With the server's `pid`, also the CPU each request cost (cpu).
  */
-export async function measure({ url, connections, seconds, requests, maxOverallRequests, overallRate, own, latencies, onTick }) {
+export async function measure({ url, connections, seconds, requests, maxOverallRequests, overallRate, own, latencies, onTick, pid }) {
   let last = 0;
   const timed = requests.map((r) => ({
     ...r,
@@ -56,6 +56,8 @@ export async function measure({ url, connections, seconds, requests, maxOverallR
       r.onResponse?.(status, body, context, headers);
     },
   }));
+  const serverBefore = pid === undefined ? undefined : cpuSecondsOf(pid);
+  const benchBefore = process.cpuUsage();
   const start = performance.now();
   const result = await new Promise((resolve, reject) => {
     const instance = autocannon(
@@ -65,8 +67,12 @@ export async function measure({ url, connections, seconds, requests, maxOverallR
     if (onTick) instance.on('tick', onTick);
   });
   const elapsed = Math.max((last || performance.now()) - start, 1) / 1000;
+  const serverAfter = pid === undefined ? undefined : cpuSecondsOf(pid);
+  const bench = process.cpuUsage(benchBefore);
   const ok = own ? own.ok : result['2xx'];
   const failed = (own ? own.failed : result.non2xx) + result.errors + result.timeouts;
+  const answered = Math.max(ok + failed, 1);
+  const perRequest = (seconds) => Math.round((seconds * 1e6) / answered);
   const sorted = latencies ? [...latencies].sort((a, b) => a - b) : undefined;
   return {
     rate: ok / elapsed,
@@ -75,6 +81,15 @@ export async function measure({ url, connections, seconds, requests, maxOverallR
     ok,
     failed,
     seconds: Number(elapsed.toFixed(2)),
+    ...(serverBefore && serverAfter
+      ? {
+          cpu: {
+            loop: perRequest(serverAfter.loop - serverBefore.loop),
+            server: perRequest(serverAfter.all - serverBefore.all),
+            load: perRequest((bench.user + bench.system) / 1e6),
+          },
+        }
+      : {}),
     ...(maxOverallRequests && ok + failed >= maxOverallRequests ? { note: `ran out of the ${maxOverallRequests} prepared inputs after ${elapsed.toFixed(1)} s` } : {}),
   };
 }
@@ -112,6 +127,38 @@ export function cryptoFloor(alg) {
     sign: Math.round(opsPerSecond(() => sign('sha256', data, options(privateKey)))),
     verify: Math.round(opsPerSecond(() => verify('sha256', data, options(publicKey), signature))),
   };
+}
+
+/** The kernel's clock ticks per second in /proc's CPU times (USER_HZ: 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds used so far, from /proc: by the process `pid` and its descendants, every thread
+ * (all), and by the process's first thread (loop: its event loop, JavaScript's one thread). A
+ * server that is loop-bound can answer at most 1 s / loop requests per second, whatever its
+ * other threads do. Undefined where /proc cannot tell (not Linux).
+ */
+function cpuSecondsOf(pid) {
+  const times = (file) => {
+    const stat = readFileSync(file, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, fields 14 and 15 of proc(5), the 12th and 13th after the name.
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  };
+  try {
+    let all = 0;
+    for (const p of processTree(pid)) {
+      try {
+        // A process's own line counts its threads that already ended too.
+        all += times(`/proc/${p}/stat`);
+      } catch {
+        // Ended meanwhile.
+      }
+    }
+    return { all, loop: times(`/proc/${pid}/task/${pid}/stat`) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The process and its descendants (a cluster's workers), by pid. */

@@ -17,17 +17,20 @@ const n0 = (n) => (n === null || n === undefined ? '–' : Math.round(n).toLocal
 const ratio = (r) => (r === null || r === undefined ? '' : `${r.toFixed(2)}×`);
 const pad = (s, w) => String(s).padStart(w);
 
-/** One result line: rate, latencies, counts, then the given ratio columns. */
+/** What a request cost in CPU: the server's event loop, all its threads, the load generator (µs). */
+const cpu = (c) => (c ? `${c.loop}/${c.server}/${c.load}` : '–');
+
+/** One result line: rate, latencies, counts, CPU per request, then the given ratio columns. */
 function line(label, result, ratios) {
   if (!result) return `  ${label.padEnd(34)} ${'not measured'}`;
   if (result.error) return `  ${label.padEnd(34)} FAILED: ${result.error}`;
   const counts = `${n0(result.ok)} / ${n0(result.failed)}`;
   const cells = ratios.map(([w, r]) => pad(ratio(r), w)).join('');
   const note = result.note ? `   (${result.note})` : '';
-  return `  ${label.padEnd(34)}${pad(n0(result.rate), 8)}${pad(result.p50 ?? '–', 8)}${pad(result.p99 ?? '–', 8)}${pad(counts, 17)}${cells}${note}`;
+  return `  ${label.padEnd(34)}${pad(n0(result.rate), 8)}${pad(result.p50 ?? '–', 8)}${pad(result.p99 ?? '–', 8)}${pad(counts, 17)}${pad(cpu(result.cpu), 16)}${cells}${note}`;
 }
 
-const HEAD = `  ${'workload'.padEnd(34)}${pad('req/s', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ok / failed', 17)}`;
+const HEAD = `  ${'workload'.padEnd(34)}${pad('req/s', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ok / failed', 17)}${pad('CPU µs', 16)}`;
 
 export function renderTables(results) {
   const out = [];
@@ -111,7 +114,9 @@ export function renderTables(results) {
   out.push('floor of the algorithm (signatures/s for token responses and flows, verifications/s for the bearer GET and the');
   out.push('access-token introspection). ×oidc-p: over node-oidc-provider, same workload, algorithm and load (it introspects');
   out.push('refresh tokens only: it refuses its JWT access tokens). ×bare: over the bare Fastify GET. ×SQLite: over the same');
-  out.push('workload on SQLite in this run. ×empty: over the same workload on the empty database.');
+  out.push('workload on SQLite in this run. ×empty: over the same workload on the empty database. CPU µs: what one request');
+  out.push("(one flow) cost, loop/all/load: the server's event-loop thread (at most 1 s / loop requests per second),");
+  out.push('all its threads and processes (signing threads, libuv, garbage collection), and the load generator (this process).');
   out.push('');
   out.push(results.failures === 0 ? 'No request failed.' : `${results.failures} requests FAILED (exit code 1): see the ok / failed columns.`);
   return out.join('\n');

@@ -138,10 +138,12 @@ const introspect = (target, token) =>
 /** The seven workloads against a running Grantry. */
 async function grantryWorkloads(g) {
   const w = {};
-  await warmUp(g, load);
-  w.client_credentials = await attempt('client_credentials', () => clientCredentials(g, load));
-  w.code_exchange = await attempt('code exchange', () => codeExchange(g, load, codesFor(w.client_credentials.rate ?? 2000, load)));
-  w.refresh = await attempt('refresh', () => refresh(g, load));
+  // Each run also measures what a request cost the server's CPU (measure in bench/load.js).
+  const onServer = { ...load, pid: g.pid };
+  await warmUp(g, onServer);
+  w.client_credentials = await attempt('client_credentials', () => clientCredentials(g, onServer));
+  w.code_exchange = await attempt('code exchange', () => codeExchange(g, onServer, codesFor(w.client_credentials.rate ?? 2000, onServer)));
+  w.refresh = await attempt('refresh', () => refresh(g, onServer));
   let probe;
   try {
     probe = await g.exchange((await g.mintCodes(1))[0]);
@@ -156,22 +158,22 @@ async function grantryWorkloads(g) {
   w.introspection_access_token = await attempt('introspection, access token', () =>
     needsProbe(async () => {
       await expectAnswer('introspection of the access token', introspect(g, probe.access_token), 200, (b) => b.active === true);
-      return introspection(g, load, probe.access_token);
+      return introspection(g, onServer, probe.access_token);
     }),
   );
   w.introspection_refresh_token = await attempt('introspection, refresh token', () =>
     needsProbe(async () => {
       await expectAnswer('introspection of the refresh token', introspect(g, probe.refresh_token), 200, (b) => b.active === true);
-      return introspection(g, load, probe.refresh_token);
+      return introspection(g, onServer, probe.refresh_token);
     }),
   );
   w.bearer_get = await attempt('bearer GET', () =>
     needsProbe(async () => {
       await expectAnswer('the bearer GET', fetchOnce(g.apiUrl, { headers: bearer }), 200, (b) => String(b?.data?.id) === String(g.userId));
-      return get(g.apiUrl, load, bearer);
+      return get(g.apiUrl, onServer, bearer);
     }),
   );
-  w.full_flow = await attempt('full flow', () => fullFlow(g, load));
+  w.full_flow = await attempt('full flow', () => fullFlow(g, onServer));
   return w;
 }
 
@@ -312,7 +314,7 @@ progress(`one-thread floors of ${options.algorithms.join(', ')}`);
 for (const alg of options.algorithms) results.floors[alg] = cryptoFloor(alg);
 
 progress('bare Fastify GET');
-results.bareFastify = await attempt('bare Fastify GET', () => using(startBareFastify(), (bare) => get(bare.url, load)));
+results.bareFastify = await attempt('bare Fastify GET', () => using(startBareFastify(), (bare) => get(bare.url, { ...load, pid: bare.pid })));
 
 for (const alg of options.algorithms) {
   progress(`node-oidc-provider ${results.oidcProviderVersion}, ${alg}`);
@@ -320,14 +322,15 @@ for (const alg of options.algorithms) {
   try {
     await using(startOidcProvider(alg), async (op) => {
       progress(`  ${op.smoke}`);
-      await warmUp(op, load);
-      w.client_credentials = await attempt('client_credentials', () => clientCredentials(op, load));
-      w.code_exchange = await attempt('code exchange', () => codeExchange(op, load, codesFor(w.client_credentials.rate ?? 2000, load)));
-      w.refresh = await attempt('refresh', () => refresh(op, load));
+      const onServer = { ...load, pid: op.pid };
+      await warmUp(op, onServer);
+      w.client_credentials = await attempt('client_credentials', () => clientCredentials(op, onServer));
+      w.code_exchange = await attempt('code exchange', () => codeExchange(op, onServer, codesFor(w.client_credentials.rate ?? 2000, onServer)));
+      w.refresh = await attempt('refresh', () => refresh(op, onServer));
       w.introspection_refresh_token = await attempt('introspection, refresh token', async () => {
         const [token] = await op.refreshTokens(1);
         await expectAnswer('introspection of the refresh token', introspect(op, token), 200, (b) => b.active === true);
-        return introspection(op, load, token);
+        return introspection(op, onServer, token);
       });
     });
   } catch (e) {
