@@ -170,11 +170,11 @@ function openSqlite(file: string, options: OpenOptions): SQLite.Database {
     if (!options.mustExist) sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
-    // SQLite's default page cache is 2 MiB. With a million stored tokens, the indexes every
-    // issuance inserts into at random places (refresh-token and code hashes; ids and jtis are
-    // written in time order, rowId) no longer fit, and each insert reads pages back from the
-    // file: code exchange and refresh ran at three quarters of their empty-database rate.
-    // 64 MiB holds them for a few million rows.
+    // SQLite's default page cache is 2 MiB. With a million stored tokens, the indexes that
+    // lookups and inserts go through no longer fit, and pages are read back from the file: code
+    // exchange and refresh ran at three quarters of their empty-database rate (when refresh-token
+    // and code keys were still random; keys are now written in time order, rowId and
+    // timedSecret). 64 MiB holds the indexes of a few million rows.
     sqlite.pragma('cache_size = -65536');
     sqlite.pragma('busy_timeout = 0');
     if (create) restrictToOwner(file);
