@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addressKey, Throttle } from '../../src/security/throttle.js';
+import { addressKey, THROTTLE_PURPOSE, Throttle } from '../../src/security/throttle.js';
 import { SecretHasher } from '../../src/security/tokens.js';
 import type { FailureWindow, ThrottleRepository } from '../../src/storage/repositories.js';
 
@@ -69,4 +69,24 @@ describe('brute-force throttle keys', () => {
     expect([...rows.values()].map((r) => r.failures)).toEqual([1]);
     expect(await throttle.check(Throttle.clientKeys('c', '192.0.2.7'), 1202)).toEqual({ retryAfter: 0, resettable: false });
   });
+
+  it('hashes each key once, and still stores the right keyed hash after it has seen more keys than it keeps', async () => {
+    const asked: string[][] = [];
+    const repo = { failures: async (keys: string[]) => (asked.push(keys), []) } as unknown as ThrottleRepository;
+    const hasher = new SecretHasher('z'.repeat(32));
+    let hashed = 0;
+    const counting = Object.assign(Object.create(hasher) as SecretHasher, { hash: (purpose: string, value: string) => (hashed++, hasher.hash(purpose, value)) });
+    const throttle = new Throttle(repo, counting, { maxFailures: 5, window: 900, guestAuthorizations: 7 });
+    const keys = Throttle.clientKeys('abc', '192.0.2.1');
+    const expected = keys.map((k) => hasher.hash(THROTTLE_PURPOSE, k));
+    for (let i = 0; i < 3; i++) await throttle.check(keys, 1000);
+    expect(hashed).toBe(2);
+    expect(asked).toEqual([expected, expected, expected]);
+    // Past the number of keys it keeps, it starts again: every answer is still the keyed hash.
+    for (let i = 0; i < 10_050; i++) await throttle.check([`client:c${i}:192.0.2.1`], 1000);
+    await throttle.check(keys, 1000);
+    expect(asked.at(-1)).toEqual(expected);
+    expect(asked.at(-2)).toEqual([hasher.hash(THROTTLE_PURPOSE, 'client:c10049:192.0.2.1')]);
+  });
 });
+
