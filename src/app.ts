@@ -162,8 +162,8 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
   const accessTokens = new AccessTokenService(keys, repos.grants, config.accessTokenTtl);
   const subjects = new SubjectIdentifiers(hasher);
   const idTokens = new IdTokenService(keys, subjects, repos.users, config.accessTokenTtl);
-  const issuer = new TokenIssuer(accessTokens, repos.grants, repos.refreshTokens, hasher, sides, config.refreshTokenTtl, idTokens, subjects);
-  const codes = new AuthorizationCodeIssuer(repos.grants, hasher, config.authorizationCodeTtl);
+  const issuer = new TokenIssuer(accessTokens, repos.grants, repos.refreshTokens, hasher, sides, config.refreshTokenTtl, idTokens, subjects, config.timeOrderedTokens);
+  const codes = new AuthorizationCodeIssuer(repos.grants, hasher, config.authorizationCodeTtl, config.timeOrderedTokens);
   const grants: GrantHandler[] = [
     new AuthorizationCodeGrant(repos.grants, repos.users, hasher, issuer),
     new RefreshTokenGrant(repos.refreshTokens, repos.grants, repos.users, issuer, new Sealer(secret, 'refresh-replacement'), config.refreshGracePeriod),

@@ -51,6 +51,7 @@ export interface Config {
   refreshTokenTtl: number;
   refreshGracePeriod: number;
   passwordGrantEnabled: boolean;
+  timeOrderedTokens: boolean;
   rememberConsent: boolean;
   scopes: Record<string, string>;
   defaultScope: string;
@@ -406,6 +407,7 @@ export const SETTINGS = [
   setting('logLevel', 'log_level', 'GRANTRY_LOG_LEVEL', 'info', logLevel, 'Log level: fatal, error, warn, info, debug, trace or silent. Each request is logged only at debug and trace.'),
   setting('refreshTokenTtl', 'refresh_token_ttl', 'GRANTRY_REFRESH_TOKEN_TTL', 2592000, integer(60, 31536000), 'Refresh token lifetime in seconds (30 days by default). Each refresh rotates the token.'),
   setting('refreshGracePeriod', 'refresh_grace_period', 'GRANTRY_REFRESH_GRACE_PERIOD', 0, integer(0, 300), 'Seconds during which presenting an already-rotated refresh token again returns the pair it was exchanged for, instead of revoking the family (browsers with several tabs). 0 turns it off.'),
+  setting('timeOrderedTokens', 'time_ordered_tokens', 'GRANTRY_TIME_ORDERED_TOKENS', true, boolean, 'Issue authorization codes and refresh tokens that start with the time they were made (12 hex digits before 256 random bits), stored under keys in time order, so that their inserts stay fast with millions of stored tokens. Tokens of either shape are accepted whatever the setting. Builds from before this setting cannot find such tokens: when upgrading nodes one at a time from one, set it to false on the upgraded nodes until every node runs this version, then remove it.'),
   setting('passwordGrantEnabled', 'password_grant_enabled', 'GRANTRY_PASSWORD_GRANT_ENABLED', false, boolean, 'Legacy: allow the resource owner password grant (RFC 9700 forbids it) for clients that also have the password grant.'),
   setting('rememberConsent', 'remember_consent', 'GRANTRY_REMEMBER_CONSENT', true, boolean, 'Remember the scopes a user allows an application, so that later authorizations for the same or fewer scopes skip the consent page. false asks every time (and records nothing).'),
   setting('scopes', 'scopes', 'GRANTRY_SCOPES', {}, scopes, 'Scopes of your own resource servers, with the descriptions shown on the consent page: a JSON object {"name": "description"} (or, in the environment, a comma-separated list of names). The scopes of Grantry\'s own API (api, users:read, users:write, applications:read, applications:write) are always known; naming one here changes only its description.', '{}'),

@@ -1,8 +1,9 @@
 /**
- * Issues authorization codes: random, stored only as a keyed hash, bound to client, redirect
- * URI, user, side, scope and PKCE challenge, and short-lived (RFC 6749 §4.1.2).
+ * Issues authorization codes: random, stored only under a keyed hash (behind the time they were
+ * made, when they start with it), bound to client, redirect URI, user, side, scope and PKCE
+ * challenge, and short-lived (RFC 6749 §4.1.2).
  */
-import { randomToken, rowId, type SecretHasher, timedSecret } from '../security/tokens.js';
+import { newSecretToken, randomToken, rowId, type SecretHasher } from '../security/tokens.js';
 import type { GrantRepository, OidcGrant } from '../storage/repositories.js';
 import type { AuthorizationRequest } from './authorize.js';
 
@@ -13,6 +14,8 @@ export class AuthorizationCodeIssuer {
     private readonly grants: GrantRepository,
     private readonly hasher: SecretHasher,
     private readonly ttl: number,
+    /** time_ordered_tokens: codes that start with their time (newSecretToken). */
+    private readonly timeOrdered: boolean,
   ) {}
 
   /**
@@ -21,7 +24,7 @@ export class AuthorizationCodeIssuer {
    * is the sign-in an OpenID Connect request's ID tokens will tell of.
    */
   async issue(request: AuthorizationRequest, userId: number | null, oidc?: OidcGrant, now = Math.floor(Date.now() / 1000)): Promise<string> {
-    const code = timedSecret();
+    const code = newSecretToken(this.timeOrdered);
     const expiresAt = now + this.ttl;
     const subject = userId === null ? `visitor:${randomToken(16)}` : null;
     await this.grants.createWithCode(

@@ -2,7 +2,7 @@
  * Turns a grant into a token response: an access token, and a refresh token when the client
  * may refresh. Shared by every grant type so their responses cannot drift apart.
  */
-import { type SecretHasher, timedSecret } from '../security/tokens.js';
+import { newSecretToken, type SecretHasher } from '../security/tokens.js';
 import type { Client, Grant, GrantRepository, NewRefreshToken, RefreshTokenRepository } from '../storage/repositories.js';
 import type { AccessTokenService, MintedAccessToken } from './access-tokens.js';
 import { type IdTokenService, wantsIdToken } from './oidc/id-tokens.js';
@@ -22,6 +22,8 @@ export class TokenIssuer {
     private readonly refreshTtl: number,
     private readonly idTokens: IdTokenService,
     private readonly subjects: SubjectIdentifiers,
+    /** time_ordered_tokens: refresh tokens that start with their time (newSecretToken). */
+    private readonly timeOrderedTokens: boolean,
   ) {}
 
   /** The `sub` of a grant's tokens at `client`: never the database id (SubjectIdentifiers.ofGrant). */
@@ -43,14 +45,14 @@ export class TokenIssuer {
 
   /** A new refresh token (returned once, stored hashed) carrying the grant's scope. */
   mintRefresh(client: Client, grant: Grant, scope: string, accessJti: string, now: number): { token: string; row: NewRefreshToken } {
-    const token = timedSecret();
+    const token = newSecretToken(this.timeOrderedTokens);
     return {
       token,
       row: { tokenHash: this.hashRefresh(token), grantId: grant.id, clientPk: client.pk, scope, accessJti, createdAt: now, expiresAt: now + this.refreshTtl },
     };
   }
 
-  hashRefresh(token: string): string {
+  private hashRefresh(token: string): string {
     return this.hasher.storageKey(REFRESH_TOKEN_PURPOSE, token);
   }
 

@@ -29,19 +29,19 @@ export function randomToken(bytes = 32): string {
   return poolBytes(bytes).toString('base64url');
 }
 
+/** The time in milliseconds in 12 hex digits: hex because its characters sort as its values do (base64url's do not). */
+const timePrefix = (now: number) => now.toString(16).padStart(12, '0');
+
 /**
  * A unique row id (grant ids, access-token jtis): the time in milliseconds in 12 hex digits, then
  * 128 random bits. Ids written in time order land at the end of their indexes, so a commit
  * writes out the few pages at the right edge of each B-tree instead of one random page per row
  * and index (a commit of random ids cost several times the inserts, and more as tables grow).
- * Hex because its characters sort as its values do (base64url's do not). Not a secret: the time
- * it tells is the issuance time, which the token says anyway.
+ * Not a secret: the time it tells is the issuance time, which the token says anyway.
  */
 export function rowId(now = Date.now()): string {
   return timePrefix(now) + randomToken(16);
 }
-
-const timePrefix = (now: number) => now.toString(16).padStart(12, '0');
 
 /**
  * A secret token (authorization codes, refresh tokens) that starts with the time it was made,
@@ -54,6 +54,12 @@ const timePrefix = (now: number) => now.toString(16).padStart(12, '0');
 export function timedSecret(now = Date.now()): string {
   return timePrefix(now) + randomToken(32);
 }
+
+/**
+ * A new authorization code or refresh token: a timedSecret, or else (time_ordered_tokens off,
+ * while nodes of older builds still serve) 256 random bits alone, as those builds issue them.
+ */
+export const newSecretToken = (timeOrdered: boolean): string => (timeOrdered ? timedSecret() : randomToken(32));
 
 /** The shape of timedSecret's tokens; those issued before it were 43 characters, with no time in front. */
 const TIMED_SECRET = /^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/;
