@@ -136,7 +136,9 @@ const TICKS_PER_SECOND = 100;
  * CPU seconds used so far, from /proc: by the process `pid` and its descendants, every thread
  * (all), and by the process's first thread (loop: its event loop, JavaScript's one thread). A
  * server that is loop-bound can answer at most 1 s / loop requests per second, whatever its
- * other threads do. Undefined where /proc cannot tell (not Linux).
+ * other threads do. For `grantry start --workers N`, `pid` is the cluster's primary, whose loop
+ * only hands connections over (the scaling runs leave CPU out). Undefined where /proc cannot
+ * tell (not Linux).
  */
 function cpuSecondsOf(pid) {
   const times = (file) => {

@@ -1,5 +1,6 @@
 /**
- * The reference servers, each in its own process (child_process.fork): a bare Fastify GET, and
+ * The reference servers, each in its own process (child_process.fork): a bare Fastify GET, a
+ * bare Fastify POST that signs a JWT, and
  * node-oidc-provider (bench/reference/oidc-provider.js) with the parent side of its IPC.
  */
 import { fork } from 'node:child_process';
@@ -46,6 +47,15 @@ async function start(script, env) {
 export async function startBareFastify() {
   const { base, stop, child } = await start('bare-fastify.js', {});
   return { url: `${base}/`, pid: child.pid, stop };
+}
+
+/**
+ * A bare Fastify POST that signs a JWT with `alg` (bench/reference/bare-token.js), as a target of
+ * the client_credentials workload: the ceiling of a token response without any of its checks.
+ */
+export async function startBareToken(alg) {
+  const { base, stop, child } = await start('bare-token.js', { ALG: alg });
+  return { pid: child.pid, tokenUrl: `${base}/token`, clientId: 'bench', clientSecret: 'bench', stop };
 }
 
 /** One request to the child at a time: each answer belongs to the last question. */

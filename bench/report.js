@@ -42,7 +42,9 @@ export function renderTables(results) {
   for (const [alg, floor] of Object.entries(results.floors)) {
     out.push(`  ${alg} on one thread (node:crypto, KeyObject): ${n0(floor.sign)} signatures/s, ${n0(floor.verify)} verifications/s`);
   }
+  out.push(HEAD);
   out.push(line('bare Fastify GET (own process)', results.bareFastify, []));
+  for (const [alg, result] of Object.entries(results.bareToken ?? {})) out.push(line(`bare Fastify token POST, ${alg}`, result, []));
   for (const [alg, workloads] of Object.entries(results.oidcProvider)) {
     out.push('');
     out.push(`node-oidc-provider ${results.oidcProviderVersion}, ${alg} (one process, in-memory Map adapter, JWT access tokens)`);

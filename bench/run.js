@@ -13,11 +13,15 @@
  *   bearer GET                     GET /admin/api/users/{id} with an access token of scope api
  *   full flow                      GET authorize with a signed-in session for a skip-consent client,
  *                                  302 to the redirect URI with a code, then the code exchange (flows/s)
- * each with req/s, p50, p99 and ok/failed counts, and its ratio to the ceilings of the same run:
+ * each with req/s, p50, p99, ok/failed counts, the CPU one request cost (the server's event loop,
+ * all its threads, this process: bench/load.js measure), and its ratio to the ceilings of the same run:
  *   - the one-thread floor of the algorithm: node:crypto signatures/s for the token paths,
  *     verifications/s for the bearer GET and access-token introspection;
  *   - a bare Fastify 5 GET in its own process (bench/reference/bare-fastify.js), for the
  *     bearer GET and introspection;
+ *   - a bare Fastify 5 POST that signs a JWT of the algorithm on its event loop and answers a
+ *     token-shaped JSON (bench/reference/bare-token.js), loaded as client_credentials: printed
+ *     with the ceilings, to read the token paths' cost beside (no ratio column);
  *   - node-oidc-provider (bench/reference/oidc-provider.js: one process, in-memory Map adapter,
  *     JWT access tokens of the same algorithm, refresh tokens rotated like Grantry's) under the
  *     same load, for client_credentials, code exchange, refresh and introspection (of a refresh
@@ -56,7 +60,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cryptoFloor, fetchOnce, FORM, measure, residentKiB } from './load.js';
 import { parseOptions, USAGE, UsageError } from './options.js';
-import { startBareFastify, startOidcProvider } from './references.js';
+import { startBareFastify, startBareToken, startOidcProvider } from './references.js';
 import { renderTables, WORKLOADS } from './report.js';
 import { clientCredentials, codeExchange, codesFor, fullFlow, get, introspection, refresh, warmUp } from './workloads.js';
 
@@ -268,6 +272,7 @@ function countFailures(results) {
     else failures += r.failed ?? 0;
   };
   add(results.bareFastify);
+  Object.values(results.bareToken ?? {}).forEach(add);
   for (const workloads of Object.values(results.oidcProvider)) Object.values(workloads).forEach(add);
   for (const run of results.grantry) {
     if (run.error) failures += 1;
@@ -305,6 +310,7 @@ const results = {
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.versions.node, loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))) },
   floors: {},
   bareFastify: undefined,
+  bareToken: {},
   oidcProviderVersion: JSON.parse(readFileSync(path.join(root, 'node_modules/oidc-provider/package.json'), 'utf8')).version,
   oidcProvider: {},
   grantry: [],
@@ -315,6 +321,16 @@ for (const alg of options.algorithms) results.floors[alg] = cryptoFloor(alg);
 
 progress('bare Fastify GET');
 results.bareFastify = await attempt('bare Fastify GET', () => using(startBareFastify(), (bare) => get(bare.url, { ...load, pid: bare.pid })));
+for (const alg of options.algorithms) {
+  progress(`bare Fastify token POST, ${alg}`);
+  results.bareToken[alg] = await attempt(`bare Fastify token POST, ${alg}`, () =>
+    using(startBareToken(alg), async (bare) => {
+      const onServer = { ...load, pid: bare.pid };
+      await warmUp(bare, onServer);
+      return clientCredentials(bare, onServer);
+    }),
+  );
+}
 
 for (const alg of options.algorithms) {
   progress(`node-oidc-provider ${results.oidcProviderVersion}, ${alg}`);
