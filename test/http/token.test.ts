@@ -478,6 +478,7 @@ describe.each(BACKENDS)('token endpoint (%s)', (backend) => {
       it.each([
         ['garbage', 'not-a-code'],
         ['a code-shaped random string', 'A'.repeat(43)],
+        ['a code-shaped random string with a time in front', `${Date.now().toString(16).padStart(12, '0')}${'A'.repeat(43)}`],
         ['a 10 kB code', 'x'.repeat(10 * 1024)],
         ['a code with control and non-ASCII characters', 'abc\u0000\u00e9\u{1F600}'],
       ])('%s: 400 invalid_grant or invalid_request, never 5xx', async (_label, code) => {

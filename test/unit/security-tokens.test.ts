@@ -61,7 +61,7 @@ describe('timedSecret and its storage key', () => {
     const old = randomToken(32);
     expect(hasher.storageKey('refresh-token', old)).toBe(hasher.hash('refresh-token', old));
     // Anything not shaped as a timedSecret, even with hex in front, is keyed by its hash alone.
-    for (const other of ['0'.repeat(12) + 'a'.repeat(42), '0'.repeat(12) + 'a'.repeat(44), 'G'.repeat(12) + 'a'.repeat(43), '']) {
+    for (const other of ['0'.repeat(12) + 'a'.repeat(42), '0'.repeat(12) + 'a'.repeat(44), 'G'.repeat(12) + 'a'.repeat(43), `${'0'.repeat(12)}${'a'.repeat(43)}\n`, '']) {
       expect(hasher.storageKey('refresh-token', other)).toBe(hasher.hash('refresh-token', other));
     }
   });
