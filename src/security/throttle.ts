@@ -67,14 +67,18 @@ export function addressKey(ip: string): string {
 
 const isAddressKey = (key: string) => key.startsWith('ip:');
 
-/** How many stored keys a Throttle remembers (a few MiB at most); past that it starts again. */
+/** How many stored keys a Throttle remembers; past that it starts again. */
 const STORED_KEYS_KEPT = 10_000;
+/** The longest key remembered: 10,000 of them stay under a few MiB. */
+const STORED_KEY_LENGTH = 200;
 
 export class Throttle {
   /**
-   * The stored form of keys already seen. Every token request with a client secret checks two
-   * keys (the client's and the address's), and their two keyed hashes were about 3% of a
-   * client_credentials request's CPU under load; a client calls from few addresses.
+   * The stored form of client and address keys already seen. Every token request with a client
+   * secret checks two keys (the client's and the address's), and their two keyed hashes were
+   * about 3% of a client_credentials request's CPU under load; a client calls from few
+   * addresses. Only those kinds, and only short ones: a login key holds what someone typed
+   * (perhaps a password in the wrong field), which is kept nowhere, and a client_id can be long.
    */
   private readonly storedKeys = new Map<string, string>();
 
@@ -172,11 +176,14 @@ export class Throttle {
   }
 
   private stored(key: string): string {
-    let stored = this.storedKeys.get(key);
+    const remembered = key.length <= STORED_KEY_LENGTH && (key.startsWith('client:') || isAddressKey(key));
+    let stored = remembered ? this.storedKeys.get(key) : undefined;
     if (stored === undefined) {
-      if (this.storedKeys.size >= STORED_KEYS_KEPT) this.storedKeys.clear();
       stored = this.hasher.hash(THROTTLE_PURPOSE, key);
-      this.storedKeys.set(key, stored);
+      if (remembered) {
+        if (this.storedKeys.size >= STORED_KEYS_KEPT) this.storedKeys.clear();
+        this.storedKeys.set(key, stored);
+      }
     }
     return stored;
   }

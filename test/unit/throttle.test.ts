@@ -87,6 +87,14 @@ describe('brute-force throttle keys', () => {
     await throttle.check(keys, 1000);
     expect(asked.at(-1)).toEqual(expected);
     expect(asked.at(-2)).toEqual([hasher.hash(THROTTLE_PURPOSE, 'client:c10049:192.0.2.1')]);
+    // The two first keys were let go with the others when it started again: hashed anew.
+    expect(hashed).toBe(2 + 10_050 + 2);
+    // Login keys (what someone typed) and long keys are never kept: hashed at every check (the
+    // address key beside the login is, and was already).
+    const login = Throttle.loginKeys('backoffice', 'someone', '192.0.2.1');
+    const long = [`client:${'x'.repeat(300)}:192.0.2.1`];
+    for (let i = 0; i < 2; i++) await throttle.check([...login, ...long], 1000);
+    expect(hashed).toBe(2 + 10_050 + 2 + 2 * 2);
+    expect(asked.at(-1)).toEqual([...login, ...long].map((k) => hasher.hash(THROTTLE_PURPOSE, k)));
   });
 });
-
