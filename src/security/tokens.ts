@@ -79,8 +79,8 @@ export class SecretHasher {
 
   /**
    * The key a secret token is stored and looked up under: its keyed hash, behind its time prefix
-   * when it is a timedSecret (so keys are written in time order); the keyed hash alone for
-   * tokens issued before, which are still found as they were stored.
+   * when it is a timedSecret (so keys are written in time order); the keyed hash alone for the
+   * others (issued before timedSecret, or with time_ordered_tokens off), found as they were stored.
    */
   storageKey(purpose: string, token: string): string {
     const hash = this.hash(purpose, token);

@@ -146,7 +146,7 @@ describe('grantry config', () => {
       'port', 'host', 'public_url', 'database_url', 'data_dir', 'backend_prefix', 'storefront_enabled', 'storefront_name', 'backoffice_name',
       'logo_url', 'accent_color', 'access_token_ttl', 'authorization_code_ttl', 'session_ttl', 'signing_algorithm', 'signing_key_file', 'signing_key', 'secret',
       'admin_username', 'admin_email', 'admin_password', 'password_min_length', 'trust_proxy', 'log_level', 'refresh_token_ttl', 'refresh_grace_period',
-      'password_grant_enabled', 'remember_consent', 'scopes', 'default_scope', 'cors_allowed_origins', 'cors_allowed_headers', 'cors_max_age',
+      'time_ordered_tokens', 'password_grant_enabled', 'remember_consent', 'scopes', 'default_scope', 'cors_allowed_origins', 'cors_allowed_headers', 'cors_max_age',
       'cleanup_interval', 'cleanup_batch_size', 'audit_retention', 'key_rotation_delay', 'key_refresh_interval', 'brute_force_max_failures',
       'brute_force_window', 'guest_max_authorizations', 'request_timeout', 'headers_timeout', 'keep_alive_timeout', 'max_connections', 'workers',
       'log_format', 'metrics_port', 'metrics_host', 'shutdown_timeout', 'shutdown_delay', 'database_pool_size',

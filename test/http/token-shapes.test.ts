@@ -5,6 +5,7 @@
  * on (a rolling upgrade): each accepts the other's tokens, on every backend.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
 import { CODE_PURPOSE } from '../../src/oauth/authorization-codes.js';
 import { REFRESH_TOKEN_PURPOSE } from '../../src/oauth/token-issuer.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -35,8 +36,8 @@ describe.each(BACKENDS)('code and refresh-token shapes (%s)', (backend) => {
   });
 
   it('is on by default', () => {
-    expect(newer.grantry.config.timeOrderedTokens).toBe(true);
-    expect(older.config.timeOrderedTokens).toBe(false);
+    expect(loadConfig({ env: {} }).timeOrderedTokens).toBe(true);
+    expect(loadConfig({ env: { GRANTRY_TIME_ORDERED_TOKENS: 'false' } }).timeOrderedTokens).toBe(false);
   });
 
   it('with the setting off, codes and refresh tokens are 256 random bits stored under their keyed hash alone, as older builds store them', async () => {
@@ -59,7 +60,7 @@ describe.each(BACKENDS)('code and refresh-token shapes (%s)', (backend) => {
     // Refreshed on the older-shape server, and that one's refreshed on the newer again.
     const back = pairOf(await refresh(older, client, fromNewer.refreshToken));
     expect(back.refreshToken).toMatch(RANDOM_ONLY);
-    const forth = pairOf(await refresh({ ...older, url: newer.url }, client, back.refreshToken));
+    const forth = pairOf(await tokenRequest(newer.url, { grant_type: 'refresh_token', ...clientAuth(client), refresh_token: back.refreshToken }));
     expect(forth.refreshToken).toMatch(TIMED);
     // A timed code, from the newer server's authorize endpoint, exchanged on the older-shape server.
     const timedCode = await codeFor({ ...user, browser: new TestBrowser(newer.url) }, client);
