@@ -1,9 +1,10 @@
 /**
- * The measured workloads, each one autocannon run against a target: Grantry (bench/grantry.js)
- * or node-oidc-provider (bench/references.js), which offer the same shape (tokenUrl,
- * introspectionUrl, clientId, clientSecret, redirectUri, mintCodes(n), refreshTokens(n)).
- * Every token request is a form POST with client_secret_post, as RFC 6749 writes them, so both
- * servers parse the same bodies.
+ * The measured workloads, each one autocannon run against a target: Grantry (bench/grantry.js),
+ * node-oidc-provider or the bare token POST (bench/references.js), which offer the same shape
+ * (tokenUrl, introspectionUrl, clientId, clientSecret, redirectUri, mintCodes(n),
+ * refreshTokens(n); the bare token POST only what client_credentials needs). Every token request
+ * is a form POST with client_secret_post, as RFC 6749 writes them, so every server parses the
+ * same bodies.
  */
 import { FORM, measure } from './load.js';
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
- * The ceiling of a token response: a bare Fastify 5 server in its own process answering POST
+ * A reference for token responses: a bare Fastify 5 server in its own process answering POST
  * /token, a form body as the workloads send it, with a JWT signed on its event loop with ALG
  * (ES256 or RS256, a KeyObject made once) and a token-shaped JSON answer marked no-store. No
  * client, no database, no checks: what HTTP, the form, the signature and the JSON cost alone.
+ * With ES256 that is a ceiling; with RS256 it is not one for Grantry, which signs RSA on a
+ * thread of its own while its event loop serves other requests.
  * Environment: PORT (0 = any free port), ALG. Run under child_process.fork, it sends
  * {ready, port} over IPC once listening; alone, it prints the address.
  */
