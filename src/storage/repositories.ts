@@ -218,10 +218,11 @@ export interface GrantRepository {
   findGrant(id: string): Promise<(Grant & { revokedAt: number | null }) | undefined>;
   /**
    * Marks the client's code used if it was unused, in one conditional UPDATE: of any number
-   * of concurrent callers exactly one gets the code back. Another client cannot burn it, and
-   * a code of a revoked grant is not consumed.
+   * of concurrent callers exactly one gets the code back, with its grant (undefined only if the
+   * grant was deleted meanwhile). Another client cannot burn it, and a code of a revoked grant is
+   * not consumed.
    */
-  consumeCode(codeHash: string, clientPk: number, now: number): Promise<AuthorizationCode | undefined>;
+  consumeCode(codeHash: string, clientPk: number, now: number): Promise<(AuthorizationCode & { grant: (Grant & { revokedAt: number | null }) | undefined }) | undefined>;
   findCode(codeHash: string): Promise<AuthorizationCode | undefined>;
   /** Revokes the grant and so every token descending from it. */
   revokeGrant(id: string, now: number): Promise<void>;

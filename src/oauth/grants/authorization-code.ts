@@ -60,10 +60,10 @@ export class AuthorizationCodeGrant implements GrantHandler {
       if (!S256.verify(verifier, consumed.codeChallenge)) throw OAuthError.invalidGrant('code_verifier does not match the code_challenge');
     }
 
-    // consumeCode() refuses codes of revoked grants. A revocation seen now came from a concurrent
-    // replay of this code, which happened after our consumption: this exchange still wins (exactly
-    // one winner), and the token it gets is refused by the API because its grant is revoked.
-    const grant = await this.grants.findGrant(consumed.grantId);
+    // consumeCode() refuses codes of revoked grants and returns the grant with the code. A
+    // concurrent replay of this code revokes the grant after our consumption: this exchange still
+    // wins (exactly one winner), and the token it gets is refused by the API, its grant revoked.
+    const { grant } = consumed;
     if (!grant) throw OAuthError.invalidGrant('the authorization has been revoked');
     // Guests (storefront visitors) have no user to check.
     if (grant.userId !== null && !(await this.users.isActive(grant.side, grant.userId))) {
