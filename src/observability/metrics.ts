@@ -12,14 +12,23 @@
  * its registry over the cluster channel (prom-client's AggregatorRegistry) and serves the sum.
  */
 import cluster from 'node:cluster';
-import Fastify, { type FastifyInstance, type FastifyReply, type onResponseHookHandler, type onSendHookHandler } from 'fastify';
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { FastifyInstance, FastifyReply, onResponseHookHandler, onSendHookHandler } from 'fastify';
+import type * as PromClient from 'prom-client';
 import type { Config } from '../config/index.js';
 import { answerClientError, slowClientLimits } from '../http/socket-limits.js';
 import type { KeyRing } from '../oauth/key-ring.js';
 import { TOKEN_PATH } from '../oauth/metadata.js';
 import type { OpenDatabase, QueryObserver } from '../storage/database.js';
 import type { NewAuditEvent } from '../storage/repositories.js';
+
+/**
+ * prom-client, loaded by the first Metrics that is on (and Fastify by the metrics listener):
+ * every CLI command builds a Grantry, with its Metrics off, and loading the two cost each command
+ * about a quarter of a second.
+ */
+let promClientModule: typeof PromClient | undefined;
+const promClient = (): typeof PromClient => (promClientModule ??= createRequire(import.meta.url)('prom-client') as typeof PromClient);
 
 export interface MetricsListener {
   /** Where GET /metrics is served, e.g. http://127.0.0.1:9464/metrics. */
@@ -72,60 +81,66 @@ const REUSE_KINDS: Record<string, string> = { 'code.reused': 'authorization_code
 
 /** The metrics of a Metrics that is on, and how each is moved. */
 class Recorder {
-  readonly registry = new Registry();
+  private readonly prom = promClient();
+  readonly registry = new this.prom.Registry();
+
+  /** A gauge of this registry, read at each scrape through its collect(). */
+  gauge<T extends string>(configuration: PromClient.GaugeConfiguration<T>): PromClient.Gauge<T> {
+    return new this.prom.Gauge({ ...configuration, registers: [this.registry] });
+  }
   private readonly registers = [this.registry];
 
-  private readonly httpRequests = new Counter({
+  private readonly httpRequests = new this.prom.Counter({
     name: 'grantry_http_requests_total',
     help: 'HTTP requests answered, by method, route pattern ("unmatched" for unknown paths) and status.',
     labelNames: ['method', 'route', 'status'] as const,
     registers: this.registers,
   });
-  private readonly httpDuration = new Histogram({
+  private readonly httpDuration = new this.prom.Histogram({
     name: 'grantry_http_request_duration_seconds',
     help: 'Time from receiving a request to sending its response, by method and route pattern.',
     labelNames: ['method', 'route'] as const,
     buckets: HTTP_BUCKETS,
     registers: this.registers,
   });
-  private readonly tokensIssued = new Counter({
+  private readonly tokensIssued = new this.prom.Counter({
     name: 'grantry_tokens_issued_total',
     help: 'Token responses of the token endpoint, by grant type and side.',
     labelNames: ['grant_type', 'side'] as const,
     registers: this.registers,
   });
-  private readonly tokenErrors = new Counter({
+  private readonly tokenErrors = new this.prom.Counter({
     name: 'grantry_token_errors_total',
     help: 'Error responses of the token endpoint, by RFC 6749 error code.',
     labelNames: ['error'] as const,
     registers: this.registers,
   });
-  private readonly signinFailures = new Counter({
+  private readonly signinFailures = new this.prom.Counter({
     name: 'grantry_signin_failures_total',
     help: 'Refused passwords (login form, password grant, password change), by side.',
     labelNames: ['side'] as const,
     registers: this.registers,
   });
-  private readonly bruteForceBlocks = new Counter({
+  private readonly bruteForceBlocks = new this.prom.Counter({
     name: 'grantry_bruteforce_blocks_total',
     help: 'Attempts refused by the brute-force limit, by kind (signin or client_authentication).',
     labelNames: ['kind'] as const,
     registers: this.registers,
   });
-  private readonly reuseDetected = new Counter({
+  private readonly reuseDetected = new this.prom.Counter({
     name: 'grantry_token_reuse_detected_total',
     help: 'Replays of a spent authorization code or refresh token (its grant is revoked), by kind.',
     labelNames: ['kind'] as const,
     registers: this.registers,
   });
-  private readonly queryDuration = new Histogram({
+  private readonly queryDuration = new this.prom.Histogram({
     name: 'grantry_db_query_duration_seconds',
     help: 'Database query latency, by outcome (ok or error).',
     labelNames: ['outcome'] as const,
     buckets: QUERY_BUCKETS,
     registers: this.registers,
   });
-  private readonly cleanedRows = new Counter({
+  private readonly cleanedRows = new this.prom.Counter({
     name: 'grantry_cleanup_deleted_rows_total',
     help: 'Expired rows deleted by the cleanup (codes, tokens, grants, sessions, keys, audit events).',
     registers: this.registers,
@@ -146,7 +161,7 @@ class Recorder {
   private readonly queryFailed = this.queryDuration.labels({ outcome: 'error' });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry });
+    this.prom.collectDefaultMetrics({ register: this.registry });
     // Zero from the start, so that rate() and increase() see the first event.
     for (const kind of Object.values(BLOCK_KINDS)) this.blockSeries(kind).inc(0);
     for (const kind of Object.values(REUSE_KINDS)) this.reuseSeries(kind).inc(0);
@@ -200,6 +215,7 @@ export class Metrics {
       // cluster channel. Creating an AggregatorRegistry installs prom-client's answering side
       // (its messages carry a type of their own, which cli/cluster.ts ignores); setRegistries
       // makes it answer with this registry instead of prom-client's global one.
+      const { AggregatorRegistry } = promClient();
       new AggregatorRegistry();
       AggregatorRegistry.setRegistries([recorder.registry]);
     }
@@ -258,14 +274,13 @@ export class Metrics {
 
   /** PostgreSQL: the pool's use, read at each scrape, and its configured size. */
   observeDatabase(database: OpenDatabase, poolSize: number): void {
-    const registry = this.recorder?.registry;
+    const recorder = this.recorder;
     const poolUse = database.poolUse?.bind(database);
-    if (!registry || !poolUse) return;
-    new Gauge({
+    if (!recorder || !poolUse) return;
+    recorder.gauge({
       name: 'grantry_db_pool_connections',
       help: 'PostgreSQL pool connections: total open, idle, and queries waiting for one.',
       labelNames: ['state'] as const,
-      registers: [registry],
       collect() {
         const use = poolUse();
         this.set({ state: 'total' }, use.total);
@@ -273,19 +288,18 @@ export class Metrics {
         this.set({ state: 'waiting' }, use.waiting);
       },
     });
-    new Gauge({ name: 'grantry_db_pool_size', help: 'Most PostgreSQL connections the pool opens (database_pool_size).', registers: [registry] }).set(poolSize);
+    recorder.gauge({ name: 'grantry_db_pool_size', help: 'Most PostgreSQL connections the pool opens (database_pool_size).' }).set(poolSize);
   }
 
   /** The age of the key now signing, read at each scrape. */
   observeSigningKeys(keys: Pick<KeyRing, 'published'>): void {
-    const registry = this.recorder?.registry;
-    if (!registry) return;
-    new Gauge({
+    const recorder = this.recorder;
+    if (!recorder) return;
+    recorder.gauge({
       name: 'grantry_signing_key_age_seconds',
       help: 'Seconds since the signing key now in use was created (grantry keys rotate makes a new one).',
       // Under --workers, one worker may not have loaded a newer key yet: the oldest counts.
       aggregator: 'max',
-      registers: [registry],
       collect() {
         const now = Math.floor(Date.now() / 1000);
         const signing = keys.published(now).find((key) => key.signing);
@@ -299,13 +313,12 @@ export class Metrics {
    * scrape. Under --workers the primary shows the lowest: 0 when any worker is not ready.
    */
   readinessFrom(check: () => Promise<boolean>): void {
-    const registry = this.recorder?.registry;
-    if (!registry) return;
-    new Gauge({
+    const recorder = this.recorder;
+    if (!recorder) return;
+    recorder.gauge({
       name: 'grantry_ready',
       help: 'Whether this server is ready to serve (what GET /readyz answers): 1 or 0.',
       aggregator: 'min',
-      registers: [registry],
       async collect() {
         this.set((await check().catch(() => false)) ? 1 : 0);
       },
@@ -326,6 +339,7 @@ export class Metrics {
  */
 export async function listenForClusterMetrics(config: Config): Promise<MetricsListener | undefined> {
   if (config.metricsPort === undefined) return undefined;
+  const { AggregatorRegistry } = promClient();
   const aggregator = new AggregatorRegistry();
   return serveMetrics(config, config.metricsPort, aggregator.contentType, () =>
     // prom-client gives up on a worker that does not answer within 5 s (one starting or dying).
@@ -349,6 +363,7 @@ const jsonError = (error: string, description: string) => ({ error, error_descri
  * monitoring system reaches.
  */
 async function serveMetrics(config: Config, port: number, contentType: string, exposition: () => Promise<string>): Promise<MetricsListener> {
+  const { default: Fastify } = await import('fastify');
   const app = Fastify({
     logger: false,
     ...slowClientLimits(config),
