@@ -13,6 +13,7 @@ import { apiGet, tokenRequest } from '../helpers/oauth.js';
 import { type DataDir, freshDataDir, PUBLIC_URL, testConfig } from '../helpers/server.js';
 import { type CliResult, cliEnv, expectFailure, okJson, onlyJson, runCli } from './run.js';
 import { CLI } from '../../src/management/principal.js';
+import { REFRESH_TOKEN_PURPOSE } from '../../src/oauth/token-issuer.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const SCOPES = { api: 'Use the API', read: 'Read your data', write: 'Change your data' };
@@ -307,6 +308,16 @@ describe.each(BACKENDS)('grantry client, keys, cleanup and token commands of the
     expect(onlyJson(unknown)).toEqual({ error: 'not_found', message: expect.stringContaining('unknown token') });
     expectFailure(forged, 1, 'grantry: unknown token');
     expectFailure(empty, 2, 'grantry: no token on standard input');
+  });
+
+  it('token revoke finds a refresh token of the older shape (stored under its keyed hash alone)', async () => {
+    const pair = await customerPair();
+    expect(pair.refresh).toMatch(/^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/);
+    const old = randomBytes(32).toString('base64url');
+    const stored = (token: string, timed: boolean) => (timed ? server.grantry.hasher.storageKey(REFRESH_TOKEN_PURPOSE, token) : server.grantry.hasher.hash(REFRESH_TOKEN_PURPOSE, token));
+    await server.grantry.database.db.updateTable('refresh_tokens').set({ token_hash: stored(old, false) }).where('token_hash', '=', stored(pair.refresh, true)).execute();
+    expect(okJson(await cli(['token', 'revoke', old, '--json']))).toEqual({ revoked: 'refresh_token' });
+    expect(await apiStatus(STOREFRONT_API, pair.access)).toBe(401);
   });
 
   it('token revoke TOKEN records token.revoked with the side, user and client of the token, never the token', async () => {

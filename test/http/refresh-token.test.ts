@@ -466,6 +466,16 @@ describe.each(BACKENDS)('refresh tokens with a 30 s grace period (%s)', (backend
       await expectApiAccepts(server, side, third.accessToken);
     });
 
+    it('a retry within the grace period of a refresh token of the older shape (stored under its hash alone) returns the identical pair', async () => {
+      const client = await refreshClient(server, side);
+      const first = await firstPair(server, users[side], client, 'api');
+      const old = randomToken(32);
+      await server.grantry.database.db.updateTable('refresh_tokens').set({ token_hash: server.grantry.hasher.hash(REFRESH_TOKEN_PURPOSE, old) }).where('token_hash', '=', refreshHash(server, first.refreshToken)).execute();
+      const next = pairOf(await refresh(server, client, old));
+      sameTokens(next.call, await refresh(server, client, old));
+      await expectApiAccepts(server, side, next.accessToken, users[side].id);
+    });
+
     it('the stored successor pair is sealed, not kept in clear', async () => {
       const client = await refreshClient(server, side);
       const first = await firstPair(server, users[side], client);
