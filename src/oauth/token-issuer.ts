@@ -58,7 +58,7 @@ export class TokenIssuer {
 
   /** The stored refresh token a client presented (with its grant), whatever its state. */
   findRefresh(token: string) {
-    // Ours are 55 characters (43 before timedSecret); anything much longer is not worth hashing.
+    // Ours are 55 characters (43 with time_ordered_tokens off, or issued before it); anything much longer is not worth hashing.
     return token.length <= 256 ? this.refreshTokens.find(this.hashRefresh(token)) : Promise.resolve(undefined);
   }
 
