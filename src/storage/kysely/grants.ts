@@ -192,43 +192,8 @@ function singleStatementIssuance(db: Kysely<Database>): Map<string, PreparedQuer
   return shapes;
 }
 
-/** The grant's columns that PostgreSQL's consumption returns beside the code's (their names prefixed with grant_). */
-const GRANT_RETURNED = [
-  'g.client_pk as grant_client_pk',
-  'g.side as grant_side',
-  'g.user_id as grant_user_id',
-  'g.subject as grant_subject',
-  'g.scope as grant_scope',
-  'g.created_at as grant_created_at',
-  'g.expires_at as grant_expires_at',
-  'g.revoked_at as grant_revoked_at',
-  'g.oidc as grant_oidc',
-] as const;
-
-type ConsumedRow = Selectable<AuthorizationCodeTable> & {
-  grant_client_pk: number;
-  grant_side: string;
-  grant_user_id: number | null;
-  grant_subject: string | null;
-  grant_scope: string;
-  grant_created_at: number;
-  grant_expires_at: number;
-  grant_revoked_at: number | null;
-  grant_oidc: string | null;
-};
-
-/** The grant's row out of a ConsumedRow (without its id: the code's grant_id). */
-const grantColumnsOf = (row: ConsumedRow): Omit<Selectable<GrantTable>, 'id'> => ({
-  client_pk: row.grant_client_pk,
-  side: row.grant_side,
-  user_id: row.grant_user_id,
-  subject: row.grant_subject,
-  scope: row.grant_scope,
-  created_at: row.grant_created_at,
-  expires_at: row.grant_expires_at,
-  revoked_at: row.grant_revoked_at,
-  oidc: row.grant_oidc,
-});
+/** A code consumed on PostgreSQL, with its grant's row as one JSON value beside the code's columns. */
+type ConsumedRow = Selectable<AuthorizationCodeTable> & { grant: Selectable<GrantTable> };
 
 /**
  * "The row's grant is not revoked", as a correlated EXISTS on the grant's primary key: an
@@ -275,18 +240,8 @@ export class KyselyGrantRepository implements GrantRepository {
               .whereRef('g.id', '=', 'c.grant_id')
               // A revoked grant's codes cannot be consumed, as in consumeCodeQuery's EXISTS.
               .where('g.revoked_at', 'is', null)
-              .returning([
-                'c.code_hash',
-                'c.grant_id',
-                'c.client_pk',
-                'c.redirect_uri',
-                'c.redirect_uri_requested',
-                'c.code_challenge',
-                'c.created_at',
-                'c.expires_at',
-                'c.used_at',
-                ...GRANT_RETURNED,
-              ]) as never,
+              .returningAll('c')
+              .returning(sql<Selectable<GrantTable>>`to_jsonb(g)`.as('grant')),
           )
         : undefined;
     this.checkQueries = { backoffice: checkAccessTokenQuery(db, 'backoffice'), storefront: checkAccessTokenQuery(db, 'storefront') };
@@ -319,7 +274,7 @@ export class KyselyGrantRepository implements GrantRepository {
   async consumeCode(codeHash: string, clientPk: number, now: number) {
     if (this.consumeCodeWithGrant) {
       const row = await this.consumeCodeWithGrant.first(this.db, { codeHash, clientPk, now });
-      return row && { ...toCode(row), grant: toGrant({ ...grantColumnsOf(row), id: row.grant_id }) };
+      return row && { ...toCode(row), grant: toGrant(row.grant) };
     }
     const row = await this.consumeCodeQuery.first(this.db, { codeHash, clientPk, now });
     return row && { ...toCode(row), grant: await this.findGrant(row.grant_id) };
