@@ -39,9 +39,16 @@ export interface ApiErrorObject {
   source?: { pointer: string } | { parameter: string } | { header: string };
 }
 
+/**
+ * The document as a string, which Node writes to the socket together with the headers (a Buffer
+ * takes a write of its own). The serializer passes it on as it is: for a string with a JSON media
+ * type Fastify would otherwise add "; charset=utf-8", a parameter JSON:API's media type must not carry.
+ */
 export function sendDocument(reply: FastifyReply, status: number, document: unknown): FastifyReply {
-  return reply.code(status).header('Content-Type', JSON_API).header('Cache-Control', 'no-store').send(Buffer.from(JSON.stringify(document)));
+  return reply.code(status).header('Content-Type', JSON_API).header('Cache-Control', 'no-store').serializer(asIs).send(JSON.stringify(document));
 }
+
+const asIs = (payload: unknown) => payload as string;
 
 /** 204 No Content: a deletion done (JSON:API 1.1 §7.4). */
 export function sendNoContent(reply: FastifyReply): FastifyReply {
