@@ -124,7 +124,7 @@ export async function createGrantry(config: Config, options: CreateOptions = {})
     await database.close();
     throw e;
   }
-  const repos = createRepositories(database.db, { bruteForceWindow: config.bruteForceWindow, refreshGracePeriod: config.refreshGracePeriod, auditRetention: config.auditRetention * 86400 });
+  const repos = createRepositories(database.db, { bruteForceWindow: config.bruteForceWindow, refreshGracePeriod: config.refreshGracePeriod, auditRetention: config.auditRetention * 86400, changeStamp: database.changeStamp });
   const audit = new AuditTrail(repos.audit);
   // Every protocol event (token endpoint, login form, grants) and management action passes
   // the audit trail once: the metrics count them there, and nowhere else.

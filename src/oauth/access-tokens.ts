@@ -1,7 +1,8 @@
 /**
  * Minting access tokens for a grant and validating them at the APIs. A token is good only if
  * its signature and claims hold and, in storage, it and its grant are unrevoked, its client is
- * active and its user may still sign in: one indexed query per API request.
+ * active and its user may still sign in: one indexed query per API request (which storage may
+ * answer from memory while the database is unchanged: storage/kysely/unchanged-reads.ts).
  */
 import type { AccessTokenRecord, GrantRepository } from '../storage/repositories.js';
 import { tokenMayActAsAdmin } from './api-scopes.js';

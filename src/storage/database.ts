@@ -11,6 +11,7 @@ import { ConfigError } from '../config/index.js';
 import { describeDatabase, sqliteFileOf } from './database-url.js';
 import { describeUnavailability, describeWriteProblem, isWriteProblem, unavailabilityOf } from './database-errors.js';
 import { preparedStatementName } from './kysely/prepared.js';
+import type { ChangeStamp } from './kysely/unchanged-reads.js';
 import { GroupCommitSqliteDriver } from './sqlite-driver.js';
 import type { Database } from './schema.js';
 
@@ -26,6 +27,8 @@ export interface OpenDatabase {
   writeProblem(): string | undefined;
   /** PostgreSQL: the pool's connections, open and idle, and the queries waiting for one. */
   poolUse?(): { total: number; idle: number; waiting: number };
+  /** SQLite: what may change when the database does, for reads whose answers are kept meanwhile (unchanged-reads.ts). */
+  changeStamp?: ChangeStamp;
   close(): Promise<void>;
 }
 
@@ -221,7 +224,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
       const why = dialect.driver.writeProblem();
       return why && describeUnavailability(why);
     };
-    return { db, dialect: 'sqlite', writeProblem, close: () => db.destroy() };
+    return { db, dialect: 'sqlite', writeProblem, changeStamp: () => dialect.driver.changeStamp(), close: () => db.destroy() };
   }
   const pool = new pg.Pool({
     connectionString: databaseUrl,

@@ -9,6 +9,7 @@ import { KyselySessionRepository } from './kysely/sessions.js';
 import { KyselySigningKeyRepository } from './kysely/signing-keys.js';
 import { KyselyThrottleRepository } from './kysely/throttle.js';
 import { KyselyUserRepository } from './kysely/users.js';
+import type { ChangeStamp } from './kysely/unchanged-reads.js';
 import type { Repositories } from './repositories.js';
 import type { Database } from './schema.js';
 
@@ -19,15 +20,17 @@ export interface RepositoryOptions {
   refreshGracePeriod?: number;
   /** Seconds of the audit retention: the cleanup deletes older audit events. */
   auditRetention?: number;
+  /** The database's change stamp, when it has one (SQLite): the hot reads keep their answers while it stands. */
+  changeStamp?: ChangeStamp;
 }
 
 /** Without options, failed attempts are kept for the longest window the configuration allows. */
 export function createRepositories(db: Kysely<Database>, options: RepositoryOptions = {}): Repositories {
-  const users = new KyselyUserRepository(db);
+  const users = new KyselyUserRepository(db, options.changeStamp);
   return {
     clients: new KyselyClientRepository(db),
     users,
-    grants: new KyselyGrantRepository(db),
+    grants: new KyselyGrantRepository(db, options.changeStamp),
     sessions: new KyselySessionRepository(db, users),
     refreshTokens: new KyselyRefreshTokenRepository(db),
     signingKeys: new KyselySigningKeyRepository(db),

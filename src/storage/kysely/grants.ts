@@ -3,6 +3,7 @@ import type { SideName } from '../../oauth/sides.js';
 import type { AccessTokenRecord, AuthorizationCode, Grant, GrantRepository, NewRefreshToken, OidcGrant } from '../repositories.js';
 import type { AuthorizationCodeTable, Database, GrantTable } from '../schema.js';
 import { PreparedQuery } from './prepared.js';
+import { type ChangeStamp, UnchangedReads } from './unchanged-reads.js';
 
 const toCode = (row: Selectable<AuthorizationCodeTable>): AuthorizationCode => ({
   codeHash: row.code_hash,
@@ -210,8 +211,14 @@ export class KyselyGrantRepository implements GrantRepository {
   private readonly consumeCodeWithGrant: PreparedQuery<{ codeHash: string; clientPk: number; now: number }, ConsumedRow> | undefined;
   private readonly grantById;
   private readonly checkQueries;
+  /** The checks of the tokens the API sees again and again, kept while nothing changes (unchanged-reads.ts). */
+  private readonly checkedTokens: UnchangedReads<Readonly<CheckedTokenRow> | undefined>;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    changeStamp?: ChangeStamp,
+  ) {
+    this.checkedTokens = new UnchangedReads(changeStamp);
     this.issued = new IssuedTokenStatements(db);
     this.consumeCodeQuery = new PreparedQuery<{ codeHash: string; clientPk: number; now: number }, Selectable<AuthorizationCodeTable>>(db, (d, arg) =>
       d
@@ -361,7 +368,7 @@ export class KyselyGrantRepository implements GrantRepository {
   }
 
   async checkAccessToken(jti: string, side: SideName) {
-    const row = await this.checkQueries[side].first(this.db, { jti });
+    const row = await this.checkedTokens.get(`${side}:${jti}`, async () => Object.freeze(await this.checkQueries[side].first(this.db, { jti })));
     if (!row) return undefined;
     const userOk = row.user_id === null || (row.enabled === 1 && Number(row.locked) === 0);
     const usable = row.token_revoked === null && row.grant_revoked === null && row.client_active === 1 && userOk;

@@ -15,6 +15,7 @@ import type {
 import type { BackofficeUserTable, CustomerUserTable, Database } from '../schema.js';
 import { likePattern } from './like.js';
 import { PreparedQuery } from './prepared.js';
+import { type ChangeStamp, UnchangedReads } from './unchanged-reads.js';
 
 const toBackofficeUser = (row: Selectable<BackofficeUserTable>): BackofficeUser => ({
   id: row.id,
@@ -47,7 +48,16 @@ export class KyselyUserRepository implements UserRepository {
   private readonly backofficeById: PreparedQuery<{ id: number }, Selectable<BackofficeUserTable>>;
   private readonly customerById: PreparedQuery<{ id: number }, Selectable<CustomerUserTable>>;
 
-  constructor(private readonly db: Kysely<Database>) {
+  /** Those two reads' rows, kept while nothing changes (unchanged-reads.ts). */
+  private readonly backofficeRows: UnchangedReads<Readonly<Selectable<BackofficeUserTable>> | undefined>;
+  private readonly customerRows: UnchangedReads<Readonly<Selectable<CustomerUserTable>> | undefined>;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    changeStamp?: ChangeStamp,
+  ) {
+    this.backofficeRows = new UnchangedReads(changeStamp);
+    this.customerRows = new UnchangedReads(changeStamp);
     this.backofficeById = new PreparedQuery(db, (d, arg) => d.selectFrom('backoffice_users').selectAll().where('id', '=', arg('id')));
     this.customerById = new PreparedQuery(db, (d, arg) => d.selectFrom('customer_users').selectAll().where('id', '=', arg('id')));
   }
@@ -114,7 +124,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async findBackofficeUser(id: number): Promise<BackofficeUser | undefined> {
-    const row = await this.backofficeById.first(this.db, { id });
+    const row = await this.backofficeRows.get(String(id), async () => Object.freeze(await this.backofficeById.first(this.db, { id })));
     return row && toBackofficeUser(row);
   }
 
@@ -129,7 +139,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async findCustomerUser(id: number): Promise<CustomerUser | undefined> {
-    const row = await this.customerById.first(this.db, { id });
+    const row = await this.customerRows.get(String(id), async () => Object.freeze(await this.customerById.first(this.db, { id })));
     return row && toCustomerUser(row);
   }
 

@@ -1,0 +1,43 @@
+/**
+ * Answers of hot reads kept while the database cannot have changed since they were read. A
+ * client calls the API with one access token many times, and each call checks the token, its
+ * grant, client and user in storage (revocation must hold on the very next request, also when
+ * another process revoked): on SQLite that check and the user read are most of what an API
+ * request costs beyond HTTP. The change stamp (sqlite-driver.ts) moves on every write and
+ * rollback of this process's connection and on every commit of another connection, so an
+ * answer kept under the current stamp is exactly what the query would return now. PostgreSQL
+ * has no such cheap stamp: there every read goes to the database.
+ */
+
+/** A number that moves whenever the database may have changed; undefined when no answer may be kept or used now. */
+export type ChangeStamp = () => number | undefined;
+
+export class UnchangedReads<V> {
+  private stamp: number | undefined;
+  private readonly answers = new Map<string, V>();
+
+  constructor(
+    private readonly changeStamp: ChangeStamp | undefined,
+    private readonly limit = 10_000,
+  ) {}
+
+  /** The answer kept for `key` under the current stamp, else `read()`'s (kept if nothing changed meanwhile). */
+  async get(key: string, read: () => Promise<V>): Promise<V> {
+    const stamp = this.changeStamp?.();
+    if (stamp === undefined) return read();
+    if (stamp !== this.stamp) {
+      this.answers.clear();
+      this.stamp = stamp;
+    } else if (this.answers.has(key)) {
+      return this.answers.get(key) as V;
+    }
+    // The stamp was taken before the read: if anything changed meanwhile it has moved on, and an
+    // answer kept under the old one is never used.
+    const answer = await read();
+    if (this.stamp === stamp) {
+      if (this.answers.size >= this.limit) this.answers.clear();
+      this.answers.set(key, answer);
+    }
+    return answer;
+  }
+}
