@@ -31,11 +31,12 @@
  * snapshot without the lock.
  *
  * Change stamps. changeStamp() is a number that moves whenever what this connection reads may
- * have changed: on each of its own writes and rollbacks, and when SQLite's data_version says
- * another connection (another process, the CLI) has committed since the last look. Reads whose
- * answers are kept while the stamp stands (unchanged-reads.ts) rest on it. While a batch holds
- * uncommitted writes there is no stamp: those reads then go to the database and wait for the
- * COMMIT, as any read does, so nothing is ever answered from writes that might not last.
+ * have changed: with each of its own writes, as the write runs, and when SQLite's data_version
+ * says another connection (another process, the CLI) has committed since the last look. Reads
+ * whose answers are kept while the stamp stands (unchanged-reads.ts) rest on it. While a batch
+ * holds uncommitted writes there is no stamp: those reads then go to the database and wait for
+ * the COMMIT, as any read does, so nothing is ever answered from writes that might not last;
+ * and a rollback only undoes writes that already moved the stamp, under which nothing was kept.
  *
  * Write problems. A write that fails because the disk refuses it (full, read-only, I/O errors,
  * files that cannot be opened) is remembered until a commit succeeds again: readiness reports
@@ -142,8 +143,7 @@ class GroupCommitConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const statement = this.statements.get(query.sql);
-    if (!statement.readonly) this.driver.noteChange();
-    if (this.transaction === 'read only') return run<R>(statement, query);
+    if (this.transaction === 'read only') return this.driver.runOutsideBatch<R>(statement, query);
     if (this.transaction === 'savepoint') return this.driver.runInBatch<R>(statement, query);
     if (!statement.readonly) {
       await this.driver.joinBatch(this);
@@ -203,7 +203,14 @@ export class GroupCommitSqliteDriver implements Driver {
     // committed since it began; but a read-only transaction's snapshot may be older than a
     // commit that the reads waiting behind it will see.
     if (this.sqlite.inTransaction && this.batch === undefined) return undefined;
-    const version = this.dataVersionNow();
+    let version: number;
+    try {
+      version = this.dataVersionNow();
+    } catch {
+      // The pragma met a lock (SQLite recovering the WAL index) or a closed connection: the
+      // read goes to the database, which waits or answers as any read does.
+      return undefined;
+    }
     if (version !== this.dataVersion) {
       this.dataVersion = version;
       this.changes += 1;
@@ -216,7 +223,8 @@ export class GroupCommitSqliteDriver implements Driver {
    * of the WAL index, some 2-4 µs under load), and one API request asks twice. Within one tick
    * (one callback of the event loop and the microtasks it leaves) no new I/O is taken in: a
    * request served in it arrived before the first read, and so did everything its client
-   * learned of other processes' commits.
+   * learned of other processes' commits. (A second connection in this same process, as tests
+   * open, that commits and is read after within one tick is seen from the next tick on.)
    */
   private dataVersionNow(): number {
     if (this.dataVersionOfTick === undefined) {
@@ -228,9 +236,13 @@ export class GroupCommitSqliteDriver implements Driver {
     return this.dataVersionOfTick;
   }
 
-  /** A write of this connection is about to run, or its writes were rolled back. */
-  noteChange(): void {
-    this.changes += 1;
+  /**
+   * Runs a statement outside the batch logic (in a read-only transaction). A write moves the
+   * stamp as it runs, in the same synchronous step: see runInBatch.
+   */
+  runOutsideBatch<R>(statement: SQLite.Statement, query: CompiledQuery): QueryResult<R> {
+    if (!statement.readonly) this.changes += 1;
+    return run<R>(statement, query);
   }
 
   async init(): Promise<void> {}
@@ -262,7 +274,6 @@ export class GroupCommitSqliteDriver implements Driver {
   async rollbackTransaction(): Promise<void> {
     const kind = this.connection.transaction;
     this.connection.transaction = undefined;
-    this.noteChange();
     if (kind === 'read only') {
       if (this.sqlite.inTransaction) this.sqlite.exec('rollback');
       return;
@@ -329,6 +340,9 @@ export class GroupCommitSqliteDriver implements Driver {
       throw error;
     }
     try {
+      // The stamp moves with the write itself, not before an await: a read that took the stamp
+      // while this write waited for the lock must not keep its answer past the write.
+      if (!statement.readonly) this.changes += 1;
       const result = this.noteFailureOf(() => run<R>(statement, query));
       if (this.batch && !statement.readonly) this.batch.wrote = true;
       return result;
@@ -372,7 +386,6 @@ export class GroupCommitSqliteDriver implements Driver {
         batch.resolve();
       } catch (e) {
         batch.reject(e);
-        this.noteChange();
         try {
           if (this.sqlite.inTransaction) this.sqlite.exec('rollback');
         } catch {
@@ -421,7 +434,6 @@ export class GroupCommitSqliteDriver implements Driver {
   }
 
   private loseBatch(error: unknown): void {
-    this.noteChange();
     this.batch?.reject(error);
     this.batch = undefined;
   }

@@ -56,6 +56,18 @@ describe.each(BACKENDS)('the API on one server, changes through another (%s)', (
       expect(await statusTwice(path, accessToken)).toEqual([200, 200]);
     });
 
+    it(`${side}: the user's grants revoked, or the client deleted, through the other server: refused`, async () => {
+      const { accessToken, user } = await issueToken(first, side);
+      expect(await statusTwice(path, accessToken)).toEqual([200, 200]);
+      await second.grantry.users.revokeTokens(CLI, side, String(user.id));
+      expect((await apiGet(first.url, path, accessToken)).status).toBe(401);
+
+      const other = await issueToken(first, side, { user: users[side] });
+      expect(await statusTwice(path, other.accessToken)).toEqual([200, 200]);
+      await second.grantry.clients.delete(CLI, other.client.clientId);
+      expect((await apiGet(first.url, path, other.accessToken)).status).toBe(401);
+    });
+
     it(`${side}: a user disabled through the other server: refused; enabled again: accepted`, async () => {
       const { accessToken, user } = await issueToken(first, side);
       expect(await statusTwice(path, accessToken)).toEqual([200, 200]);

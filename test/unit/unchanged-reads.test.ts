@@ -98,7 +98,19 @@ describe('change stamp and unchanged reads (SQLite)', () => {
     expect(reads).toBe(2);
   });
 
-  it('a rolled-back transaction moves the stamp: what was read inside it is never used', async () => {
+  it("a read made while this connection's write waits for another connection's lock is not kept past that write", async () => {
+    expect(await nameOfOne()).toBe('first');
+    other.exec('begin immediate');
+    const write = db.updateTable('items').set({ name: 'after the wait' }).where('id', '=', 1).execute();
+    // The write met SQLITE_BUSY and waits on a timer, the connection free for reads meanwhile.
+    await new Promise((resolve) => process.nextTick(resolve));
+    expect(await nameOfOne()).toBe('first');
+    other.exec('commit');
+    await write;
+    expect(await nameOfOne()).toBe('after the wait');
+  });
+
+  it('a transaction rolled back: its write moved the stamp, and the answer is the committed one', async () => {
     const before = driver.changeStamp() as number;
     await expect(
       db.transaction().execute(async (trx) => {

@@ -31,8 +31,8 @@ export class UnchangedReads<V> {
     } else if (this.answers.has(key)) {
       return this.answers.get(key) as V;
     }
-    // The stamp was taken before the read: if anything changed meanwhile it has moved on, and an
-    // answer kept under the old one is never used.
+    // The stamp was taken before the read, and stamps only grow: if anything changed meanwhile,
+    // the stamp has moved past this one, so an answer kept under it is never used.
     const answer = await read();
     if (this.stamp === stamp) {
       if (this.answers.size >= this.limit) this.answers.clear();
