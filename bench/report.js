@@ -83,7 +83,7 @@ export function renderTables(results) {
   if (results.workers) {
     out.push('');
     out.push('Scaling: grantry start --workers N (the load generator shares the same cores)');
-    out.push(`  ${'database, algorithm, N'.padEnd(34)}${pad('procs', 6)}${pad('client_credentials', 20)}${pad('×N=1', 7)}${pad('bearer GET', 12)}${pad('×N=1', 7)}`);
+    out.push(`  ${'database, algorithm, N'.padEnd(34)}${pad('procs', 6)}${pad('client_credentials', 20)}${pad('×N=1', 7)}${pad('bearer GET', 14)}${pad('×N=1', 7)}`);
     for (const w of results.workers) {
       const label = `${w.db}, ${w.alg}, N=${w.workers}`;
       if (w.error) {
@@ -93,7 +93,7 @@ export function renderTables(results) {
       const cc = w.client_credentials;
       const get = w.bearer_get;
       out.push(
-        `  ${label.padEnd(34)}${pad(w.processes, 6)}${pad(`${n0(cc.rate)} req/s`, 20)}${pad(ratio(cc.ratios?.one), 7)}${pad(`${n0(get.rate)} req/s`, 12)}${pad(ratio(get.ratios?.one), 7)}${w.note ? `   (${w.note})` : ''}`,
+        `  ${label.padEnd(34)}${pad(w.processes, 6)}${pad(`${n0(cc.rate)} req/s`, 20)}${pad(ratio(cc.ratios?.one), 7)}${pad(`${n0(get.rate)} req/s`, 14)}${pad(ratio(get.ratios?.one), 7)}${w.note ? `   (${w.note})` : ''}`,
       );
       if (cc.failed || get.failed) out.push(`  ${''.padEnd(34)}failed: client_credentials ${cc.failed}, bearer GET ${get.failed}`);
     }
