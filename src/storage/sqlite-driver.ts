@@ -143,7 +143,7 @@ class GroupCommitConnection implements DatabaseConnection {
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
     const statement = this.statements.get(query.sql);
-    if (this.transaction === 'read only') return this.driver.runOutsideBatch<R>(statement, query);
+    if (this.transaction === 'read only') return this.driver.runStamped<R>(statement, query);
     if (this.transaction === 'savepoint') return this.driver.runInBatch<R>(statement, query);
     if (!statement.readonly) {
       await this.driver.joinBatch(this);
@@ -160,7 +160,13 @@ class GroupCommitConnection implements DatabaseConnection {
     // Outside the batch logic: reads only, and outside any batch.
     if (!statement.reader || !statement.readonly || this.transaction !== undefined) throw new Error('only reads outside a transaction can be streamed');
     await this.driver.whenNotBusy(() => this.driver.waitForOpenBatch(this));
-    for (const row of statement.iterate(query.parameters as unknown[])) yield { rows: [row as R] };
+    // An open iterator holds a read snapshot that inTransaction does not show: no stamp meanwhile.
+    this.driver.streams += 1;
+    try {
+      for (const row of statement.iterate(query.parameters as unknown[])) yield { rows: [row as R] };
+    } finally {
+      this.driver.streams -= 1;
+    }
   }
 }
 
@@ -179,10 +185,12 @@ export class GroupCommitSqliteDriver implements Driver {
   /** The last write the disk refused, until a commit succeeds. */
   private problem: { why: Unavailability; error: unknown } | undefined;
   private lastProbe = 0;
-  /** Counts this connection's writes and rollbacks, and the data_version changes seen. */
+  /** Counts this connection's writes and the data_version changes seen. */
   private changes = 0;
   private dataVersion: number | undefined;
   private dataVersionOfTick: number | undefined;
+  /** Streamed reads in progress (streamQuery). */
+  streams = 0;
   private readonly dataVersionStatement: SQLite.Statement;
 
   /** `sqlite` must have busy_timeout 0: waits for locks are this driver's (see above). */
@@ -195,9 +203,12 @@ export class GroupCommitSqliteDriver implements Driver {
     this.dataVersionStatement = sqlite.prepare('pragma data_version').pluck();
   }
 
-  /** See "Change stamps" above: undefined while this connection has uncommitted writes. */
+  /**
+   * See "Change stamps" above: undefined while this connection has uncommitted writes, or reads
+   * in a snapshot that may be older than the latest commit, or cannot read data_version now.
+   */
   changeStamp(): number | undefined {
-    if (this.batch?.wrote) return undefined;
+    if (this.batch?.wrote || this.streams > 0) return undefined;
     // data_version is read at the start of a read transaction. Outside one, the pragma starts its
     // own and sees the latest commit; in a batch, which holds the write lock, nobody else can have
     // committed since it began; but a read-only transaction's snapshot may be older than a
@@ -237,10 +248,11 @@ export class GroupCommitSqliteDriver implements Driver {
   }
 
   /**
-   * Runs a statement outside the batch logic (in a read-only transaction). A write moves the
-   * stamp as it runs, in the same synchronous step: see runInBatch.
+   * Runs a statement; a write moves the change stamp as it runs, in the same synchronous step,
+   * never before an await: a read that took the stamp while the write waited for the lock must
+   * not keep its answer past the write.
    */
-  runOutsideBatch<R>(statement: SQLite.Statement, query: CompiledQuery): QueryResult<R> {
+  runStamped<R>(statement: SQLite.Statement, query: CompiledQuery): QueryResult<R> {
     if (!statement.readonly) this.changes += 1;
     return run<R>(statement, query);
   }
@@ -340,10 +352,7 @@ export class GroupCommitSqliteDriver implements Driver {
       throw error;
     }
     try {
-      // The stamp moves with the write itself, not before an await: a read that took the stamp
-      // while this write waited for the lock must not keep its answer past the write.
-      if (!statement.readonly) this.changes += 1;
-      const result = this.noteFailureOf(() => run<R>(statement, query));
+      const result = this.noteFailureOf(() => this.runStamped<R>(statement, query));
       if (this.batch && !statement.readonly) this.batch.wrote = true;
       return result;
     } catch (e) {

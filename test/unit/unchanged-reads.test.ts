@@ -99,15 +99,18 @@ describe('change stamp and unchanged reads (SQLite)', () => {
   });
 
   it("a read made while this connection's write waits for another connection's lock is not kept past that write", async () => {
-    expect(await nameOfOne()).toBe('first');
+    await nextTurn();
     other.exec('begin immediate');
     const write = db.updateTable('items').set({ name: 'after the wait' }).where('id', '=', 1).execute();
-    // The write met SQLITE_BUSY and waits on a timer, the connection free for reads meanwhile.
+    // The write met SQLITE_BUSY and waits on a timer, the connection free for reads meanwhile:
+    // this read goes to the database and is kept.
     await new Promise((resolve) => process.nextTick(resolve));
     expect(await nameOfOne()).toBe('first');
+    expect(reads).toBe(1);
     other.exec('commit');
     await write;
     expect(await nameOfOne()).toBe('after the wait');
+    expect(reads).toBe(2);
   });
 
   it('a transaction rolled back: its write moved the stamp, and the answer is the committed one', async () => {
@@ -123,13 +126,30 @@ describe('change stamp and unchanged reads (SQLite)', () => {
   });
 
   it('no stamp inside a read-only transaction, whose snapshot may be older than a commit elsewhere', async () => {
+    expect(await nameOfOne()).toBe('first');
+    await nextTurn();
+    let keptRead: Promise<string | undefined> | undefined;
     await db
       .transaction()
       .setAccessMode('read only')
       .execute(async (trx) => {
         await trx.selectFrom('items').selectAll().execute();
+        // Committed elsewhere after the snapshot began: the snapshot's data_version is the old one.
+        other.prepare("update items set name = 'renamed during the snapshot' where id = 1").run();
         expect(driver.changeStamp()).toBeUndefined();
+        // A read asked now is not answered from the kept answer: it waits for the connection.
+        keptRead = nameOfOne();
       });
+    expect(await keptRead).toBe('renamed during the snapshot');
+    expect(reads).toBe(2);
+    expect(driver.changeStamp()).toEqual(expect.any(Number));
+  });
+
+  it('no stamp while a streamed read holds its snapshot', async () => {
+    for await (const row of db.selectFrom('items').select('name').stream()) {
+      expect(row.name).toBe('first');
+      expect(driver.changeStamp()).toBeUndefined();
+    }
     expect(driver.changeStamp()).toEqual(expect.any(Number));
   });
 

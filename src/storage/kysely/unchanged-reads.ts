@@ -3,9 +3,10 @@
  * client calls the API with one access token many times, and each call checks the token, its
  * grant, client and user in storage (revocation must hold on the very next request, also when
  * another process revoked): on SQLite that check and the user read are most of what an API
- * request costs beyond HTTP. The change stamp (sqlite-driver.ts) moves on every write and
- * rollback of this process's connection and on every commit of another connection, so an
- * answer kept under the current stamp is exactly what the query would return now. PostgreSQL
+ * request costs beyond HTTP. The change stamp (sqlite-driver.ts) moves with every write of
+ * this process's connection and on every commit of another connection, and there is none while
+ * writes are uncommitted, so an answer kept under the current stamp is exactly what the query
+ * would return now. PostgreSQL
  * has no such cheap stamp: there every read goes to the database.
  */
 
