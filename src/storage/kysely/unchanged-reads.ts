@@ -6,8 +6,7 @@
  * request costs beyond HTTP. The change stamp (sqlite-driver.ts) moves with every write of
  * this process's connection and on every commit of another connection, and there is none while
  * writes are uncommitted, so an answer kept under the current stamp is exactly what the query
- * would return now. PostgreSQL
- * has no such cheap stamp: there every read goes to the database.
+ * would return now. PostgreSQL has no such cheap stamp: there every read goes to the database.
  */
 
 /** A number that moves whenever the database may have changed; undefined when no answer may be kept or used now. */
