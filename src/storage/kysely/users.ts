@@ -268,8 +268,9 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async isActive(side: SideName, id: number): Promise<boolean> {
-    const row = side === 'backoffice' ? await this.backofficeById.first(this.db, { id }) : await this.customerById.first(this.db, { id });
-    return row !== undefined && row.enabled === 1 && !('locked' in row && row.locked === 1);
+    // Through the same reads as findBackofficeUser and findCustomerUser, and their kept rows.
+    const user = side === 'backoffice' ? await this.findBackofficeUser(id) : await this.findCustomerUser(id);
+    return user !== undefined && user.enabled && !('locked' in user && user.locked);
   }
 
   async setFlag(side: SideName, id: number, flag: 'enabled' | 'locked', value: boolean): Promise<boolean> {
