@@ -33,7 +33,8 @@ const THREAD_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { sign } = require('node:crypto');
 const keys = new Map();
-parentPort.on('message', ([id, input, algorithm, keyNumber, key, padding, saltLength]) => {
+parentPort.on('message', ([id, input, algorithm, keyNumber, key, padding, saltLength, forget]) => {
+  if (forget) keys.delete(forget);
   if (key) keys.set(keyNumber, key);
   try {
     parentPort.postMessage([id, sign(algorithm, Buffer.from(input), { key: keys.get(keyNumber), padding, saltLength }).toString('base64url')]);
@@ -44,6 +45,13 @@ parentPort.on('message', ([id, input, algorithm, keyNumber, key, padding, saltLe
 `;
 
 const SIGNING_THREADS_MAX = 4;
+/**
+ * Private keys a thread holds at once: the active RS256 and PS256 keys (ID tokens may use the
+ * other RSA algorithm) and one more while a rotation hands over. The least recently used goes
+ * when another arrives, so a retired key does not stay in the thread's memory for the life of
+ * the process; a key used again after it was dropped is simply sent again.
+ */
+const KEYS_PER_THREAD = 3;
 /** After a thread failed to start or died, how long its signatures go to libuv's pool before it is tried again. */
 const RETRY_AFTER_MS = 10_000;
 
@@ -67,8 +75,8 @@ type Waiter = { resolve: (signature: string) => void; reject: (error: Error) => 
 class SigningThread {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Waiter>();
-  /** The keys this thread holds. */
-  private sent = new Set<number>();
+  /** The keys this thread holds, each with the id of the last signature it was used for. */
+  private sent = new Map<number, number>();
   private lastId = 0;
   private failedAt = -Infinity;
 
@@ -82,18 +90,32 @@ class SigningThread {
     const id = ++this.lastId;
     const keyNumber = keyNumberOf(request.key);
     const send = !this.sent.has(keyNumber);
+    const forget = send && this.sent.size >= KEYS_PER_THREAD ? this.leastRecentlyUsedKey() : undefined;
     return new Promise<string>((resolve, reject) => {
       try {
-        worker.postMessage([id, input, request.algorithm, keyNumber, send ? request.key : undefined, request.padding, request.saltLength]);
+        worker.postMessage([id, input, request.algorithm, keyNumber, send ? request.key : undefined, request.padding, request.saltLength, forget]);
       } catch (error) {
         reject(error as Error);
         return;
       }
-      if (send) this.sent.add(keyNumber);
+      // The thread handles messages in order: signatures already queued with a forgotten key are made first.
+      if (forget !== undefined) this.sent.delete(forget);
+      this.sent.set(keyNumber, id);
       this.pending.set(id, { resolve, reject });
       // An idle thread does not keep the process alive; one with signatures to make does.
       if (this.pending.size === 1) worker.ref();
     });
+  }
+
+  /** How many private keys the thread holds now. */
+  get keysHeld(): number {
+    return this.sent.size;
+  }
+
+  private leastRecentlyUsedKey(): number | undefined {
+    let oldest: [number, number] | undefined;
+    for (const entry of this.sent) if (!oldest || entry[1] < oldest[1]) oldest = entry;
+    return oldest?.[0];
   }
 
   /** Ends the thread; what it had to sign fails. For the tests of a thread that dies. */
@@ -126,7 +148,7 @@ class SigningThread {
       if (this.worker !== worker) return;
       this.worker = undefined;
       this.failedAt = Date.now();
-      this.sent = new Set();
+      this.sent = new Map();
       const waiters = [...this.pending.values()];
       this.pending.clear();
       for (const waiter of waiters) waiter.reject(new Error(`the signing thread ${why}`));
@@ -157,6 +179,11 @@ export class SigningThreads {
 
   get size(): number {
     return this.threads.length;
+  }
+
+  /** The most private keys one of the threads holds now. */
+  get keysHeld(): number {
+    return Math.max(0, ...this.threads.map((thread) => thread.keysHeld));
   }
 
   /** The base64url signature of `input` (UTF-8), made on the thread with the shortest queue. */

@@ -34,6 +34,17 @@ describe.each([
     }
   });
 
+  it('holds at most three private keys per thread, and sends a dropped key again when it signs again', async () => {
+    const keys = Array.from({ length: 5 }, () => generateKeyPairSync('ed25519'));
+    // Rotations one after another, then a retired key again: every signature still verifies.
+    for (const [n, pair] of [...keys, keys[0]!, keys[4]!].entries()) {
+      const request: SignatureRequest = { algorithm: null, key: pair.privateKey };
+      const signature = await threads.sign(`rotation.${n}`, request);
+      expect(verifies(`rotation.${n}`, request, pair.publicKey, signature)).toBe(true);
+    }
+    expect(threads.keysHeld).toBe(count === 0 ? 0 : 3);
+  });
+
   it('refuses what node:crypto refuses, and goes on signing', async () => {
     const ed = generateKeyPairSync('ed25519');
     // Ed25519 takes no digest: node:crypto throws, the caller gets the error.
