@@ -65,15 +65,16 @@ export async function fill(databaseUrl, { clientPk, rows }) {
   const db = await openDirect(databaseUrl);
   try {
     const sqlite = db.dialect === 'sqlite';
-    const hex = (bytes) => (sqlite ? `lower(hex(randomblob(${bytes})))` : `substr(md5(random()::text || i::text) || md5(random()::text || i::text), 1, ${bytes * 2})`);
+    /** `chars` random hex digits (at most 64). */
+    const hex = (chars) => (sqlite ? `substr(lower(hex(randomblob(${Math.ceil(chars / 2)}))), 1, ${chars})` : `substr(md5(random()::text || i::text) || md5(random()::text || i::text), 1, ${chars})`);
     const series = sqlite ? `(WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows}) SELECT i FROM n)` : `(SELECT generate_series(1, ${rows}) AS i)`;
     const users = Math.max(1, Math.floor(rows / 50));
     const createdAt = `CASE WHEN i % 5 = 0 THEN ${now - 40 * day} - i % ${day} ELSE ${now} - i % 3000 END`;
     // Grant ids and jtis as rowId() makes them, refresh-token keys as SecretHasher.storageKey makes
-    // them: the time in milliseconds in 12 hex digits, then random.
+    // them: the time in milliseconds in 12 hex digits, then random (as long as theirs: 22 and 43).
     const timeHex = sqlite ? `printf('%012x', (${createdAt}) * 1000 + i % 1000)` : `lpad(to_hex((${createdAt})::bigint * 1000 + i % 1000), 12, '0')`;
     await db.exec(
-      `CREATE TEMPORARY TABLE bench_fill AS SELECT i, ${timeHex} || ${hex(11)} AS grant_id, ${timeHex} || ${hex(11)} AS jti, ${timeHex} || ${hex(21)} AS token_hash,
+      `CREATE TEMPORARY TABLE bench_fill AS SELECT i, ${timeHex} || ${hex(22)} AS grant_id, ${timeHex} || ${hex(22)} AS jti, ${timeHex} || ${hex(43)} AS token_hash,
          ${createdAt} AS created_at
        FROM ${series} AS s`,
     );
