@@ -37,19 +37,19 @@ parentPort.on('message', ([id, input, algorithm, keyNumber, key, padding, saltLe
   if (forget) keys.delete(forget);
   if (key) keys.set(keyNumber, key);
   try {
-    parentPort.postMessage([id, sign(algorithm, Buffer.from(input), { key: keys.get(keyNumber), padding, saltLength }).toString('base64url')]);
+    parentPort.postMessage([id, sign(algorithm, Buffer.from(input), { key: keys.get(keyNumber), padding, saltLength }).toString('base64url'), undefined, keys.size]);
   } catch (error) {
-    parentPort.postMessage([id, undefined, String((error && error.message) || error)]);
+    parentPort.postMessage([id, undefined, String((error && error.message) || error), keys.size]);
   }
 });
 `;
 
 const SIGNING_THREADS_MAX = 4;
 /**
- * Private keys a thread holds at once: the active RS256 and PS256 keys (ID tokens may use the
+ * Private keys a thread holds at most: the active RS256 and PS256 keys (ID tokens may use the
  * other RSA algorithm) and one more while a rotation hands over. The least recently used goes
- * when another arrives, so a retired key does not stay in the thread's memory for the life of
- * the process; a key used again after it was dropped is simply sent again.
+ * when a fourth arrives, so a thread's copies stay bounded however often keys rotate (before,
+ * it kept every key it was ever sent); a key used again after it was dropped is sent again.
  */
 const KEYS_PER_THREAD = 3;
 /** After a thread failed to start or died, how long its signatures go to libuv's pool before it is tried again. */
@@ -75,8 +75,10 @@ type Waiter = { resolve: (signature: string) => void; reject: (error: Error) => 
 class SigningThread {
   private worker: Worker | undefined;
   private readonly pending = new Map<number, Waiter>();
-  /** The keys this thread holds, each with the id of the last signature it was used for. */
+  /** The keys sent to the thread and not dropped since, each with the id of the last signature it was used for. */
   private sent = new Map<number, number>();
+  /** How many keys the thread itself said it held, with its last answer. */
+  private keysInThread = 0;
   private lastId = 0;
   private failedAt = -Infinity;
 
@@ -107,9 +109,9 @@ class SigningThread {
     });
   }
 
-  /** How many private keys the thread holds now. */
+  /** How many private keys the thread held at its last answer, by its own count. */
   get keysHeld(): number {
-    return this.sent.size;
+    return this.keysInThread;
   }
 
   private leastRecentlyUsedKey(): number | undefined {
@@ -134,7 +136,8 @@ class SigningThread {
       return undefined;
     }
     worker.unref();
-    worker.on('message', ([id, signature, error]: [number, string | undefined, string | undefined]) => {
+    worker.on('message', ([id, signature, error, keysHeld]: [number, string | undefined, string | undefined, number]) => {
+      this.keysInThread = keysHeld;
       const waiter = this.pending.get(id);
       if (!waiter) return;
       this.pending.delete(id);
@@ -149,6 +152,7 @@ class SigningThread {
       this.worker = undefined;
       this.failedAt = Date.now();
       this.sent = new Map();
+      this.keysInThread = 0;
       const waiters = [...this.pending.values()];
       this.pending.clear();
       for (const waiter of waiters) waiter.reject(new Error(`the signing thread ${why}`));
@@ -181,7 +185,7 @@ export class SigningThreads {
     return this.threads.length;
   }
 
-  /** The most private keys one of the threads holds now. */
+  /** The most private keys one of the threads held at its last answer. */
   get keysHeld(): number {
     return Math.max(0, ...this.threads.map((thread) => thread.keysHeld));
   }

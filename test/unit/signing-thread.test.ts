@@ -34,7 +34,7 @@ describe.each([
     }
   });
 
-  it('holds at most three private keys per thread, and sends a dropped key again when it signs again', async () => {
+  it('holds at most three private keys per thread (by the thread\'s own count), and sends a dropped key again when it signs again', async () => {
     const keys = Array.from({ length: 5 }, () => generateKeyPairSync('ed25519'));
     // Rotations one after another, then a retired key again: every signature still verifies.
     for (const [n, pair] of [...keys, keys[0]!, keys[4]!].entries()) {
@@ -42,6 +42,11 @@ describe.each([
       const signature = await threads.sign(`rotation.${n}`, request);
       expect(verifies(`rotation.${n}`, request, pair.publicKey, signature)).toBe(true);
     }
+    expect(threads.keysHeld).toBe(count === 0 ? 0 : 3);
+    // Many at once over the five keys: keys dropped while signatures with them are still queued.
+    const requests = Array.from({ length: 60 }, (_, i) => ({ input: `mixed.${i}`, pair: keys[i % 5]! }));
+    const signatures = await Promise.all(requests.map(({ input, pair }) => threads.sign(input, { algorithm: null, key: pair.privateKey })));
+    for (const [n, { input, pair }] of requests.entries()) expect(verifies(input, { algorithm: null, key: pair.privateKey }, pair.publicKey, signatures[n]!)).toBe(true);
     expect(threads.keysHeld).toBe(count === 0 ? 0 : 3);
   });
 
