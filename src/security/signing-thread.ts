@@ -86,6 +86,11 @@ class SigningThread {
     return this.pending.size;
   }
 
+  /** Whether a signature given now would go to the thread: it runs, or may be started again. */
+  get usable(): boolean {
+    return this.worker !== undefined || Date.now() - this.failedAt >= RETRY_AFTER_MS;
+  }
+
   sign(input: string, request: SignatureRequest): Promise<string> {
     const worker = this.worker ?? (Date.now() - this.failedAt >= RETRY_AFTER_MS ? this.start() : undefined);
     if (!worker) return signInPool(input, request);
@@ -166,6 +171,17 @@ class SigningThread {
   }
 }
 
+/**
+ * The thread with the shortest queue among those that can take a signature now. A thread that
+ * died has an empty queue, and would otherwise draw every signature to libuv's pool until it is
+ * started again while the others idle. Undefined without threads (libuv's pool then).
+ */
+export function threadFor<T extends { queued: number; usable: boolean }>(threads: readonly T[]): T | undefined {
+  let chosen: T | undefined;
+  for (const thread of threads) if (thread.usable && (!chosen || thread.queued < chosen.queued)) chosen = thread;
+  return chosen ?? threads[0];
+}
+
 const threadsFor = (processes: number) => Math.min(SIGNING_THREADS_MAX, Math.max(0, Math.floor(availableParallelism() / Math.max(1, processes)) - 1));
 
 /** The signing threads of one process: `count` of them, or none (every signature to libuv's pool). */
@@ -192,10 +208,8 @@ export class SigningThreads {
 
   /** The base64url signature of `input` (UTF-8), made on the thread with the shortest queue. */
   sign(input: string, request: SignatureRequest): Promise<string> {
-    let thread = this.threads[0];
-    if (!thread) return signInPool(input, request);
-    for (const other of this.threads) if (other.queued < thread.queued) thread = other;
-    return thread.sign(input, request);
+    const thread = threadFor(this.threads);
+    return thread ? thread.sign(input, request) : signInPool(input, request);
   }
 
   async terminate(): Promise<void> {

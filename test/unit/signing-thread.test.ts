@@ -3,7 +3,7 @@ import { constants, generateKeyPairSync, verify } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SigningThreads, type SignatureRequest } from '../../src/security/signing-thread.js';
+import { SigningThreads, type SignatureRequest, threadFor } from '../../src/security/signing-thread.js';
 
 const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 });
 const PSS = { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 };
@@ -75,6 +75,19 @@ describe('a signing thread that dies', () => {
     for (const [i, s] of settled.entries()) if (s.status === 'fulfilled') expect(verifies(`in-flight-${i}`, request, publicKey, s.value)).toBe(true);
     expect(verifies('after', request, publicKey, await threads.sign('after', request))).toBe(true);
     await threads.terminate();
+  });
+});
+
+describe('the thread a signature goes to', () => {
+  it('is the one with the shortest queue among those that can sign now; a dead one only when all are', () => {
+    const dead = { name: 'dead', queued: 0, usable: false };
+    const busy = { name: 'busy', queued: 5, usable: true };
+    const idle = { name: 'idle', queued: 1, usable: true };
+    expect(threadFor([dead, busy, idle])?.name).toBe('idle');
+    expect(threadFor([dead, busy])?.name).toBe('busy');
+    // None can sign: the first, whose signatures then go to libuv's pool until it starts again.
+    expect(threadFor([dead, { ...dead, name: 'dead too' }])?.name).toBe('dead');
+    expect(threadFor([])).toBeUndefined();
   });
 });
 
