@@ -92,7 +92,7 @@ class SigningThread {
   }
 
   sign(input: string, request: SignatureRequest): Promise<string> {
-    const worker = this.worker ?? (Date.now() - this.failedAt >= RETRY_AFTER_MS ? this.start() : undefined);
+    const worker = this.worker ?? (this.usable ? this.start() : undefined);
     if (!worker) return signInPool(input, request);
     const id = ++this.lastId;
     const keyNumber = keyNumberOf(request.key);
