@@ -153,6 +153,13 @@ describe('change stamp and unchanged reads (SQLite)', () => {
     expect(driver.changeStamp()).toEqual(expect.any(Number));
   });
 
+  it('keeps its answers frozen, so that no caller changes what the next one gets', async () => {
+    const rows = new UnchangedReads<{ name: string }>(() => driver.changeStamp());
+    const first = await rows.get('1', async () => ({ name: 'first' }));
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(await rows.get('1', async () => ({ name: 'read again' }))).toBe(first);
+  });
+
   it('keeps at most its limit of answers', async () => {
     const small = new UnchangedReads<number>(() => driver.changeStamp(), 2);
     let loads = 0;

@@ -212,7 +212,7 @@ export class KyselyGrantRepository implements GrantRepository {
   private readonly grantById;
   private readonly checkQueries;
   /** The checks of the tokens the API sees again and again, kept while nothing changes (unchanged-reads.ts). */
-  private readonly checkedTokens: UnchangedReads<Readonly<CheckedTokenRow> | undefined>;
+  private readonly checkedTokens: UnchangedReads<CheckedTokenRow | undefined>;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -368,7 +368,7 @@ export class KyselyGrantRepository implements GrantRepository {
   }
 
   async checkAccessToken(jti: string, side: SideName) {
-    const row = await this.checkedTokens.get(`${side}:${jti}`, async () => Object.freeze(await this.checkQueries[side].first(this.db, { jti })));
+    const row = await this.checkedTokens.get(`${side}:${jti}`, () => this.checkQueries[side].first(this.db, { jti }));
     if (!row) return undefined;
     const userOk = row.user_id === null || (row.enabled === 1 && Number(row.locked) === 0);
     const usable = row.token_revoked === null && row.grant_revoked === null && row.client_active === 1 && userOk;

@@ -12,9 +12,10 @@
 /** A number that moves whenever the database may have changed; undefined when no answer may be kept or used now. */
 export type ChangeStamp = () => number | undefined;
 
+/** Kept answers are frozen (shallowly), so that no caller can change what the next one gets. */
 export class UnchangedReads<V> {
   private stamp: number | undefined;
-  private readonly answers = new Map<string, V>();
+  private readonly answers = new Map<string, Readonly<V>>();
 
   constructor(
     private readonly changeStamp: ChangeStamp | undefined,
@@ -22,18 +23,18 @@ export class UnchangedReads<V> {
   ) {}
 
   /** The answer kept for `key` under the current stamp, else `read()`'s (kept if nothing changed meanwhile). */
-  async get(key: string, read: () => Promise<V>): Promise<V> {
+  async get(key: string, read: () => Promise<V>): Promise<Readonly<V>> {
     const stamp = this.changeStamp?.();
     if (stamp === undefined) return read();
     if (stamp !== this.stamp) {
       this.answers.clear();
       this.stamp = stamp;
     } else if (this.answers.has(key)) {
-      return this.answers.get(key) as V;
+      return this.answers.get(key) as Readonly<V>;
     }
     // The stamp was taken before the read, and stamps only grow: if anything changed meanwhile,
     // the stamp has moved past this one, so an answer kept under it is never used.
-    const answer = await read();
+    const answer = Object.freeze(await read());
     if (this.stamp === stamp) {
       if (this.answers.size >= this.limit) this.answers.clear();
       this.answers.set(key, answer);

@@ -49,8 +49,8 @@ export class KyselyUserRepository implements UserRepository {
   private readonly customerById: PreparedQuery<{ id: number }, Selectable<CustomerUserTable>>;
 
   /** Those two reads' rows, kept while nothing changes (unchanged-reads.ts). */
-  private readonly backofficeRows: UnchangedReads<Readonly<Selectable<BackofficeUserTable>> | undefined>;
-  private readonly customerRows: UnchangedReads<Readonly<Selectable<CustomerUserTable>> | undefined>;
+  private readonly backofficeRows: UnchangedReads<Selectable<BackofficeUserTable> | undefined>;
+  private readonly customerRows: UnchangedReads<Selectable<CustomerUserTable> | undefined>;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -124,7 +124,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async findBackofficeUser(id: number): Promise<BackofficeUser | undefined> {
-    const row = await this.backofficeRows.get(String(id), async () => Object.freeze(await this.backofficeById.first(this.db, { id })));
+    const row = await this.backofficeRows.get(String(id), () => this.backofficeById.first(this.db, { id }));
     return row && toBackofficeUser(row);
   }
 
@@ -139,7 +139,7 @@ export class KyselyUserRepository implements UserRepository {
   }
 
   async findCustomerUser(id: number): Promise<CustomerUser | undefined> {
-    const row = await this.customerRows.get(String(id), async () => Object.freeze(await this.customerById.first(this.db, { id })));
+    const row = await this.customerRows.get(String(id), () => this.customerById.first(this.db, { id }));
     return row && toCustomerUser(row);
   }
 
