@@ -193,6 +193,8 @@ function singleStatementIssuance(db: Kysely<Database>): Map<string, PreparedQuer
   return shapes;
 }
 
+type ConsumeArgs = { codeHash: string; clientPk: number; now: number };
+
 /** A code consumed on PostgreSQL, with its grant's row as one JSON value beside the code's columns. */
 type ConsumedRow = Selectable<AuthorizationCodeTable> & { grant: Selectable<GrantTable> };
 
@@ -205,10 +207,14 @@ export const liveGrant = (table: 'authorization_codes' | 'refresh_tokens') =>
 
 export class KyselyGrantRepository implements GrantRepository {
   private readonly issued: IssuedTokenStatements;
-  // Every code exchange and every API request: compiled once (prepared.ts).
-  private readonly consumeCodeQuery;
-  /** PostgreSQL only: the consumption and the grant's read as one statement (a round trip less per code exchange). */
-  private readonly consumeCodeWithGrant: PreparedQuery<{ codeHash: string; clientPk: number; now: number }, ConsumedRow> | undefined;
+  /**
+   * Every code exchange: compiled once (prepared.ts). On PostgreSQL the consumption returns the
+   * grant's row too (a round trip less); SQLite's RETURNING cannot name the tables of an
+   * UPDATE … FROM, and its second statement is a call in this process, not a round trip.
+   */
+  private readonly consumption:
+    | { withGrant: true; query: PreparedQuery<ConsumeArgs, ConsumedRow> }
+    | { withGrant: false; query: PreparedQuery<ConsumeArgs, Selectable<AuthorizationCodeTable>> };
   private readonly grantById;
   private readonly checkQueries;
   /** The checks of the tokens the API sees again and again, kept while nothing changes (unchanged-reads.ts). */
@@ -220,37 +226,40 @@ export class KyselyGrantRepository implements GrantRepository {
   ) {
     this.checkedTokens = new UnchangedReads(changeStamp);
     this.issued = new IssuedTokenStatements(db);
-    this.consumeCodeQuery = new PreparedQuery<{ codeHash: string; clientPk: number; now: number }, Selectable<AuthorizationCodeTable>>(db, (d, arg) =>
-      d
-        .updateTable('authorization_codes')
-        .set({ used_at: arg('now') })
-        .where('code_hash', '=', arg('codeHash'))
-        .where('client_pk', '=', arg('clientPk'))
-        .where('used_at', 'is', null)
-        // A revoked grant's codes cannot be consumed; checked here, atomically with the consumption.
-        .where(liveGrant('authorization_codes'))
-        .returningAll(),
-    );
     this.grantById = new PreparedQuery<{ id: string }, Selectable<GrantTable>>(db, (d, arg) => d.selectFrom('grants').selectAll().where('id', '=', arg('id')));
-    // SQLite's RETURNING cannot name the tables of an UPDATE … FROM; its two statements are calls
-    // in this process, where PostgreSQL's would be two round trips.
-    this.consumeCodeWithGrant =
+    this.consumption =
       db.getExecutor().adapter instanceof PostgresAdapter
-        ? new PreparedQuery<{ codeHash: string; clientPk: number; now: number }, ConsumedRow>(db, (d, arg) =>
-            d
-              .updateTable('authorization_codes as c')
-              .from('grants as g')
-              .set({ used_at: arg('now') })
-              .where('c.code_hash', '=', arg('codeHash'))
-              .where('c.client_pk', '=', arg('clientPk'))
-              .where('c.used_at', 'is', null)
-              .whereRef('g.id', '=', 'c.grant_id')
-              // A revoked grant's codes cannot be consumed, as in consumeCodeQuery's EXISTS.
-              .where('g.revoked_at', 'is', null)
-              .returningAll('c')
-              .returning(sql<Selectable<GrantTable>>`to_jsonb(g)`.as('grant')),
-          )
-        : undefined;
+        ? {
+            withGrant: true,
+            query: new PreparedQuery<ConsumeArgs, ConsumedRow>(db, (d, arg) =>
+              d
+                .updateTable('authorization_codes as c')
+                .from('grants as g')
+                .set({ used_at: arg('now') })
+                .where('c.code_hash', '=', arg('codeHash'))
+                .where('c.client_pk', '=', arg('clientPk'))
+                .where('c.used_at', 'is', null)
+                .whereRef('g.id', '=', 'c.grant_id')
+                // A revoked grant's codes cannot be consumed; checked atomically with the consumption.
+                .where('g.revoked_at', 'is', null)
+                .returningAll('c')
+                .returning(sql<Selectable<GrantTable>>`to_jsonb(g)`.as('grant')),
+            ),
+          }
+        : {
+            withGrant: false,
+            query: new PreparedQuery<ConsumeArgs, Selectable<AuthorizationCodeTable>>(db, (d, arg) =>
+              d
+                .updateTable('authorization_codes')
+                .set({ used_at: arg('now') })
+                .where('code_hash', '=', arg('codeHash'))
+                .where('client_pk', '=', arg('clientPk'))
+                .where('used_at', 'is', null)
+                // A revoked grant's codes cannot be consumed; checked atomically with the consumption.
+                .where(liveGrant('authorization_codes'))
+                .returningAll(),
+            ),
+          };
     this.checkQueries = { backoffice: checkAccessTokenQuery(db, 'backoffice'), storefront: checkAccessTokenQuery(db, 'storefront') };
   }
 
@@ -279,11 +288,12 @@ export class KyselyGrantRepository implements GrantRepository {
   }
 
   async consumeCode(codeHash: string, clientPk: number, now: number) {
-    if (this.consumeCodeWithGrant) {
-      const row = await this.consumeCodeWithGrant.first(this.db, { codeHash, clientPk, now });
+    const args = { codeHash, clientPk, now };
+    if (this.consumption.withGrant) {
+      const row = await this.consumption.query.first(this.db, args);
       return row && { ...toCode(row), grant: toGrant(row.grant) };
     }
-    const row = await this.consumeCodeQuery.first(this.db, { codeHash, clientPk, now });
+    const row = await this.consumption.query.first(this.db, args);
     return row && { ...toCode(row), grant: await this.findGrant(row.grant_id) };
   }
 
