@@ -81,6 +81,8 @@ class SigningThread {
   private keysInThread = 0;
   private lastId = 0;
   private failedAt = -Infinity;
+  /** Replaced: ends once the signatures it was given are made. */
+  private retiring = false;
 
   get queued(): number {
     return this.pending.size;
@@ -125,6 +127,17 @@ class SigningThread {
     return oldest?.[0];
   }
 
+  /** Whether the thread runs now. */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  /** Ends the thread once the signatures it was given are made (they do not fail, as with terminate). */
+  retire(): void {
+    this.retiring = true;
+    if (this.pending.size === 0) void this.worker?.terminate();
+  }
+
   /** Ends the thread; what it had to sign fails. For the tests of a thread that dies. */
   async terminate(): Promise<void> {
     await this.worker?.terminate();
@@ -146,7 +159,10 @@ class SigningThread {
       const waiter = this.pending.get(id);
       if (!waiter) return;
       this.pending.delete(id);
-      if (this.pending.size === 0) worker.unref();
+      if (this.pending.size === 0) {
+        worker.unref();
+        if (this.retiring) void worker.terminate();
+      }
       if (signature !== undefined) waiter.resolve(signature);
       else waiter.reject(new Error(`signing failed: ${error}`));
     });
@@ -212,6 +228,16 @@ export class SigningThreads {
     return thread ? thread.sign(input, request) : signInPool(input, request);
   }
 
+  /** How many of the threads run now. */
+  get running(): number {
+    return this.threads.filter((thread) => thread.running).length;
+  }
+
+  /** Ends each thread once it has made the signatures it was given. */
+  retire(): void {
+    for (const thread of this.threads) thread.retire();
+  }
+
   async terminate(): Promise<void> {
     await Promise.all(this.threads.map((thread) => thread.terminate()));
   }
@@ -221,11 +247,15 @@ let processThreads = SigningThreads.forProcesses(1);
 
 /**
  * Sizes this process's signing threads for `processes` server processes on the machine (the
- * composition root calls it with the workers setting, before any signature).
+ * composition root calls it with the workers setting, before any signature). Threads replaced
+ * end once they have made what they were given, so a process that builds several servers (the
+ * tests) does not collect idle threads.
  */
 export function setSigningProcesses(processes: number): void {
   const count = threadsFor(processes);
-  if (count !== processThreads.size) processThreads = new SigningThreads(count);
+  if (count === processThreads.size) return;
+  processThreads.retire();
+  processThreads = new SigningThreads(count);
 }
 
 /** The base64url signature of `input` (UTF-8), on this process's signing threads. */

@@ -78,6 +78,31 @@ describe('a signing thread that dies', () => {
   });
 });
 
+describe('signing threads that are replaced', () => {
+  it('make the signatures they were given, then end', async () => {
+    const threads = new SigningThreads(1);
+    const { privateKey, publicKey } = rsa();
+    const request: SignatureRequest = { algorithm: 'sha256', key: privateKey };
+    const inFlight = Array.from({ length: 20 }, (_, i) => threads.sign(`in-flight-${i}`, request));
+    expect(threads.running).toBe(1);
+    threads.retire();
+    // Unlike terminate, nothing given before retire fails.
+    for (const [i, signature] of (await Promise.all(inFlight)).entries()) expect(verifies(`in-flight-${i}`, request, publicKey, signature)).toBe(true);
+    for (let waited = 0; threads.running > 0 && waited < 5_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(threads.running).toBe(0);
+  });
+
+  it('end at once when idle', async () => {
+    const threads = new SigningThreads(1);
+    const ed = generateKeyPairSync('ed25519');
+    await threads.sign('a.b', { algorithm: null, key: ed.privateKey });
+    expect(threads.running).toBe(1);
+    threads.retire();
+    for (let waited = 0; threads.running > 0 && waited < 5_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(threads.running).toBe(0);
+  });
+});
+
 describe('the thread a signature goes to', () => {
   it('is the one with the shortest queue among those that can sign now; a dead one only when all are', () => {
     const dead = { name: 'dead', queued: 0, usable: false };
