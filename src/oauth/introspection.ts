@@ -43,7 +43,7 @@ export class Introspection {
     if (!stored || stored.grant.side !== side.name || stored.usedAt !== null || stored.grant.revokedAt !== null || stored.expiresAt <= now) return INACTIVE;
     const owner = await this.clients.findByPk(stored.clientPk);
     if (!owner?.active) return INACTIVE;
-    if (stored.grant.userId !== null && !(await this.users.isActive(stored.grant.side, stored.grant.userId))) return INACTIVE;
+    if (stored.grant.userId !== null && !(await this.users.activeAccount(stored.grant.side, stored.grant.userId))) return INACTIVE;
     // No token_type: RFC 7662 §2.2 means by it the RFC 6749 type of an access token ("Bearer"),
     // which a refresh token does not have; "refresh_token" there would read as a token type.
     return {

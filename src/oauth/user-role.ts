@@ -8,8 +8,6 @@ import { type Role, roleOf } from './api-scopes.js';
 
 /** The role of an enabled, unlocked user; undefined when the user cannot be issued tokens (gone, disabled, locked). */
 export async function activeUserRole(users: UserRepository, side: SideName, userId: number): Promise<Role | undefined> {
-  // Customers have one role: whether they are active is all there is to ask.
-  if (side === 'storefront') return (await users.isActive(side, userId)) ? 'customer' : undefined;
-  const user = await users.findBackofficeUser(userId);
-  return user && user.enabled && !user.locked ? roleOf('backoffice', user.isAdmin) : undefined;
+  const account = await users.activeAccount(side, userId);
+  return account && roleOf(side, account.isAdmin);
 }

@@ -146,8 +146,13 @@ export interface UserRepository {
    * removeAdminStanding. False when no such user.
    */
   delete(side: SideName, id: number): Promise<true | false | 'last_admin' | { ownsClients: number }>;
-  /** Whether the user exists, is enabled and is not locked. */
-  isActive(side: SideName, id: number): Promise<boolean>;
+  /**
+   * The user as a token request or a session needs them: undefined unless they exist, are
+   * enabled and are not locked. Always read from the database, never from kept answers
+   * (unchanged-reads.ts): those wait a turn of the event loop for a shared change stamp, which a
+   * token request, whose writes follow anyway, would only pay for.
+   */
+  activeAccount(side: SideName, id: number): Promise<{ isAdmin: boolean } | undefined>;
   /** Sets the enabled or locked flag; returns false when no such user. */
   setFlag(side: SideName, id: number, flag: 'enabled' | 'locked', value: boolean): Promise<boolean>;
   /**

@@ -66,7 +66,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     const { grant } = consumed;
     if (!grant) throw OAuthError.invalidGrant('the authorization has been revoked');
     // Guests (storefront visitors) have no user to check.
-    if (grant.userId !== null && !(await this.users.isActive(grant.side, grant.userId))) {
+    if (grant.userId !== null && !(await this.users.activeAccount(grant.side, grant.userId))) {
       throw OAuthError.invalidGrant('the user account is disabled or locked');
     }
     return this.issuer.issue(client, grant, now);

@@ -62,7 +62,7 @@ export class RefreshTokenGrant implements GrantHandler {
     if (stored.grant.revokedAt === null && stored.replacement && stored.usedAt !== null && now - stored.usedAt <= this.gracePeriod) {
       // A retry is a refresh too: the user is checked again before the stored pair is handed out.
       const { grant } = stored;
-      if (grant.userId !== null && !(await this.users.isActive(grant.side, grant.userId))) throw OAuthError.invalidGrant('the user account is disabled or locked');
+      if (grant.userId !== null && !(await this.users.activeAccount(grant.side, grant.userId))) throw OAuthError.invalidGrant('the user account is disabled or locked');
       const previous = this.sealer.open(stored.replacement);
       if (previous) return { response: JSON.parse(previous) as TokenResponse, userId: grant.userId };
     }

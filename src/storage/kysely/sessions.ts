@@ -26,7 +26,7 @@ export class KyselySessionRepository implements SessionRepository {
     if (!row) return undefined;
     const side = row.side as SideName;
     // A user disabled or locked after signing in loses the session at once.
-    if (!(await this.users.isActive(side, row.user_id))) return undefined;
+    if (!(await this.users.activeAccount(side, row.user_id))) return undefined;
     return { side, userId: row.user_id, expiresAt: row.expires_at, createdAt: row.created_at };
   }
 

@@ -48,7 +48,7 @@ export class KyselyUserRepository implements UserRepository {
   private readonly backofficeById: PreparedQuery<{ id: number }, Selectable<BackofficeUserTable>>;
   private readonly customerById: PreparedQuery<{ id: number }, Selectable<CustomerUserTable>>;
 
-  /** Those two reads' rows, kept while nothing changes (unchanged-reads.ts). */
+  /** Those two reads' rows for findBackofficeUser and findCustomerUser (the API, UserInfo, pages), kept while nothing changes (unchanged-reads.ts); activeAccount reads afresh. */
   private readonly backofficeRows: UnchangedReads<Selectable<BackofficeUserTable> | undefined>;
   private readonly customerRows: UnchangedReads<Selectable<CustomerUserTable> | undefined>;
 
@@ -267,10 +267,13 @@ export class KyselyUserRepository implements UserRepository {
     return side === 'backoffice' ? this.serialisedAdminChange(remove) : this.db.transaction().execute(remove);
   }
 
-  async isActive(side: SideName, id: number): Promise<boolean> {
-    // Through the same reads as findBackofficeUser and findCustomerUser, and their kept rows.
-    const user = side === 'backoffice' ? await this.findBackofficeUser(id) : await this.findCustomerUser(id);
-    return user !== undefined && user.enabled && !('locked' in user && user.locked);
+  async activeAccount(side: SideName, id: number): Promise<{ isAdmin: boolean } | undefined> {
+    if (side === 'backoffice') {
+      const row = await this.backofficeById.first(this.db, { id });
+      return row && row.enabled === 1 && row.locked !== 1 ? { isAdmin: row.is_admin === 1 } : undefined;
+    }
+    const row = await this.customerById.first(this.db, { id });
+    return row && row.enabled === 1 ? { isAdmin: false } : undefined;
   }
 
   async setFlag(side: SideName, id: number, flag: 'enabled' | 'locked', value: boolean): Promise<boolean> {
