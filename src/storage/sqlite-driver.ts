@@ -30,13 +30,16 @@
  * (`setAccessMode('read only')`) is a plain DEFERRED one when no batch is open: a consistent
  * snapshot without the lock.
  *
- * Change stamps. changeStamp() is a number that moves whenever what this connection reads may
+ * Change stamps. The change stamp is a number that moves whenever what this connection reads may
  * have changed: with each of its own writes, as the write runs, and when SQLite's data_version
  * says another connection (another process, the CLI) has committed since the last look. Reads
  * whose answers are kept while the stamp stands (unchanged-reads.ts) rest on it. While a batch
  * holds uncommitted writes there is no stamp: those reads then go to the database and wait for
  * the COMMIT, as any read does, so nothing is ever answered from writes that might not last;
  * and a rollback only undoes writes that already moved the stamp, under which nothing was kept.
+ * A stamp is handed out only from a data_version read made after it was asked for
+ * (changeStampAfterNow), so it covers every commit made before the request that asks was
+ * received; one read serves all that are asked in one turn of the event loop.
  *
  * Write problems. A write that fails because the disk refuses it (full, read-only, I/O errors,
  * files that cannot be opened) is remembered until a commit succeeds again: readiness reports
@@ -188,7 +191,8 @@ export class GroupCommitSqliteDriver implements Driver {
   /** Counts this connection's writes and the data_version changes seen. */
   private changes = 0;
   private dataVersion: number | undefined;
-  private dataVersionOfTick: number | undefined;
+  /** Those waiting for the next data_version read (changeStampAfterNow). */
+  private stampWaiters: Array<(stamp: number | undefined) => void> = [];
   /** Streamed reads in progress (streamQuery). */
   streams = 0;
   private readonly dataVersionStatement: SQLite.Statement;
@@ -204,22 +208,60 @@ export class GroupCommitSqliteDriver implements Driver {
   }
 
   /**
-   * See "Change stamps" above: undefined while this connection has uncommitted writes, or reads
-   * in a snapshot that may be older than the latest commit, or cannot read data_version now.
+   * See "Change stamps" above: the stamp once data_version has been read after this call;
+   * undefined while this connection has uncommitted writes, or reads in a snapshot that may be
+   * older than the latest commit, or cannot read data_version.
+   *
+   * The pragma costs a read transaction (a shared lock of the WAL index: two fcntl calls, some
+   * 9 µs of an API request under load), so it is read once per turn of the event loop, in the
+   * check phase (setImmediate), for everyone who asked since the last read. By then the poll
+   * phase has taken in every request that asks: each was received before the read, and so was
+   * everything its client learned of other processes' commits.
    */
-  changeStamp(): number | undefined {
-    if (this.batch?.wrote || this.streams > 0) return undefined;
+  changeStampAfterNow(): Promise<number | undefined> {
+    if (!this.mayStamp()) return Promise.resolve(undefined);
+    // An open batch holds the write lock: no other connection can commit before it ends, and the
+    // pragma runs in its transaction without a lock of its own. Read now, it is the latest (the
+    // token paths read users while other requests' batches are open; they do not wait a turn).
+    if (this.batch !== undefined) return Promise.resolve(this.readStamp());
+    return new Promise((resolve) => {
+      if (this.stampWaiters.push(resolve) === 1) setImmediate(this.readDataVersion);
+    });
+  }
+
+  /**
+   * Whether `stamp`, from changeStampAfterNow, still holds: no write of this connection since,
+   * none uncommitted, no newer data_version read that moved it. Asked where the stamp is used:
+   * between the read and its waiter's turn, another waiter may have written.
+   */
+  changeStampStands(stamp: number): boolean {
+    return this.mayStamp() && this.changes === stamp;
+  }
+
+  private mayStamp(): boolean {
+    if (this.batch?.wrote || this.streams > 0) return false;
     // data_version is read at the start of a read transaction. Outside one, the pragma starts its
     // own and sees the latest commit; in a batch, which holds the write lock, nobody else can have
     // committed since it began; but a read-only transaction's snapshot may be older than a
     // commit that the reads waiting behind it will see.
-    if (this.sqlite.inTransaction && this.batch === undefined) return undefined;
+    return !(this.sqlite.inTransaction && this.batch === undefined);
+  }
+
+  private readonly readDataVersion = () => {
+    const waiters = this.stampWaiters;
+    this.stampWaiters = [];
+    const stamp = this.mayStamp() ? this.readStamp() : undefined;
+    for (const resolve of waiters) resolve(stamp);
+  };
+
+  /** The stamp after reading data_version now. */
+  private readStamp(): number | undefined {
     let version: number;
     try {
-      version = this.dataVersionNow();
+      version = this.dataVersionStatement.get() as number;
     } catch {
       // The pragma met a lock (SQLite recovering the WAL index) or a closed connection: the
-      // read goes to the database, which waits or answers as any read does.
+      // reads go to the database, which waits or answers as any read does.
       return undefined;
     }
     if (version !== this.dataVersion) {
@@ -227,24 +269,6 @@ export class GroupCommitSqliteDriver implements Driver {
       this.changes += 1;
     }
     return this.changes;
-  }
-
-  /**
-   * data_version, read at most once per tick. The pragma costs a read transaction (a shared lock
-   * of the WAL index, some 2-4 µs under load), and one API request asks twice. Within one tick
-   * (one callback of the event loop and the microtasks it leaves) no new I/O is taken in: a
-   * request served in it arrived before the first read, and so did everything its client
-   * learned of other processes' commits. (A second connection in this same process, as tests
-   * open, that commits and is read after within one tick is seen from the next tick on.)
-   */
-  private dataVersionNow(): number {
-    if (this.dataVersionOfTick === undefined) {
-      this.dataVersionOfTick = this.dataVersionStatement.get() as number;
-      process.nextTick(() => {
-        this.dataVersionOfTick = undefined;
-      });
-    }
-    return this.dataVersionOfTick;
   }
 
   /**

@@ -9,7 +9,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { UnchangedReads } from '../../src/storage/kysely/unchanged-reads.js';
+import { type ChangeStamp, UnchangedReads } from '../../src/storage/kysely/unchanged-reads.js';
 import { GroupCommitSqliteDriver } from '../../src/storage/sqlite-driver.js';
 
 interface Schema {
@@ -19,8 +19,11 @@ interface Schema {
 const root = mkdtempSync(path.join(tmpdir(), 'grantry-unchanged-reads-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** The next turn of the event loop: another process's commit is seen from one on. */
+/** The next turn of the event loop. */
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+/** The driver's change stamp, as the composition root hands it to the repositories. */
+const stampOf = (driver: GroupCommitSqliteDriver): ChangeStamp => ({ afterNow: () => driver.changeStampAfterNow(), stands: (stamp) => driver.changeStampStands(stamp) });
 
 describe('change stamp and unchanged reads (SQLite)', () => {
   let sqlite: SQLite.Database;
@@ -54,7 +57,7 @@ describe('change stamp and unchanged reads (SQLite)', () => {
         createQueryCompiler: () => new SqliteQueryCompiler(),
       },
     });
-    kept = new UnchangedReads(() => driver.changeStamp());
+    kept = new UnchangedReads(stampOf(driver));
     reads = 0;
   });
   afterEach(async () => {
@@ -76,24 +79,42 @@ describe('change stamp and unchanged reads (SQLite)', () => {
     expect(reads).toBe(2);
   });
 
-  it("another connection's commit ends it from the next turn on", async () => {
+  it("another connection's commit ends it for the very next read, even within the same turn", async () => {
     expect(await nameOfOne()).toBe('first');
     other.prepare("update items set name = 'renamed elsewhere' where id = 1").run();
-    await nextTurn();
     expect(await nameOfOne()).toBe('renamed elsewhere');
     expect(reads).toBe(2);
   });
 
+  it('reads asked in one turn are answered from a data_version read made after they were asked', async () => {
+    expect(await nameOfOne()).toBe('first');
+    const asked = [nameOfOne(), nameOfOne(), nameOfOne()];
+    // Committed elsewhere after the reads were asked, before the turn's data_version read.
+    other.prepare("update items set name = 'committed before the read' where id = 1").run();
+    expect(await Promise.all(asked)).toEqual(['committed before the read', 'committed before the read', 'committed before the read']);
+    expect(reads).toBeGreaterThanOrEqual(2);
+    expect(await nameOfOne()).toBe('committed before the read');
+  });
+
+  it('a stamp does not stand past a write of this connection made before its waiter used it', async () => {
+    const stamp = (await driver.changeStampAfterNow()) as number;
+    expect(driver.changeStampStands(stamp)).toBe(true);
+    await db.updateTable('items').set({ name: 'written meanwhile' }).where('id', '=', 1).execute();
+    expect(driver.changeStampStands(stamp)).toBe(false);
+    // And a cached answer under the old stamp is not handed out: the read goes to the database.
+    expect(await nameOfOne()).toBe('written meanwhile');
+  });
+
   it('no stamp while this connection has uncommitted writes, and none kept from them', async () => {
-    const before = driver.changeStamp();
+    const before = await driver.changeStampAfterNow();
     expect(before).toEqual(expect.any(Number));
     const write = db.updateTable('items').set({ name: 'pending' }).where('id', '=', 1).execute();
     // Once the microtasks have run, the write has run in the open batch; its COMMIT comes later in the turn.
     await new Promise((resolve) => process.nextTick(resolve));
-    expect(driver.changeStamp()).toBeUndefined();
+    expect(await driver.changeStampAfterNow()).toBeUndefined();
     expect(await nameOfOne()).toBe('pending');
     await write;
-    expect(driver.changeStamp()).toBeGreaterThan(before as number);
+    expect(await driver.changeStampAfterNow()).toBeGreaterThan(before as number);
     expect(await nameOfOne()).toBe('pending');
     expect(reads).toBe(2);
   });
@@ -114,14 +135,14 @@ describe('change stamp and unchanged reads (SQLite)', () => {
   });
 
   it('a transaction rolled back: its write moved the stamp, and the answer is the committed one', async () => {
-    const before = driver.changeStamp() as number;
+    const before = (await driver.changeStampAfterNow()) as number;
     await expect(
       db.transaction().execute(async (trx) => {
         await trx.updateTable('items').set({ name: 'rolled back' }).where('id', '=', 1).execute();
         throw new Error('changed my mind');
       }),
     ).rejects.toThrow('changed my mind');
-    expect(driver.changeStamp()).toBeGreaterThan(before);
+    expect(await driver.changeStampAfterNow()).toBeGreaterThan(before);
     expect(await nameOfOne()).toBe('first');
   });
 
@@ -136,32 +157,41 @@ describe('change stamp and unchanged reads (SQLite)', () => {
         await trx.selectFrom('items').selectAll().execute();
         // Committed elsewhere after the snapshot began: the snapshot's data_version is the old one.
         other.prepare("update items set name = 'renamed during the snapshot' where id = 1").run();
-        expect(driver.changeStamp()).toBeUndefined();
+        expect(await driver.changeStampAfterNow()).toBeUndefined();
         // A read asked now is not answered from the kept answer: it waits for the connection.
         keptRead = nameOfOne();
       });
     expect(await keptRead).toBe('renamed during the snapshot');
     expect(reads).toBe(2);
-    expect(driver.changeStamp()).toEqual(expect.any(Number));
+    expect(await driver.changeStampAfterNow()).toEqual(expect.any(Number));
   });
 
   it('no stamp while a streamed read holds its snapshot', async () => {
     for await (const row of db.selectFrom('items').select('name').stream()) {
       expect(row.name).toBe('first');
-      expect(driver.changeStamp()).toBeUndefined();
+      expect(await driver.changeStampAfterNow()).toBeUndefined();
     }
-    expect(driver.changeStamp()).toEqual(expect.any(Number));
+    expect(await driver.changeStampAfterNow()).toEqual(expect.any(Number));
+  });
+
+  it('does not use a kept answer when the stamp it was handed no longer stands by the time it is used', async () => {
+    let standing = true;
+    const rows = new UnchangedReads<string>({ afterNow: async () => 7, stands: () => standing });
+    expect(await rows.get('1', async () => 'kept')).toBe('kept');
+    expect(await rows.get('1', async () => 'read again')).toBe('kept');
+    standing = false;
+    expect(await rows.get('1', async () => 'read again')).toBe('read again');
   });
 
   it('keeps its answers frozen, so that no caller changes what the next one gets', async () => {
-    const rows = new UnchangedReads<{ name: string }>(() => driver.changeStamp());
+    const rows = new UnchangedReads<{ name: string }>(stampOf(driver));
     const first = await rows.get('1', async () => ({ name: 'first' }));
     expect(Object.isFrozen(first)).toBe(true);
     expect(await rows.get('1', async () => ({ name: 'read again' }))).toBe(first);
   });
 
   it('keeps at most its limit of answers', async () => {
-    const small = new UnchangedReads<number>(() => driver.changeStamp(), 2);
+    const small = new UnchangedReads<number>(stampOf(driver), 2);
     let loads = 0;
     const load = async () => ++loads;
     await small.get('a', load);

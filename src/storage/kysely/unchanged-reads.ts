@@ -9,8 +9,13 @@
  * would return now. PostgreSQL has no such cheap stamp: there every read goes to the database.
  */
 
-/** A number that moves whenever the database may have changed; undefined when no answer may be kept or used now. */
-export type ChangeStamp = () => number | undefined;
+/** A number that moves whenever the database may have changed (sqlite-driver.ts). */
+export interface ChangeStamp {
+  /** The stamp as of a moment after this call; undefined when no answer may be kept or used. */
+  afterNow(): Promise<number | undefined>;
+  /** Whether a stamp from afterNow() still holds (nothing written or read that moved it since). */
+  stands(stamp: number): boolean;
+}
 
 /** Kept answers are frozen (shallowly), so that no caller can change what the next one gets. */
 export class UnchangedReads<V> {
@@ -24,8 +29,9 @@ export class UnchangedReads<V> {
 
   /** The answer kept for `key` under the current stamp, else `read()`'s (kept if nothing changed meanwhile). */
   async get(key: string, read: () => Promise<V>): Promise<Readonly<V>> {
-    const stamp = this.changeStamp?.();
-    if (stamp === undefined) return read();
+    const stamp = await this.changeStamp?.afterNow();
+    // Other callers ran between the stamp's read and this turn, and may have written.
+    if (stamp === undefined || !this.changeStamp?.stands(stamp)) return read();
     if (stamp !== this.stamp) {
       this.answers.clear();
       this.stamp = stamp;
