@@ -147,10 +147,10 @@ export interface UserRepository {
    */
   delete(side: SideName, id: number): Promise<true | false | 'last_admin' | { ownsClients: number }>;
   /**
-   * The user as a token request or a session needs them: undefined unless they exist, are
+   * The user as a token request or a session check needs them: undefined unless they exist, are
    * enabled and are not locked. Always read from the database, never from kept answers
-   * (unchanged-reads.ts): those wait a turn of the event loop for a shared change stamp, which a
-   * token request, whose writes follow anyway, would only pay for.
+   * (unchanged-reads.ts): those wait a turn of the event loop for a shared change stamp, which
+   * pays off for the API's runs of reads, not for a token request whose writes follow anyway.
    */
   activeAccount(side: SideName, id: number): Promise<{ isAdmin: boolean } | undefined>;
   /** Sets the enabled or locked flag; returns false when no such user. */

@@ -216,13 +216,16 @@ export class GroupCommitSqliteDriver implements Driver {
    * 9 µs of an API request under load), so it is read once per turn of the event loop, in the
    * check phase (setImmediate), for everyone who asked since the last read. By then the poll
    * phase has taken in every request that asks: each was received before the read, and so was
-   * everything its client learned of other processes' commits.
+   * everything its client learned of other processes' commits. When a write of this turn has run
+   * by then, there is no stamp: those reads go to the database and wait for the batch's COMMIT,
+   * as reads made after that write always did (their answers could not be kept anyway: every
+   * write moves the stamp).
    */
   changeStampAfterNow(): Promise<number | undefined> {
     if (!this.mayStamp()) return Promise.resolve(undefined);
     // An open batch holds the write lock: no other connection can commit before it ends, and the
-    // pragma runs in its transaction without a lock of its own. Read now, it is the latest (the
-    // token paths read users while other requests' batches are open; they do not wait a turn).
+    // pragma runs in its transaction without a lock of its own. Read now, it is the latest, and
+    // a read made inside a transaction (a page's, an ID token's claims) does not wait a turn.
     if (this.batch !== undefined) return Promise.resolve(this.readStamp());
     return new Promise((resolve) => {
       if (this.stampWaiters.push(resolve) === 1) setImmediate(this.readDataVersion);

@@ -29,9 +29,11 @@ export class UnchangedReads<V> {
 
   /** The answer kept for `key` under the current stamp, else `read()`'s (kept if nothing changed meanwhile). */
   async get(key: string, read: () => Promise<V>): Promise<Readonly<V>> {
-    const stamp = await this.changeStamp?.afterNow();
+    const { changeStamp } = this;
+    if (!changeStamp) return read();
+    const stamp = await changeStamp.afterNow();
     // Other callers ran between the stamp's read and this turn, and may have written.
-    if (stamp === undefined || !this.changeStamp?.stands(stamp)) return read();
+    if (stamp === undefined || !changeStamp.stands(stamp)) return read();
     if (stamp !== this.stamp) {
       this.answers.clear();
       this.stamp = stamp;
