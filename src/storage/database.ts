@@ -224,7 +224,7 @@ export function openDatabase(databaseUrl: string, options: OpenOptions = {}): Op
       const why = dialect.driver.writeProblem();
       return why && describeUnavailability(why);
     };
-    return { db, dialect: 'sqlite', writeProblem, changeStamp: { afterNow: () => dialect.driver.changeStampAfterNow(), stands: (stamp) => dialect.driver.changeStampStands(stamp) }, close: () => db.destroy() };
+    return { db, dialect: 'sqlite', writeProblem, changeStamp: dialect.driver.changeStamp, close: () => db.destroy() };
   }
   const pool = new pg.Pool({
     connectionString: databaseUrl,

@@ -54,6 +54,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type SQLite from 'better-sqlite3';
 import { CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
 import { isWriteProblem, type Unavailability, unavailabilityOf } from './database-errors.js';
+import type { ChangeStamp } from './kysely/unchanged-reads.js';
 
 /** One caller at a time on the one connection, in the order asked. */
 class Mutex {
@@ -195,6 +196,8 @@ export class GroupCommitSqliteDriver implements Driver {
   private stampWaiters: Array<(stamp: number | undefined) => void> = [];
   /** Streamed reads in progress (streamQuery). */
   streams = 0;
+  /** This connection's change stamp, as the repositories' kept answers take it. */
+  readonly changeStamp: ChangeStamp = { afterNow: () => this.changeStampAfterNow(), stands: (stamp) => this.changeStampStands(stamp) };
   private readonly dataVersionStatement: SQLite.Statement;
 
   /** `sqlite` must have busy_timeout 0: waits for locks are this driver's (see above). */

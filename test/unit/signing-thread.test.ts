@@ -78,6 +78,12 @@ describe('a signing thread that dies', () => {
   });
 });
 
+/** How many of `threads` still run once none does, or after 5 s. */
+async function runningAfterUpTo5s(threads: SigningThreads): Promise<number> {
+  for (let waited = 0; threads.running > 0 && waited < 5_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+  return threads.running;
+}
+
 describe('signing threads that are replaced', () => {
   it('make the signatures they were given, then end', async () => {
     const threads = new SigningThreads(1);
@@ -88,8 +94,7 @@ describe('signing threads that are replaced', () => {
     threads.retire();
     // Unlike terminate, nothing given before retire fails.
     for (const [i, signature] of (await Promise.all(inFlight)).entries()) expect(verifies(`in-flight-${i}`, request, publicKey, signature)).toBe(true);
-    for (let waited = 0; threads.running > 0 && waited < 5_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(threads.running).toBe(0);
+    expect(await runningAfterUpTo5s(threads)).toBe(0);
   });
 
   it('end at once when idle', async () => {
@@ -98,8 +103,7 @@ describe('signing threads that are replaced', () => {
     await threads.sign('a.b', { algorithm: null, key: ed.privateKey });
     expect(threads.running).toBe(1);
     threads.retire();
-    for (let waited = 0; threads.running > 0 && waited < 5_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(threads.running).toBe(0);
+    expect(await runningAfterUpTo5s(threads)).toBe(0);
   });
 });
 

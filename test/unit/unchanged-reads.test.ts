@@ -9,7 +9,7 @@ import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ChangeStamp, UnchangedReads } from '../../src/storage/kysely/unchanged-reads.js';
+import { UnchangedReads } from '../../src/storage/kysely/unchanged-reads.js';
 import { GroupCommitSqliteDriver } from '../../src/storage/sqlite-driver.js';
 
 interface Schema {
@@ -21,9 +21,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** The next turn of the event loop. */
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-
-/** The driver's change stamp, as the composition root hands it to the repositories. */
-const stampOf = (driver: GroupCommitSqliteDriver): ChangeStamp => ({ afterNow: () => driver.changeStampAfterNow(), stands: (stamp) => driver.changeStampStands(stamp) });
 
 describe('change stamp and unchanged reads (SQLite)', () => {
   let sqlite: SQLite.Database;
@@ -57,7 +54,7 @@ describe('change stamp and unchanged reads (SQLite)', () => {
         createQueryCompiler: () => new SqliteQueryCompiler(),
       },
     });
-    kept = new UnchangedReads(stampOf(driver));
+    kept = new UnchangedReads(driver.changeStamp);
     reads = 0;
   });
   afterEach(async () => {
@@ -216,14 +213,14 @@ describe('change stamp and unchanged reads (SQLite)', () => {
   });
 
   it('keeps its answers frozen, so that no caller changes what the next one gets', async () => {
-    const rows = new UnchangedReads<{ name: string }>(stampOf(driver));
+    const rows = new UnchangedReads<{ name: string }>(driver.changeStamp);
     const first = await rows.get('1', async () => ({ name: 'first' }));
     expect(Object.isFrozen(first)).toBe(true);
     expect(await rows.get('1', async () => ({ name: 'read again' }))).toBe(first);
   });
 
   it('keeps at most its limit of answers', async () => {
-    const small = new UnchangedReads<number>(stampOf(driver), 2);
+    const small = new UnchangedReads<number>(driver.changeStamp, 2);
     let loads = 0;
     const load = async () => ++loads;
     await small.get('a', load);
